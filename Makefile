@@ -1,0 +1,39 @@
+# `make chat` and `make test` work on a fresh clone: both create .venv when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: chat test lint bench run validate eval clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+chat: $(STAMP)  ## talk to the bot in the terminal
+	$(PY) -m bot chat
+
+test: $(STAMP)  ## lint, then the whole test suite
+	$(PY) -m ruff check bot tests scripts wsgi.py gunicorn.conf.py
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check bot tests scripts wsgi.py gunicorn.conf.py
+	$(PY) -m ruff format --check bot tests scripts wsgi.py gunicorn.conf.py
+
+validate: $(STAMP)  ## check the knowledge base
+	$(PY) -m bot validate
+
+eval: $(STAMP)  ## score the dev question set
+	$(PY) -m bot eval tests/data/dev-questions.yaml --min-accuracy 0.95
+
+bench: $(STAMP)  ## print matcher and webhook figures
+	$(PY) scripts/bench_matcher.py
+	$(PY) scripts/bench_webhook.py
+
+run: $(STAMP)  ## start the web process as the Procfile does (reads .env if present)
+	set -a; [ -f .env ] && . ./.env; set +a; PATH=$(VENV)/bin:$$PATH gunicorn wsgi:app
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
