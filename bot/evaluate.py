@@ -1,0 +1,103 @@
+"""Score the matcher on a question file (format: tests/data/dev-questions.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.matcher import Match, Matcher
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question and what the bot must do with it."""
+
+    q: str
+    expect: str | None = None  # an entry id, or "none" for a fallback
+    clarify: tuple[str, ...] = ()
+    accept: tuple[str, ...] = ()
+    lang: str | None = None
+
+    @property
+    def group(self) -> str:
+        if self.clarify:
+            return "clarify"
+        return "out-of-scope" if self.expect == "none" else "in-scope"
+
+
+@dataclass
+class Report:
+    """Results of one evaluation run."""
+
+    total: int = 0
+    right: int = 0
+    groups: dict[str, list[int]] = field(default_factory=dict)  # group -> [right, total]
+    wrong_language: int = 0
+    misses: list[tuple[Question, Match]] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.total if self.total else 0.0
+
+    def summary(self) -> str:
+        parts = [f"accuracy {self.accuracy:.3f} ({self.right}/{self.total})"]
+        for name in ("in-scope", "out-of-scope", "clarify"):
+            right, total = self.groups.get(name, [0, 0])
+            parts.append(f"{name} {right}/{total}")
+        parts.append(f"wrong language {self.wrong_language}")
+        return " · ".join(parts)
+
+
+def load_questions(path: str | Path) -> list[Question]:
+    """Read a question file; raise ValueError naming the item that is malformed."""
+    data: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: must be a list of questions")
+    questions = []
+    for i, item in enumerate(data, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("q"), str):
+            raise ValueError(f"{path}: item {i}: needs a text 'q'")
+        if ("expect" in item) == ("clarify" in item):
+            raise ValueError(f"{path}: item {i}: needs exactly one of 'expect' and 'clarify'")
+        questions.append(
+            Question(
+                q=item["q"],
+                expect=item.get("expect"),
+                clarify=tuple(item.get("clarify") or ()),
+                accept=tuple(item.get("accept") or ()),
+                lang=item.get("lang"),
+            )
+        )
+    return questions
+
+
+def is_right(question: Question, match: Match) -> bool:
+    """Whether the match is what the question file asks for (language aside)."""
+    if question.clarify:
+        return match.kind == "clarify" and set(question.clarify) <= set(match.choices)
+    if question.expect == "none":
+        return match.kind == "fallback"
+    return match.kind == "answer" and match.entry_id in (question.expect, *question.accept)
+
+
+def evaluate(matcher: Matcher, questions: list[Question]) -> Report:
+    """Match every question and count what was right."""
+    report = Report()
+    for question in questions:
+        match = matcher.match(question.q)
+        right = is_right(question, match)
+        language_ok = question.lang is None or match.lang == question.lang
+        if not language_ok:
+            report.wrong_language += 1
+        ok = right and language_ok
+        report.total += 1
+        report.right += ok
+        counts = report.groups.setdefault(question.group, [0, 0])
+        counts[0] += ok
+        counts[1] += 1
+        if not ok:
+            report.misses.append((question, match))
+    return report

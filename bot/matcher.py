@@ -1,0 +1,253 @@
+"""Turn a question into a match: one answer, a question back (clarify), or a fallback."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rapidfuzz import fuzz
+
+from bot.knowledge import KnowledgeBase
+from bot.normalize import compact, language, words
+from bot.recognize import Recognizer, Signals
+
+Kind = Literal["answer", "clarify", "fallback"]
+
+# Thresholds, fitted on tests/data/dev-questions.yaml (see README, "How matching works"):
+ANSWER_MIN = 78.0  # below this best score nothing fits: fall back
+CLARIFY_MARGIN = 4.0  # entries within this of the best are "close": ask back
+CONTAINED = 86.0  # score when the whole question is only a fragment of an alias ("timeout")
+MAX_CHOICES = 4  # clarify offers at most this many entries
+CONTEXT_BONUS = 6.0  # entry's audience agrees with who is asking
+CONTEXT_PENALTY = 12.0  # entry's audience disagrees
+MISSING_PART_FACTOR = 0.8  # an alias with a part not found in the question
+
+OTHER_STATUS = "webhook.status.other"
+
+# English words that carry no topic; dropped from aliases and questions before fuzzy matching.
+# "line" too: nearly every question names LINE; who is asking is read from it separately.
+STOPWORDS = frozenset(
+    "a an the to is are am be been do does did i my we our you your of in on at for it its "
+    "this that with and or can could should would will how what why when where there please "
+    "error errors get got getting see seeing shows showing says line".split()
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The matcher's verdict for one question."""
+
+    kind: Kind
+    lang: str
+    entry_id: str | None = None
+    choices: tuple[str, ...] = ()
+    score: float = 0.0
+    code: int | None = None  # the HTTP status code the person gave, when there was one
+    suggestions: tuple[str, ...] = field(default=())  # for a fallback: topics that came closest
+
+
+@dataclass(frozen=True)
+class _Alias:
+    entry_id: str
+    parts: tuple[tuple[str, float], ...]  # (folded part, weight)
+    spaced: str  # the parts joined by spaces
+    squeezed: str  # letters and digits only, for containment checks
+
+
+def _parts(text: str) -> list[str]:
+    return [p for p in words(text).split(" ") if p and p not in STOPWORDS]
+
+
+class Matcher:
+    """Index over a knowledge base; `match()` is a pure function of the question text."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.recognizer = Recognizer(kb)
+        self._order = {entry_id: i for i, entry_id in enumerate(kb.entries)}
+        raw: list[tuple[str, list[str]]] = []
+        df: dict[str, set[str]] = defaultdict(set)
+        for entry in kb.entries.values():
+            for alias in entry.aliases():
+                parts = _parts(alias)
+                if parts:
+                    raw.append((entry.id, parts))
+                    for part in parts:
+                        df[part].add(entry.id)
+        n = max(len(kb), 2)
+        # A part found under many entries ("line", "えら") says little: weight by length x IDF.
+        idf = {part: math.log(1 + n / len(ids)) for part, ids in df.items()}
+        top = math.log(1 + n)
+        self._aliases = [
+            _Alias(
+                entry_id,
+                tuple((p, len(p) * idf[p] / top) for p in parts),
+                " ".join(parts),
+                compact(" ".join(parts)),
+            )
+            for entry_id, parts in raw
+        ]
+        self._status: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for entry in kb.entries.values():
+            for status in entry.status:
+                self._status[status].append((entry.id, entry.audience))
+
+    # -- outcomes ------------------------------------------------------------------------
+
+    def match(self, text: str, lang: str | None = None) -> Match:
+        """Match one question; `lang` forces the reply language."""
+        lang = lang or language(text)
+        signals = self.recognizer.scan(text)
+        exact = self._from_signals(signals, text, lang)
+        if exact is not None:
+            return exact
+        return self._fuzzy(text, signals, lang)
+
+    def _answer(self, entry_id: str, lang: str, score: float = 100.0, code: int | None = None) -> Match:
+        return Match("answer", lang, entry_id=entry_id, score=score, code=code)
+
+    def _clarify(self, ids: list[str], lang: str, score: float, code: int | None = None) -> Match:
+        ids = sorted(dict.fromkeys(ids), key=self._order.__getitem__)[:MAX_CHOICES]
+        return Match("clarify", lang, choices=tuple(ids), score=score, code=code)
+
+    # -- exact signals -------------------------------------------------------------------
+
+    def _from_signals(self, signals: Signals, text: str, lang: str) -> Match | None:
+        if signals.details:
+            # A detail beats its reason; two different details: ask which one.
+            if len(signals.details) == 1:
+                return self._answer(signals.details[0], lang)
+            return self._clarify(list(signals.details), lang, 100.0)
+        if signals.codes or signals.classes:
+            status = self._from_status(signals, text, lang)
+            if status is not None:
+                return status
+        if signals.reasons:
+            if len(signals.reasons) == 1:
+                return self._answer(signals.reasons[0], lang)
+            return self._clarify(list(signals.reasons), lang, 100.0)
+        return None
+
+    def _candidates(self, code: int) -> list[tuple[str, str]]:
+        found = list(self._status.get(str(code), []))
+        found += self._status.get(f"{code // 100}xx", [])
+        return found
+
+    def _from_status(self, signals: Signals, text: str, lang: str) -> Match | None:
+        audience = signals.audience
+        if audience is None and signals.mentions_line:
+            audience = "app_user"  # 「LINEで500エラー」, "403 in LINE"
+        if audience is None:
+            # No context word: let the rest of the question say who is asking ("| nginx").
+            topical = [(e, s) for e, s in self._ranked(text, signals) if not self.kb[e].status]
+            if topical and topical[0][1] >= ANSWER_MIN:
+                audience = self.kb[topical[0][0]].audience
+        codes = list(signals.codes) or [c * 100 for c in signals.classes]
+        code = codes[0]
+        candidates = self._candidates(code)
+        if audience:
+            mine = [eid for eid, aud in candidates if aud in (audience, "anyone")]
+            if mine:
+                return self._answer(mine[0], lang, code=code)
+            if audience == "operator" and OTHER_STATUS in self.kb and 200 <= code <= 599:
+                if code < 300:
+                    return None  # 2xx is success: let fuzzy matching read the rest
+                return self._answer(OTHER_STATUS, lang, code=code)
+            return None
+        if len(candidates) == 1:
+            return self._answer(candidates[0][0], lang, code=code)
+        if candidates:
+            return self._clarify([eid for eid, _ in candidates], lang, 100.0, code=code)
+        if OTHER_STATUS in self.kb and 300 <= code <= 599 and signals.codes:
+            return self._answer(OTHER_STATUS, lang, code=code)
+        return None
+
+    # -- fuzzy matching ------------------------------------------------------------------
+
+    def scores(self, text: str, signals: Signals | None = None) -> dict[str, float]:
+        """Best alias score per entry (0-100), with the who-is-asking adjustment."""
+        signals = signals or self.recognizer.scan(text)
+        question = " ".join(_parts(text))
+        squeezed = compact(question)
+        if not squeezed:
+            return {}
+        grams = _bigrams(question)
+        best: dict[str, float] = {}
+        for alias in self._aliases:
+            score = _alias_score(alias, question, squeezed, grams)
+            if score > best.get(alias.entry_id, 0.0):
+                best[alias.entry_id] = score
+        if signals.audience:
+            for entry_id, score in best.items():
+                audience = self.kb[entry_id].audience
+                if audience == signals.audience:
+                    best[entry_id] = score + CONTEXT_BONUS
+                elif audience != "anyone":
+                    best[entry_id] = score - CONTEXT_PENALTY
+        return best
+
+    def _ranked(self, text: str, signals: Signals) -> list[tuple[str, float]]:
+        return sorted(self.scores(text, signals).items(), key=lambda kv: (-kv[1], self._order[kv[0]]))
+
+    def _fuzzy(self, text: str, signals: Signals, lang: str) -> Match:
+        ranked = self._ranked(text, signals)
+        if not ranked or ranked[0][1] < ANSWER_MIN:
+            near = tuple(eid for eid, s in ranked[:3] if s >= ANSWER_MIN - 25)
+            return Match("fallback", lang, score=ranked[0][1] if ranked else 0.0, suggestions=near)
+        top_id, top = ranked[0]
+        close = [eid for eid, s in ranked if s >= top - CLARIFY_MARGIN]
+        if len(close) > 1:
+            return self._clarify(close, lang, top)
+        return self._answer(top_id, lang, score=top)
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def _part_fit(part: str, question: str, spaced: str, grams: set[str]) -> float:
+    """How well one alias part appears in the question, 0-100."""
+    if part.isascii():
+        if len(part) <= 4:
+            # Short Latin parts match as whole words only: fuzzy "log" or "utc" fits anything.
+            return 100.0 if re.search(rf"(?<![a-z0-9]){re.escape(part)}(?![a-z0-9])", spaced) else 0.0
+        return _align(part, question)
+    if len(part) <= 2:
+        return 100.0 if part in question else 0.0
+    # Japanese has no spaces: the share of the part's character pairs found in the question
+    # tolerates a changed particle or ending that an alignment score punishes hard.
+    pairs = _bigrams(part)
+    shared = 100.0 * len(pairs & grams) / len(pairs)
+    return max(shared, _align(part, question))
+
+
+def _align(part: str, question: str) -> float:
+    """The part found inside the question; a question shorter than the part must resemble all of it."""
+    if len(part) > len(question):
+        return fuzz.ratio(part, question, processor=None)
+    return fuzz.partial_ratio(part, question, processor=None)
+
+
+def _alias_score(alias: _Alias, question: str, squeezed: str, grams: set[str]) -> float:
+    """How well one alias fits the question, 0-100."""
+    if alias.squeezed == squeezed:
+        return 100.0
+    if len(squeezed) >= 4 and squeezed in alias.squeezed and len(squeezed) >= 0.4 * len(alias.squeezed):
+        # The whole question is a fragment of the alias ("timeout" of "request timeout"); for
+        # Latin text only at word boundaries, so "time" is not a fragment of "timeout".
+        if not question.isascii() or f" {question} " in f" {alias.spaced} ":
+            return CONTAINED
+    spaced = f" {question} "
+    total = got = 0.0
+    missing = False
+    for part, weight in alias.parts:
+        fit = _part_fit(part, question, spaced, grams)
+        missing = missing or fit < 50.0
+        total += weight
+        got += weight * fit
+    score = got / total if total else 0.0
+    # Parts separated by spaces in an alias must all be there: one missing part caps the score.
+    return score * MISSING_PART_FACTOR if missing else score

@@ -1,0 +1,65 @@
+"""Fold question text so that spelling variants compare equal."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_CHARS = 2000  # longer pastes are cut: the error is near the start, and matching cost stays bounded
+
+_KATAKANA = re.compile(r"[\u30a1-\u30f6]")
+# Characters that carry no meaning for matching: long-vowel marks and middle dots vary freely
+# between writers ("サーバー" / "サーバ"), so they are dropped everywhere, on both sides.
+_NOISE = str.maketrans("", "", "ー〜～・")
+_NON_WORD = re.compile(r"[^\w]+")
+_SPACES = re.compile(r"\s+")
+# Between Latin letters or digits and Japanese: 「Webhook URLを検証」 -> "webhook url を検証".
+_SCRIPT_EDGE = re.compile(r"(?<=[a-z0-9])(?=[^\sa-z0-9_])|(?<=[^\sa-z0-9_])(?=[a-z0-9])")
+
+
+def _hiragana(match: re.Match[str]) -> str:
+    return chr(ord(match.group(0)) - 0x60)
+
+
+def fold(text: str) -> str:
+    """NFKC, casefold, katakana to hiragana, control and noise characters removed, spaces collapsed."""
+    text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
+    # Control, format (zero-width) and unassigned characters would split words invisibly.
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = _KATAKANA.sub(_hiragana, text).translate(_NOISE)
+    return _SPACES.sub(" ", text).strip()
+
+
+# Polite and plain verb endings mean the same for matching: 「見つかりません」 = 「見つからない」.
+_ENDINGS = (
+    (re.compile(r"りません"), "らない"),
+    (re.compile(r"きません"), "かない"),
+    (re.compile(r"ません"), "ない"),
+    (re.compile(r"ました"), "た"),
+    (re.compile(r"(です|ます)(か|よ|ね)?"), ""),
+)
+
+
+def words(text: str) -> str:
+    """Fold, unify verb endings, and turn punctuation into single spaces: the fuzzy form."""
+    text = fold(text).replace("_", " ")
+    for pattern, plain in _ENDINGS:
+        text = pattern.sub(plain, text)
+    text = _NON_WORD.sub(" ", text)
+    return _SPACES.sub(" ", _SCRIPT_EDGE.sub(" ", text)).strip()
+
+
+def compact(text: str) -> str:
+    """Fold, then keep letters and digits only: "could_not_connect", "Could not connect" and
+    "couldnotconnect" all become "couldnotconnect"."""
+    return "".join(ch for ch in fold(text) if ch.isalnum())
+
+
+def language(text: str) -> str:
+    """ "ja" for text with kana or kanji, "en" for text with Latin words, else "ja" (the default)."""
+    for ch in text[:MAX_CHARS]:
+        if "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" or "\uff66" <= ch <= "\uff9f":
+            return "ja"
+    if re.search(r"[A-Za-z]{2,}", text[:MAX_CHARS]):
+        return "en"
+    return "ja"

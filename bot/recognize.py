@@ -1,0 +1,127 @@
+"""Exact recognisers: reason codes, detail strings, HTTP status codes and who is asking."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.knowledge import KnowledgeBase
+from bot.normalize import compact, fold, words
+
+# A status code is three digits standing alone: not part of a longer number, a version
+# ("1.502") or a quantity ("500ms", "500文字").
+_STATUS = re.compile(
+    r"(?<![\d.])([1-5]\d\d)(?!\d|\.\d|\s*(?:ms|kb|mb|gb|px|円|件|回|文字|秒|分|時間|個|人|通|%))"
+)
+_STATUS_CLASS = re.compile(r"(?<![\w])([1-5])xx(?![\w])")
+
+# Standard reason phrases people type instead of the number. "Not Found" is left out on
+# purpose: "host not found" is the Unknown host detail, not a 404.
+PHRASES = {
+    "bad request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "method not allowed": 405,
+    "payload too large": 413,
+    "request entity too large": 413,
+    "too many requests": 429,
+    "internal server error": 500,
+    "bad gateway": 502,
+    "service unavailable": 503,
+    "gateway timeout": 504,
+}
+
+# Words that tell who is asking (see "Ambiguity" in the topics). Folded forms: katakana is
+# written as hiragana and long-vowel marks are dropped, exactly as fold() leaves them.
+CONTEXT = {
+    "operator": (
+        "webhook", "うぇぶふっく", "bot", "ぼっと", "統計", "console", "こんそる", "channel",
+        "ちゃねる", "callback", "flask", "django", "express", "heroku", "render", "gas",
+        "apps script",
+    ),
+    "app_user": (
+        "app", "あぷり", "すたんぷ", "sticker", "すまほ", "iphone", "ipad", "android",
+        "携帯", "しょっぷ", "shop", "着せかえ",
+    ),
+    "sender": (
+        "push", "ぷっしゅ", "multicast", "まるちきゃすと", "broadcast", "ぶろどきゃすと",
+        "narrowcast", "reply api", "messaging api", "めっせじんぐ", "送信", "send", "sending",
+        "retry key",
+    ),
+}
+_LINE_WORD = re.compile(r"(?<![a-z])line(?![a-z])")
+
+
+def _word_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for a list of context words; Latin words match whole words only ("bot", not "both")."""
+    alts = []
+    for phrase in phrases:
+        folded = re.escape(fold(phrase))
+        alts.append(rf"(?<![a-z]){folded}(?:s|es)?(?![a-z])" if phrase.isascii() else folded)
+    return re.compile("|".join(alts))
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the exact recognisers found in one question."""
+
+    details: tuple[str, ...] = ()  # entry ids of detail strings found, longest match first
+    reasons: tuple[str, ...] = ()  # entry ids of reason codes found
+    codes: tuple[int, ...] = ()  # HTTP status codes found (numbers, then phrases)
+    classes: tuple[int, ...] = ()  # status classes written like "5xx"
+    audience: str | None = None  # operator, app_user, sender, or None when unclear
+    mentions_line: bool = False  # "LINE" alone: the app, unless a stronger word says otherwise
+
+
+class Recognizer:
+    """Exact-match tables built once from the knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        exact: dict[str, tuple[str, str]] = {}
+        for entry in kb.entries.values():
+            if entry.detail:
+                exact[compact(entry.detail)] = ("detail", entry.id)
+            if entry.code:
+                exact[compact(entry.code)] = ("reason", entry.id)
+        # Longest first, so "Connection failed (received GOAWAY)" wins over "Connection failed".
+        self._exact = sorted(exact.items(), key=lambda kv: -len(kv[0]))
+        self._context = {aud: _word_pattern(ws) for aud, ws in CONTEXT.items()}
+
+    def scan(self, text: str) -> Signals:
+        """Find every exact signal in `text`."""
+        squeezed = compact(text)
+        details: list[str] = []
+        reasons: list[str] = []
+        for key, (kind, entry_id) in self._exact:
+            at = squeezed.find(key)
+            if at < 0:
+                continue
+            # Blank the match out so a shorter string inside it is not found again.
+            squeezed = squeezed[:at] + "\0" + squeezed[at + len(key) :]
+            target = details if kind == "detail" else reasons
+            if entry_id not in target:
+                target.append(entry_id)
+        folded = fold(text)
+        spaced = words(text)
+        codes = [int(m) for m in _STATUS.findall(folded)]
+        codes += [code for phrase, code in PHRASES.items() if re.search(rf"\b{phrase}\b", spaced)]
+        classes = [int(m) for m in _STATUS_CLASS.findall(folded)]
+        return Signals(
+            details=tuple(details),
+            reasons=tuple(reasons),
+            codes=tuple(dict.fromkeys(codes)),
+            classes=tuple(dict.fromkeys(classes)),
+            audience=self.audience(folded, has_reason=bool(details or reasons)),
+            mentions_line=bool(_LINE_WORD.search(folded)),
+        )
+
+    def audience(self, folded: str, has_reason: bool = False) -> str | None:
+        """Who is asking, from context words; None when nothing or a tie says so."""
+        hits = {aud: len(pattern.findall(folded)) for aud, pattern in self._context.items()}
+        if has_reason:
+            hits["operator"] += 2
+        best = max(hits.values())
+        if best == 0:
+            return None
+        leaders = [aud for aud, n in hits.items() if n == best]
+        return leaders[0] if len(leaders) == 1 else None
