@@ -1,0 +1,1 @@
+"""A LINE bot that explains webhook, LINE app and Messaging API errors."""
