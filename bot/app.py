@@ -1,0 +1,54 @@
+"""Application factory: settings from the environment, knowledge loaded once, routes registered."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import sys
+
+from flask import Flask
+
+from bot import knowledge
+from bot.config import ConfigError, Settings
+from bot.service import Service
+from bot.webhook import bp
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+
+
+def _configure_logging() -> None:
+    logger = logging.getLogger("bot")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def preflight() -> None:
+    """Exit with a clear message (status 3) when the settings or the knowledge base are invalid."""
+    try:
+        settings = Settings.from_env()
+        knowledge.load(settings.knowledge_dir)
+    except (ConfigError, knowledge.KnowledgeError) as exc:
+        print(f"line-error-bot cannot start:\n{exc}", file=sys.stderr, flush=True)
+        raise SystemExit(3) from None
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app; raises ConfigError or KnowledgeError instead of starting half-ready."""
+    _configure_logging()
+    settings = settings or Settings.from_env()
+    kb = knowledge.load(settings.knowledge_dir)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    service = Service(settings, kb)
+    app.extensions["line_error_bot"] = service
+    app.register_blueprint(bp)
+    # gunicorn's worker_exit hook drains the pool first (gunicorn.conf.py); this covers other servers.
+    atexit.register(service.shutdown, 5.0)
+    logging.getLogger("bot").info(
+        "ready: %d entries, knowledge %s, %d reply threads", len(kb), kb.version, settings.reply_threads
+    )
+    return app

@@ -1,0 +1,71 @@
+"""Settings from the environment (Heroku config vars, or a local .env read by `make run`)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REQUIRED = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
+
+
+class ConfigError(Exception):
+    """A required setting is missing or a value is malformed."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {raw}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the web process reads from its environment."""
+
+    channel_secret: str
+    access_token: str
+    api_base_url: str = "https://api.line.me"
+    knowledge_dir: Path | None = None
+    reply_threads: int = 32
+    reply_queue: int = 2000
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    dedupe_path: str = ""  # SQLite file shared by the worker processes; "" = temp dir default
+    max_body_bytes: int = 1024 * 1024
+
+    def __repr__(self) -> str:  # never print the secret or the token
+        return f"Settings(api_base_url={self.api_base_url!r}, reply_threads={self.reply_threads})"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings; raise ConfigError naming every missing required variable."""
+        env = os.environ if env is None else env
+        missing = [name for name in REQUIRED if not env.get(name, "").strip()]
+        if missing:
+            raise ConfigError(f"missing environment variable(s): {', '.join(missing)}")
+        base = env.get("LINE_API_BASE_URL", "").strip() or cls.api_base_url
+        if not base.startswith(("https://", "http://")):
+            raise ConfigError(f"LINE_API_BASE_URL must be an http(s) URL, got {base!r}")
+        knowledge = env.get("KNOWLEDGE_DIR", "").strip()
+        return cls(
+            channel_secret=env["LINE_CHANNEL_SECRET"].strip(),
+            access_token=env["LINE_CHANNEL_ACCESS_TOKEN"].strip(),
+            api_base_url=base.rstrip("/"),
+            knowledge_dir=Path(knowledge) if knowledge else None,
+            reply_threads=int(_number(env, "REPLY_THREADS", cls.reply_threads, 1, 512)),
+            reply_queue=int(_number(env, "REPLY_QUEUE", cls.reply_queue, 1, 100_000)),
+            connect_timeout=_number(env, "LINE_CONNECT_TIMEOUT", cls.connect_timeout, 0.1, 60),
+            read_timeout=_number(env, "LINE_READ_TIMEOUT", cls.read_timeout, 0.1, 120),
+            dedupe_path=env.get("DEDUPE_DB", "").strip()
+            or str(Path(tempfile.gettempdir()) / "line-error-bot-events.sqlite3"),
+        )

@@ -1,0 +1,27 @@
+"""gunicorn settings, read automatically by `gunicorn wsgi:app` (the Procfile)."""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# LINE gives up after 2 s, but a worker must never be killed mid-reply: keep the defaults.
+timeout = 30
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
+keepalive = 5
+accesslog = "-"  # stdout, where Heroku's router logs go too
+errorlog = "-"
+# Load the app once in the master, before the port is bound: a missing variable or a broken
+# knowledge file stops start-up with its message and nothing listens. Workers fork from it
+# already loaded (the SDK import alone takes about a second); each makes its own reply
+# threads and connections on first use (bot/service.py).
+preload_app = True
+control_socket_disable = True  # no management socket: one less shared path between instances
+
+
+def worker_exit(server, worker):
+    """On SIGTERM: send the replies already accepted before the process goes away."""
+    service = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("line_error_bot")
+    if service is not None:
+        service.shutdown(max(1.0, graceful_timeout - 2.0))
