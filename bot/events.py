@@ -7,6 +7,7 @@ from typing import Any
 
 from linebot.v3.webhooks import (
     Event,
+    EventMode,
     FollowEvent,
     GroupSource,
     JoinEvent,
@@ -52,7 +53,7 @@ def _addressed_text(message: TextMessageContent, in_group: bool) -> str | None:
 
 def plan(event: Event, kb: KnowledgeBase, matcher: Matcher) -> Reply | None:
     """The reply to send for `event`, or None when the bot stays quiet."""
-    if str(getattr(event, "mode", "active")) != "active" or not getattr(event, "reply_token", None):
+    if event.mode != EventMode.ACTIVE or not getattr(event, "reply_token", None):
         return None  # standby mode (another channel answers) or nothing to reply with
     in_group = _in_group(event)
     if isinstance(event, MessageEvent):

@@ -1,0 +1,141 @@
+"""Shared fixtures: the knowledge base, a fake LINE API on 127.0.0.1, and signed webhook helpers."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from bot import knowledge
+from bot.app import create_app
+from bot.config import Settings
+from bot.matcher import Matcher
+
+DATA = Path(__file__).parent / "data"
+SECRET = "test-channel-secret-0123456789"
+TOKEN = "test-access-token-abcdefghijklmnop"
+REPLY_PATH = "/v2/bot/message/reply"
+
+
+@pytest.fixture(scope="session")
+def kb() -> knowledge.KnowledgeBase:
+    return knowledge.load()
+
+
+@pytest.fixture(scope="session")
+def matcher(kb: knowledge.KnowledgeBase) -> Matcher:
+    return Matcher(kb)
+
+
+def sign(body: str | bytes, secret: str = SECRET) -> str:
+    """X-Line-Signature for a body, as LINE computes it."""
+    raw = body.encode() if isinstance(body, str) else body
+    return base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
+
+
+_counter = iter(range(1, 10**9))
+
+
+def text_event(text: str, **overrides: Any) -> dict[str, Any]:
+    """A 1:1 text message event with a fresh webhookEventId and reply token."""
+    n = next(_counter)
+    event = {
+        "type": "message",
+        "mode": "active",
+        "timestamp": 1700000000000,
+        "source": {"type": "user", "userId": "U0123456789abcdef0123456789abcdef"},
+        "webhookEventId": f"01TESTEVENT{n:015d}",
+        "deliveryContext": {"isRedelivery": False},
+        "replyToken": f"reply-token-{n}",
+        "message": {"id": str(n), "type": "text", "text": text, "quoteToken": "q"},
+    }
+    event.update(overrides)
+    return event
+
+
+def sample_events() -> list[dict[str, Any]]:
+    """LINE's own sample events (line-bot-sdk's test data), each with its own webhookEventId."""
+    events = json.loads((DATA / "line-sdk-webhook-events.json").read_text())["events"]
+    out = []
+    for i, event in enumerate(events):
+        event = copy.deepcopy(event)
+        event["webhookEventId"] = f"01SAMPLE{i:018d}"
+        out.append(event)
+    return out
+
+
+def body_of(events: list[dict[str, Any]]) -> str:
+    return json.dumps({"destination": "Udeadbeefdeadbeefdeadbeefdeadbeef", "events": events})
+
+
+def wait_for(predicate: Any, timeout: float = 15.0) -> bool:
+    """Poll until predicate() is true; False after `timeout` (a bound for slow machines, not a target)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())
+
+
+def replies(server: HTTPServer) -> list[dict[str, Any]]:
+    """JSON bodies the fake LINE API received on the reply endpoint."""
+    return [json.loads(req.get_data()) for req, _ in server.log if req.path == REPLY_PATH]
+
+
+@pytest.fixture
+def line_api() -> Iterator[HTTPServer]:
+    """A fake LINE Messaging API on 127.0.0.1 answering replies with 200 and a request id."""
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    server.expect_request(REPLY_PATH, method="POST").respond_with_json(
+        {"sentMessages": [{"id": "1", "quoteToken": "q"}]}, headers={"x-line-request-id": "req-ok"}
+    )
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+def settings_for(server_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "channel_secret": SECRET,
+        "access_token": TOKEN,
+        "api_base_url": server_url.rstrip("/"),
+        "reply_threads": 4,
+        "reply_queue": 100,
+        "connect_timeout": 1.0,
+        "read_timeout": 1.0,
+        "dedupe_path": str(tmp_path / "seen.sqlite3"),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def app(line_api: HTTPServer, tmp_path: Path) -> Iterator[Any]:
+    application = create_app(settings_for(line_api.url_for("/"), tmp_path))
+    yield application
+    application.extensions["line_error_bot"].shutdown(5.0)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def post(client: Any, events: list[dict[str, Any]] | None = None, body: str | None = None, **headers: str) -> Any:
+    """POST a signed webhook body (events, or a raw body) to /callback."""
+    body = body if body is not None else body_of(events or [])
+    all_headers = {"Content-Type": "application/json; charset=utf-8", "X-Line-Signature": sign(body)}
+    all_headers.update(headers)
+    return client.post("/callback", data=body.encode(), headers=all_headers)
