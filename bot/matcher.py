@@ -18,14 +18,16 @@ Kind = Literal["answer", "clarify", "fallback"]
 
 # Thresholds, fitted on tests/data/dev-questions.yaml (see README, "How matching works"):
 ANSWER_MIN = 78.0  # below this best score nothing fits: fall back
-CLARIFY_MARGIN = 4.0  # entries within this of the best are "close": ask back
+CLARIFY_MARGIN = 2.0  # entries within this of the best are "close": ask back
 CONTAINED = 86.0  # score when the whole question is only a fragment of an alias ("timeout")
 MAX_CHOICES = 4  # clarify offers at most this many entries
 CONTEXT_BONUS = 6.0  # entry's audience agrees with who is asking
 CONTEXT_PENALTY = 12.0  # entry's audience disagrees
 MISSING_PART_FACTOR = 0.8  # an alias with a part not found in the question
+COVERAGE_WEIGHT = 12.0  # bonus for explaining more of the question (share of its characters)
 
 OTHER_STATUS = "webhook.status.other"
+_STATUS_TEXT = re.compile(r"(?<!\d)[1-5]\d\d(?!\d)|(?<![a-z])[1-5]xx(?![a-z])", re.IGNORECASE)
 
 # English words that carry no topic; dropped from aliases and questions before fuzzy matching.
 # "line" too: nearly every question names LINE; who is asking is read from it separately.
@@ -57,8 +59,12 @@ class _Alias:
     squeezed: str  # letters and digits only, for containment checks
 
 
+# Japanese filler that names no topic (folded forms): 「エラー」「とは」「について」「教えて」.
+JA_FILLER = re.compile("えら|とは|って何|について|教えて|ください")
+
+
 def _parts(text: str) -> list[str]:
-    return [p for p in words(text).split(" ") if p and p not in STOPWORDS]
+    return [p for p in JA_FILLER.sub(" ", words(text)).split(" ") if p and p not in STOPWORDS]
 
 
 class Matcher:
@@ -140,14 +146,18 @@ class Matcher:
         audience = signals.audience
         if audience is None and signals.mentions_line:
             audience = "app_user"  # 「LINEで500エラー」, "403 in LINE"
-        if audience is None:
-            # No context word: let the rest of the question say who is asking ("| nginx").
-            topical = [(e, s) for e, s in self._ranked(text, signals) if not self.kb[e].status]
-            if topical and topical[0][1] >= ANSWER_MIN:
-                audience = self.kb[topical[0][0]].audience
         codes = list(signals.codes) or [c * 100 for c in signals.classes]
         code = codes[0]
         candidates = self._candidates(code)
+        if audience is None:
+            # No context word: let the rest of the question decide, with the code itself taken out
+            # (every 500 entry mentions 500): "nginx の client_max_body_size で 413" is the webhook's.
+            rest = _STATUS_TEXT.sub(" ", text)
+            ranked = [(e, s) for e, s in self._ranked(rest, self.recognizer.scan(rest)) if s >= ANSWER_MIN]
+            if ranked and ranked[0][0] in {eid for eid, _ in candidates}:
+                return self._answer(ranked[0][0], lang, code=code)
+            if ranked and not self.kb[ranked[0][0]].status:
+                audience = self.kb[ranked[0][0]].audience
         if audience:
             mine = [eid for eid, aud in candidates if aud in (audience, "anyone")]
             if mine:
@@ -176,10 +186,19 @@ class Matcher:
             return {}
         grams = _bigrams(question)
         best: dict[str, float] = {}
+        covered: dict[str, set[int]] = defaultdict(set)
         for alias in self._aliases:
             score = _alias_score(alias, question, squeezed, grams)
             if score > best.get(alias.entry_id, 0.0):
                 best[alias.entry_id] = score
+            if score == CONTAINED:
+                covered[alias.entry_id].update(range(len(question)))  # the alias holds it all
+            elif score >= ANSWER_MIN - 10:
+                covered[alias.entry_id].update(_positions(alias, question))
+        letters = len(question.replace(" ", "")) or 1
+        for entry_id, spots in covered.items():
+            # Between equally good aliases, the entry that explains more of the question wins.
+            best[entry_id] += COVERAGE_WEIGHT * min(1.0, len(spots) / letters)
         if signals.audience:
             for entry_id, score in best.items():
                 audience = self.kb[entry_id].audience
@@ -202,6 +221,18 @@ class Matcher:
         if len(close) > 1:
             return self._clarify(close, lang, top)
         return self._answer(top_id, lang, score=top)
+
+
+def _positions(alias: _Alias, question: str) -> set[int]:
+    """Indexes of question characters that an alias's parts appear at, exactly."""
+    spots: set[int] = set()
+    for part, _ in alias.parts:
+        at = question.find(part)
+        while at >= 0:
+            spots.update(range(at, at + len(part)))
+            at = question.find(part, at + 1)
+    spots.difference_update(i for i, ch in enumerate(question) if ch == " ")
+    return spots
 
 
 def _bigrams(text: str) -> set[str]:

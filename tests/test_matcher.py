@@ -1,0 +1,90 @@
+"""The three outcomes, status-code routing, the dev question set, and any input whatsoever."""
+
+from conftest import DATA
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.evaluate import evaluate, load_questions
+from bot.matcher import Matcher
+
+
+def test_detail_beats_reason(matcher: Matcher) -> None:
+    match = matcher.match("could_not_connect Connection timeout")
+    assert (match.kind, match.entry_id) == ("answer", "webhook.detail.connection_timeout")
+
+
+def test_reason_alone(matcher: Matcher) -> None:
+    assert matcher.match("request_timeoutとは").entry_id == "webhook.reason.request_timeout"
+
+
+def test_status_with_webhook_context(matcher: Matcher) -> None:
+    match = matcher.match("2026/11/20 10:15 error_status_code 404")
+    assert (match.kind, match.entry_id, match.code) == ("answer", "webhook.status.404", 404)
+
+
+def test_status_without_entry_goes_to_other_with_code(matcher: Matcher) -> None:
+    match = matcher.match("webhook returns 418")
+    assert (match.entry_id, match.code) == ("webhook.status.other", 418)
+
+
+def test_bare_status_with_several_entries_asks_back(matcher: Matcher) -> None:
+    match = matcher.match("404")
+    assert match.kind == "clarify"
+    assert set(match.choices) == {"line_app.404", "webhook.status.404"}
+
+
+def test_app_context_picks_app_entry(matcher: Matcher) -> None:
+    assert matcher.match("アプリで503が出る").entry_id == "line_app.503"
+
+
+def test_sender_context_picks_messaging_api(matcher: Matcher) -> None:
+    assert matcher.match("multicast returned 502").entry_id == "messaging_api.5xx"
+
+
+def test_fuzzy_typo(matcher: Matcher) -> None:
+    assert matcher.match("tls handshak failur").entry_id == "webhook.detail.tls_handshake_failure"
+
+
+def test_out_of_scope_falls_back_with_no_entry(matcher: Matcher) -> None:
+    match = matcher.match("LINEスタンプの作り方を教えて")
+    assert match.kind == "fallback" and match.entry_id is None
+
+
+def test_english_question_gets_english(matcher: Matcher) -> None:
+    assert matcher.match("how do I turn on webhook redelivery").lang == "en"
+    assert matcher.match("Webhookの再送", lang="en").lang == "en"
+
+
+def test_dev_set_accuracy(matcher: Matcher) -> None:
+    report = evaluate(matcher, load_questions(DATA / "dev-questions.yaml"))
+    misses = [(q.q, m.kind, m.entry_id, m.choices) for q, m in report.misses]
+    assert report.accuracy >= 0.95, (report.summary(), misses)
+    assert report.groups["out-of-scope"][0] == report.groups["out-of-scope"][1], misses
+    assert report.groups["clarify"][0] == report.groups["clarify"][1], misses
+
+
+def test_paraphrase_set_accuracy(matcher: Matcher) -> None:
+    """Questions written apart from the dev set and the aliases: a check on generalisation."""
+    report = evaluate(matcher, load_questions(DATA / "paraphrase-questions.yaml"))
+    misses = [(q.q, m.kind, m.entry_id, m.choices) for q, m in report.misses]
+    assert report.accuracy >= 0.85, (report.summary(), misses)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=5000))
+def test_any_text_gives_an_outcome(matcher: Matcher, text: str) -> None:
+    match = matcher.match(text)
+    assert match.kind in ("answer", "clarify", "fallback")
+    assert match.lang in ("ja", "en")
+
+
+_nasty = st.text(
+    alphabet=st.sampled_from(list("\u200b\u200d\ufeff\x00\x1b\n\t😀🇯🇵ｱｰ_-/ 500could_not_connectタイムアウト")),
+    max_size=5000,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_nasty)
+def test_control_zero_width_emoji_mix(matcher: Matcher, text: str) -> None:
+    assert matcher.match(text).kind in ("answer", "clarify", "fallback")

@@ -1,0 +1,36 @@
+"""Normalisation: width, case, kana, codes written in any spelling."""
+
+import pytest
+
+from bot.normalize import compact, fold, language, words
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("ＴＬＳハンドシェイク", "tlsはんどしぇいく"),  # full width, case, katakana
+        ("ｻｰﾊﾞｰ", "さば"),  # half-width kana, long vowel dropped
+        ("サーバ", "さば"),  # with or without the long vowel
+        ("Could\u200bNot", "could not"),  # zero-width space splits like a space
+    ],
+)
+def test_fold(a: str, b: str) -> None:
+    assert fold(a) == b
+
+
+@pytest.mark.parametrize("text", ["could_not_connect", "Could not connect", "couldnotconnect", "COULD-NOT-CONNECT"])
+def test_codes_compact_alike(text: str) -> None:
+    assert compact(text) == "couldnotconnect"
+
+
+def test_words_split_scripts_and_unify_endings() -> None:
+    assert words("Webhook URLを検証") == "webhook url を検証"
+    assert words("見つかりません") == words("見つからない")
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("タイムアウト", "ja"), ("webhook 500", "en"), ("500", "ja"), ("😀", "ja"), ("unknown host とは", "ja")],
+)
+def test_language(text: str, lang: str) -> None:
+    assert language(text) == lang

@@ -1,0 +1,56 @@
+"""Exact recognisers: reasons, details (longest wins), status codes, who is asking."""
+
+import pytest
+
+from bot.recognize import Recognizer
+
+
+@pytest.fixture(scope="module")
+def rec(kb):  # noqa: ANN001, ANN201
+    return Recognizer(kb)
+
+
+def test_longest_detail_wins(rec) -> None:  # noqa: ANN001
+    signals = rec.scan("Connection failed (received GOAWAY)")
+    assert signals.details == ("webhook.detail.connection_failed_goaway",)
+
+
+def test_detail_and_reason_in_console_line(rec) -> None:  # noqa: ANN001
+    signals = rec.scan("原因: could_not_connect / 詳細: No SSL/TLS record")
+    assert signals.details == ("webhook.detail.no_ssl_tls_record",)
+    assert signals.reasons == ("webhook.reason.could_not_connect",)
+    assert signals.audience == "operator"
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("2026/11/20 10:15 error_status_code 404", (404,)),
+        ("status:502", (502,)),
+        ("Internal Server Error", (500,)),
+        ("500ms かかる", ()),
+        ("TLS 1.2", ()),
+        ("12345", ()),
+        ("version 1.502", ()),
+    ],
+)
+def test_status_codes(rec, text: str, codes: tuple[int, ...]) -> None:  # noqa: ANN001
+    assert rec.scan(text).codes == codes
+
+
+def test_status_class(rec) -> None:  # noqa: ANN001
+    assert rec.scan("Messaging API 5xx").classes == (5,)
+
+
+@pytest.mark.parametrize(
+    ("text", "audience"),
+    [
+        ("webhookが500", "operator"),
+        ("スタンプショップで500", "app_user"),
+        ("push message 500", "sender"),
+        ("both sides 500", None),  # "bot" only as a whole word
+        ("500エラー", None),
+    ],
+)
+def test_audience(rec, text: str, audience: str | None) -> None:  # noqa: ANN001
+    assert rec.scan(text).audience == audience
