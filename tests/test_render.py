@@ -1,0 +1,77 @@
+"""Rendering: message dicts exactly as the reply API takes them, within LINE's limits."""
+
+import json
+
+import pytest
+from linebot.v3.messaging import ReplyMessageRequest
+
+from bot import render
+from bot.knowledge import KnowledgeBase
+from bot.matcher import Match, Matcher
+
+
+def test_every_entry_renders_and_parses_with_the_sdk(kb: KnowledgeBase) -> None:
+    for entry_id in kb.entries:
+        for lang in ("ja", "en"):
+            messages = render.answer_messages(kb, entry_id, lang)
+            assert render.check_messages(messages) == [], entry_id
+            request = ReplyMessageRequest.from_dict({"replyToken": "t", "messages": messages})
+            assert len(request.messages) == len(messages)
+
+
+def test_answer_bubble_has_title_steps_and_link_buttons(kb: KnowledgeBase) -> None:
+    (message,) = render.answer_messages(kb, "webhook.detail.tls_handshake_failure", "en")
+    bubble = message["contents"]
+    assert bubble["header"]["contents"][0]["text"] == "Detail: TLS handshake failure"
+    numbers = [box["contents"][0]["text"] for box in bubble["body"]["contents"] if box["type"] == "box"]
+    assert numbers == ["1.", "2.", "3.", "4."]
+    uris = [b["action"]["uri"] for b in bubble["footer"]["contents"]]
+    assert uris[0] == "https://developers.line.biz/en/docs/messaging-api/ssl-tls-spec-of-the-webhook-source/"
+    assert "quickReply" in message and "altText" in message  # camelCase, as the API takes it
+
+
+def test_japanese_answer_links_japanese_pages(kb: KnowledgeBase) -> None:
+    (message,) = render.answer_messages(kb, "webhook.error_statistics", "ja")
+    uris = [b["action"]["uri"] for b in message["contents"]["footer"]["contents"]]
+    assert all("/ja/docs/" in uri for uri in uris)
+
+
+def test_clarify_has_one_postback_per_choice(kb: KnowledgeBase, matcher: Matcher) -> None:
+    match = matcher.match("timeout")
+    (message,) = render.render(kb, match)
+    data = [render.parse_postback(i["action"]["data"]) for i in message["quickReply"]["items"]]
+    assert [d[0] for d in data] == list(match.choices)
+    assert all(item["action"]["label"] == kb[d[0]].text["en"].label
+               for item, d in zip(message["quickReply"]["items"], data, strict=True))
+
+
+def test_fallback_suggests_at_most_three_and_menu(kb: KnowledgeBase, matcher: Matcher) -> None:
+    (message,) = render.render(kb, matcher.match("明日の天気"))
+    assert "見つかりませんでした" in message["text"] and "could_not_connect" in message["text"]
+    ids = [render.parse_postback(i["action"]["data"])[0] for i in message["quickReply"]["items"]]
+    assert ids[-1] == "bot.help" and 1 <= len(ids) - 1 <= 3
+
+
+def test_other_status_names_code_and_phrase(kb: KnowledgeBase) -> None:
+    (message,) = render.render(kb, Match("answer", "ja", entry_id="webhook.status.other", code=422))
+    assert "422" in message["altText"] and "Unprocessable" in message["altText"]
+    assert "{code}" not in json.dumps(message, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("data", ["", "topic=", "a=b", "topic=x&lang=fr", "%%%", "topic=bot.help&code=99999"])
+def test_parse_postback_rejects_or_sanitises(data: str) -> None:
+    parsed = render.parse_postback(data)
+    assert parsed is None or parsed[2] is None
+
+
+def test_postback_roundtrip() -> None:
+    data = render.postback_data("webhook.status.other", "en", 418)
+    assert render.parse_postback(data) == ("webhook.status.other", "en", 418)
+    assert len(data) <= 300
+
+
+def test_check_messages_catches_limits() -> None:
+    too_many = [{"type": "text", "text": "x"}] * 6
+    assert render.check_messages(too_many)
+    long_text = [{"type": "text", "text": "😀" * 2501}]  # 5,002 UTF-16 units
+    assert any("UTF-16" in p for p in render.check_messages(long_text))
