@@ -112,7 +112,7 @@ def settings_for(server_url: str, tmp_path: Path, **overrides: Any) -> Settings:
         "access_token": TOKEN,
         "api_base_url": server_url.rstrip("/"),
         "reply_threads": 4,
-        "reply_queue": 100,
+        "reply_queue": 1000,
         "connect_timeout": 1.0,
         "read_timeout": 1.0,
         "dedupe_path": str(tmp_path / "seen.sqlite3"),
