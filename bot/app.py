@@ -18,8 +18,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 def _configure_logging() -> None:
     logger = logging.getLogger("bot")
-    if not logger.handlers:
+    if not any(h.get_name() == "line-error-bot" for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
+        handler.set_name("line-error-bot")
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

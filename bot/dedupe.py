@@ -53,9 +53,7 @@ class SeenEvents:
                 return new
         now = time.time()
         try:
-            cursor = self._connect().execute(
-                "INSERT OR IGNORE INTO seen (id, at) VALUES (?, ?)", (event_id, now)
-            )
+            cursor = self._connect().execute("INSERT OR IGNORE INTO seen (id, at) VALUES (?, ?)", (event_id, now))
             new = cursor.rowcount == 1
         except sqlite3.Error as exc:
             log.error("dedupe store error (%s); treating event %s as new", exc, event_id)

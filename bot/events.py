@@ -80,4 +80,3 @@ def plan(event: Event, kb: KnowledgeBase, matcher: Matcher) -> Reply | None:
     if isinstance(event, JoinEvent):
         return Reply(render.join_messages(kb), "join: introduction")
     return None  # unfollow, leave, unsend, beacon, unknown, ...: nothing to say
-

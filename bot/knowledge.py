@@ -117,9 +117,7 @@ class _LineLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         mapping = super().construct_mapping(node, deep=deep)
-        mapping["__lines__"] = {
-            key_node.value: key_node.start_mark.line + 1 for key_node, _ in node.value
-        }
+        mapping["__lines__"] = {key_node.value: key_node.start_mark.line + 1 for key_node, _ in node.value}
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
 
@@ -166,9 +164,7 @@ def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link
             if not isinstance(label, str) or not label.strip():
                 problems.append(Problem(path.name, name, lang, "label is missing", line))
             elif len(label) > LINK_LABEL_MAX:
-                problems.append(
-                    Problem(path.name, name, lang, f"label is over {LINK_LABEL_MAX} characters", line)
-                )
+                problems.append(Problem(path.name, name, lang, f"label is over {LINK_LABEL_MAX} characters", line))
             else:
                 per_lang[lang] = Link(url.replace("{lang}", lang), label.strip())
         if len(per_lang) == len(LANGS):
@@ -212,9 +208,7 @@ def _parse_text(raw: Any, report: Any, lang: str, line: int | None) -> Text | No
     return Text(**values) if ok else None
 
 
-def _parse_entry(
-    raw: Any, file: str, links: dict[str, dict[str, Link]], problems: list[Problem]
-) -> Entry | None:
+def _parse_entry(raw: Any, file: str, links: dict[str, dict[str, Link]], problems: list[Problem]) -> Entry | None:
     if not isinstance(raw, dict):
         problems.append(Problem(file, None, None, "an entry must be a mapping"))
         return None
@@ -293,9 +287,7 @@ def _cross_check(entries: dict[str, Entry], named: set[str], problems: list[Prob
             key = "".join(ch for ch in exact.casefold() if ch.isalnum())
             other = seen_exact.setdefault(key, entry.id)
             if other != entry.id:
-                problems.append(
-                    Problem(file, entry.id, "detail", f"{exact!r} is already used by {other}", at)
-                )
+                problems.append(Problem(file, entry.id, "detail", f"{exact!r} is already used by {other}", at))
 
 
 def load(directory: str | Path | None = None) -> KnowledgeBase:

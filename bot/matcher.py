@@ -32,9 +32,9 @@ _STATUS_TEXT = re.compile(r"(?<!\d)[1-5]\d\d(?!\d)|(?<![a-z])[1-5]xx(?![a-z])", 
 # English words that carry no topic; dropped from aliases and questions before fuzzy matching.
 # "line" too: nearly every question names LINE; who is asking is read from it separately.
 STOPWORDS = frozenset(
-    "a an the to is are am be been do does did i my we our you your of in on at for it its "
-    "this that with and or can could should would will how what why when where there please "
-    "error errors get got getting see seeing shows showing says line".split()
+    """a an the to is are am be been do does did i my we our you your of in on at for it its this that
+    with and or can could should would will how what why when where there please error errors get got
+    getting see seeing shows showing says line""".split()  # noqa: SIM905 - a word list reads better as text
 )
 
 
@@ -266,11 +266,11 @@ def _alias_score(alias: _Alias, question: str, squeezed: str, grams: set[str]) -
     """How well one alias fits the question, 0-100."""
     if alias.squeezed == squeezed:
         return 100.0
-    if len(squeezed) >= 4 and squeezed in alias.squeezed and len(squeezed) >= 0.4 * len(alias.squeezed):
-        # The whole question is a fragment of the alias ("timeout" of "request timeout"); for
-        # Latin text only at word boundaries, so "time" is not a fragment of "timeout".
-        if not question.isascii() or f" {question} " in f" {alias.spaced} ":
-            return CONTAINED
+    # The whole question is a fragment of the alias ("timeout" of "request timeout"); for
+    # Latin text only at word boundaries, so "time" is not a fragment of "timeout".
+    fragment = len(squeezed) >= 4 and squeezed in alias.squeezed and len(squeezed) >= 0.4 * len(alias.squeezed)
+    if fragment and (not question.isascii() or f" {question} " in f" {alias.spaced} "):
+        return CONTAINED
     spaced = f" {question} "
     total = got = 0.0
     missing = False

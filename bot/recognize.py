@@ -10,9 +10,7 @@ from bot.normalize import compact, fold, words
 
 # A status code is three digits standing alone: not part of a longer number, a version
 # ("1.502") or a quantity ("500ms", "500文字").
-_STATUS = re.compile(
-    r"(?<![\d.])([1-5]\d\d)(?!\d|\.\d|\s*(?:ms|kb|mb|gb|px|円|件|回|文字|秒|分|時間|個|人|通|%))"
-)
+_STATUS = re.compile(r"(?<![\d.])([1-5]\d\d)(?!\d|\.\d|\s*(?:ms|kb|mb|gb|px|円|件|回|文字|秒|分|時間|個|人|通|%))")
 _STATUS_CLASS = re.compile(r"(?<![\w])([1-5])xx(?![\w])")
 
 # Standard reason phrases people type instead of the number. "Not Found" is left out on
@@ -35,17 +33,52 @@ PHRASES = {
 # written as hiragana and long-vowel marks are dropped, exactly as fold() leaves them.
 CONTEXT = {
     "operator": (
-        "webhook", "うぇぶふっく", "bot", "ぼっと", "統計", "console", "こんそる", "channel",
-        "ちゃねる", "callback", "flask", "django", "express", "heroku", "render", "gas",
+        "webhook",
+        "うぇぶふっく",
+        "bot",
+        "ぼっと",
+        "統計",
+        "console",
+        "こんそる",
+        "channel",
+        "ちゃねる",
+        "callback",
+        "flask",
+        "django",
+        "express",
+        "heroku",
+        "render",
+        "gas",
         "apps script",
     ),
     "app_user": (
-        "app", "あぷり", "すたんぷ", "sticker", "すまほ", "iphone", "ipad", "android",
-        "携帯", "しょっぷ", "shop", "着せかえ",
+        "app",
+        "あぷり",
+        "すたんぷ",
+        "sticker",
+        "すまほ",
+        "iphone",
+        "ipad",
+        "android",
+        "携帯",
+        "しょっぷ",
+        "shop",
+        "着せかえ",
     ),
     "sender": (
-        "push", "ぷっしゅ", "multicast", "まるちきゃすと", "broadcast", "ぶろどきゃすと",
-        "narrowcast", "reply api", "messaging api", "めっせじんぐ", "送信", "send", "sending",
+        "push",
+        "ぷっしゅ",
+        "multicast",
+        "まるちきゃすと",
+        "broadcast",
+        "ぶろどきゃすと",
+        "narrowcast",
+        "reply api",
+        "messaging api",
+        "めっせじんぐ",
+        "送信",
+        "send",
+        "sending",
         "retry key",
     ),
 }

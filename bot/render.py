@@ -59,9 +59,7 @@ UI = {
         ),
         "suggest": "Did you mean one of these?",
         "hint": 'Please send the error as text, for example "could_not_connect TLS handshake failure".',
-        "join": (
-            "I explain LINE-related errors and how to fix them. In a group, mention me with the error."
-        ),
+        "join": ("I explain LINE-related errors and how to fix them. In a group, mention me with the error."),
         "other_code": ("a non-2xx code", "error"),
     },
 }
@@ -197,7 +195,9 @@ def answer_messages(kb: KnowledgeBase, entry_id: str, lang: str, code: int | Non
     return [{"type": "flex", "altText": alt, "contents": _bubble(entry, lang, code), "quickReply": quick}]
 
 
-def clarify_messages(kb: KnowledgeBase, choices: tuple[str, ...], lang: str, code: int | None = None) -> list[dict[str, Any]]:
+def clarify_messages(
+    kb: KnowledgeBase, choices: tuple[str, ...], lang: str, code: int | None = None
+) -> list[dict[str, Any]]:
     """Ask back: a short question listing the choices, one quick-reply button each."""
     lines = [UI[lang]["clarify"]]
     lines += [f"{n}. {entry_text(kb[c], lang, code)[0]}" for n, c in enumerate(choices, 1)]

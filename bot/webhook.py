@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.service import Rejected, Service
@@ -18,7 +18,7 @@ def _service() -> Service:
 
 
 @bp.post("/callback")
-def callback():
+def callback() -> tuple[str, int]:
     """Verify and queue the events, answer at once; replies go out from the worker pool."""
     try:
         raw = request.get_data(cache=False)
@@ -38,6 +38,9 @@ def callback():
     except Rejected as exc:
         log.warning("webhook rejected (%s): %s", exc.status, exc)
         return "Bad Request\n", exc.status
+    log.info(
+        "webhook accepted: queued=%d skipped=%d refused=%d", accepted.queued, accepted.skipped, len(accepted.refused)
+    )
     if accepted.refused:
         # Overloaded: 503 makes LINE redeliver (when redelivery is on); queued events are deduped.
         return "Service Unavailable\n", 503
@@ -45,7 +48,7 @@ def callback():
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response:
     """Liveness plus what is loaded: entry count and knowledge version (a content hash)."""
     service = _service()
     return jsonify(status="ok", entries=len(service.kb), version=service.kb.version, pending=service.pending)

@@ -24,9 +24,7 @@ class WorkerPool:
     def __init__(self, threads: int, queue_size: int, name: str = "reply") -> None:
         self._jobs: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._closed = False
-        self._threads = [
-            threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(threads)
-        ]
+        self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(threads)]
         for thread in self._threads:
             thread.start()
 
@@ -52,7 +50,7 @@ class WorkerPool:
                 if job is _STOP:
                     return
                 job()  # type: ignore[operator]
-            except Exception:  # noqa: BLE001 - a job must never kill its thread
+            except Exception:
                 log.exception("reply job failed")
             finally:
                 self._jobs.task_done()

@@ -7,6 +7,7 @@ import copy
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +140,28 @@ def post(client: Any, events: list[dict[str, Any]] | None = None, body: str | No
     all_headers = {"Content-Type": "application/json; charset=utf-8", "X-Line-Signature": sign(body)}
     all_headers.update(headers)
     return client.post("/callback", data=body.encode(), headers=all_headers)
+
+
+# -- no secret in any log ---------------------------------------------------------------------
+
+LOG_SINK: list[str] = []  # every log line of the run, gunicorn's output included (test_gunicorn.py)
+
+
+class _Sink(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        LOG_SINK.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secrets_in_logs() -> Iterator[None]:
+    """Collect every log record of the whole run; fail the run if the secret or token shows up."""
+    handler = _Sink(level=logging.DEBUG)
+    targets = [logging.getLogger(), logging.getLogger("bot")]
+    for logger in targets:
+        logger.addHandler(handler)
+    yield
+    for logger in targets:
+        logger.removeHandler(handler)
+    assert LOG_SINK, "no log line was captured: the check below would prove nothing"
+    leaked = [line for line in LOG_SINK if SECRET in line or TOKEN in line]
+    assert not leaked, leaked[:3]

@@ -117,13 +117,15 @@ def test_several_hundred_events(client: Any, line_api: HTTPServer) -> None:
 
 def test_invalid_utf8_and_wrong_content_type(client: Any) -> None:
     raw = b'{"events": [], "x": "\xff\xfe"}'
-    response = client.post("/callback", data=raw, headers={"Content-Type": "application/json",
-                                                           "X-Line-Signature": sign(raw)})
+    response = client.post(
+        "/callback", data=raw, headers={"Content-Type": "application/json", "X-Line-Signature": sign(raw)}
+    )
     assert response.status_code == 400
     body = body_of([])
     for content_type in ("text/plain", "application/x-www-form-urlencoded", ""):
-        response = client.post("/callback", data=body, headers={"Content-Type": content_type,
-                                                                "X-Line-Signature": sign(body)})
+        response = client.post(
+            "/callback", data=body, headers={"Content-Type": content_type, "X-Line-Signature": sign(body)}
+        )
         assert response.status_code == 400, content_type
 
 
@@ -143,8 +145,9 @@ def test_bad_signature_headers(client: Any, line_api: HTTPServer, signature: str
 
 def test_body_over_one_megabyte_is_413(client: Any) -> None:
     body = json.dumps({"events": [], "pad": "x" * (1024 * 1024)})
-    response = client.post("/callback", data=body, headers={"Content-Type": "application/json",
-                                                            "X-Line-Signature": sign(body)})
+    response = client.post(
+        "/callback", data=body, headers={"Content-Type": "application/json", "X-Line-Signature": sign(body)}
+    )
     assert response.status_code == 413
 
 

@@ -6,16 +6,16 @@ from bot.recognize import Recognizer
 
 
 @pytest.fixture(scope="module")
-def rec(kb):  # noqa: ANN001, ANN201
+def rec(kb):
     return Recognizer(kb)
 
 
-def test_longest_detail_wins(rec) -> None:  # noqa: ANN001
+def test_longest_detail_wins(rec) -> None:
     signals = rec.scan("Connection failed (received GOAWAY)")
     assert signals.details == ("webhook.detail.connection_failed_goaway",)
 
 
-def test_detail_and_reason_in_console_line(rec) -> None:  # noqa: ANN001
+def test_detail_and_reason_in_console_line(rec) -> None:
     signals = rec.scan("原因: could_not_connect / 詳細: No SSL/TLS record")
     assert signals.details == ("webhook.detail.no_ssl_tls_record",)
     assert signals.reasons == ("webhook.reason.could_not_connect",)
@@ -34,11 +34,11 @@ def test_detail_and_reason_in_console_line(rec) -> None:  # noqa: ANN001
         ("version 1.502", ()),
     ],
 )
-def test_status_codes(rec, text: str, codes: tuple[int, ...]) -> None:  # noqa: ANN001
+def test_status_codes(rec, text: str, codes: tuple[int, ...]) -> None:
     assert rec.scan(text).codes == codes
 
 
-def test_status_class(rec) -> None:  # noqa: ANN001
+def test_status_class(rec) -> None:
     assert rec.scan("Messaging API 5xx").classes == (5,)
 
 
@@ -52,5 +52,5 @@ def test_status_class(rec) -> None:  # noqa: ANN001
         ("500エラー", None),
     ],
 )
-def test_audience(rec, text: str, audience: str | None) -> None:  # noqa: ANN001
+def test_audience(rec, text: str, audience: str | None) -> None:
     assert rec.scan(text).audience == audience

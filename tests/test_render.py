@@ -41,8 +41,10 @@ def test_clarify_has_one_postback_per_choice(kb: KnowledgeBase, matcher: Matcher
     (message,) = render.render(kb, match)
     data = [render.parse_postback(i["action"]["data"]) for i in message["quickReply"]["items"]]
     assert [d[0] for d in data] == list(match.choices)
-    assert all(item["action"]["label"] == kb[d[0]].text["en"].label
-               for item, d in zip(message["quickReply"]["items"], data, strict=True))
+    assert all(
+        item["action"]["label"] == kb[d[0]].text["en"].label
+        for item, d in zip(message["quickReply"]["items"], data, strict=True)
+    )
 
 
 def test_fallback_suggests_at_most_three_and_menu(kb: KnowledgeBase, matcher: Matcher) -> None:

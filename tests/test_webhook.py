@@ -95,8 +95,14 @@ def test_join_group_gets_introduction(client: Any, line_api: HTTPServer) -> None
 
 def test_sticker_gets_hint(client: Any, line_api: HTTPServer) -> None:
     event = text_event("")
-    event["message"] = {"id": "1", "type": "sticker", "packageId": "1", "stickerId": "1",
-                        "stickerResourceType": "STATIC", "quoteToken": "q"}
+    event["message"] = {
+        "id": "1",
+        "type": "sticker",
+        "packageId": "1",
+        "stickerId": "1",
+        "stickerResourceType": "STATIC",
+        "quoteToken": "q",
+    }
     post(client, [event])
     (message,) = _one_reply(line_api)["messages"]
     assert "could_not_connect" in message["text"]
@@ -166,8 +172,11 @@ def test_duplicate_and_redelivered_event_replied_once(client: Any, line_api: HTT
 def test_bad_signature_is_400_and_nothing_processed(client: Any, line_api: HTTPServer, caplog: Any) -> None:
     body = body_of([text_event("unknown host")])
     with caplog.at_level(logging.WARNING, logger="bot"):
-        wrong = client.post("/callback", data=body, headers={"Content-Type": "application/json",
-                                                            "X-Line-Signature": sign(body, "other-secret")})
+        wrong = client.post(
+            "/callback",
+            data=body,
+            headers={"Content-Type": "application/json", "X-Line-Signature": sign(body, "other-secret")},
+        )
         missing = client.post("/callback", data=body, headers={"Content-Type": "application/json"})
     assert wrong.status_code == 400 and missing.status_code == 400
     assert "invalid X-Line-Signature" in caplog.text and "missing X-Line-Signature" in caplog.text
@@ -177,8 +186,9 @@ def test_bad_signature_is_400_and_nothing_processed(client: Any, line_api: HTTPS
 
 def test_signature_header_name_is_case_insensitive(client: Any, line_api: HTTPServer) -> None:
     body = body_of([text_event("hi")])
-    response = client.post("/callback", data=body, headers={"content-type": "application/json",
-                                                            "x-line-signature": sign(body)})
+    response = client.post(
+        "/callback", data=body, headers={"content-type": "application/json", "x-line-signature": sign(body)}
+    )
     assert response.status_code == 200
     _one_reply(line_api)
 
