@@ -96,6 +96,15 @@ class Matcher:
             )
             for entry_id, parts in raw
         ]
+        # Inverted index: only aliases sharing a character n-gram with the question can fit it,
+        # so a question costs what its candidates cost, not what the whole knowledge base does.
+        postings: dict[str, list[int]] = defaultdict(list)
+        for i, alias in enumerate(self._aliases):
+            for key in _keys(alias.spaced):
+                postings[key].append(i)
+        self._postings = dict(postings)
+        # Keys shared by a large share of all aliases select nothing; skip them when others exist.
+        self._common = max(500, len(self._aliases) // 20)
         self._status: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for entry in kb.entries.values():
             for status in entry.status:
@@ -187,7 +196,7 @@ class Matcher:
         grams = _bigrams(question)
         best: dict[str, float] = {}
         covered: dict[str, set[int]] = defaultdict(set)
-        for alias in self._aliases:
+        for alias in self._candidates_for(question):
             score = _alias_score(alias, question, squeezed, grams)
             if score > best.get(alias.entry_id, 0.0):
                 best[alias.entry_id] = score
@@ -211,6 +220,11 @@ class Matcher:
     def _ranked(self, text: str, signals: Signals) -> list[tuple[str, float]]:
         return sorted(self.scores(text, signals).items(), key=lambda kv: (-kv[1], self._order[kv[0]]))
 
+    def _candidates_for(self, question: str) -> list[_Alias]:
+        lists = [self._postings[k] for k in _keys(question) if k in self._postings]
+        selective = [ids for ids in lists if len(ids) <= self._common] or lists
+        return [self._aliases[i] for i in sorted(set().union(*selective))] if selective else []
+
     def _fuzzy(self, text: str, signals: Signals, lang: str) -> Match:
         ranked = self._ranked(text, signals)
         if not ranked or ranked[0][1] < ANSWER_MIN:
@@ -221,6 +235,19 @@ class Matcher:
         if len(close) > 1:
             return self._clarify(close, lang, top)
         return self._answer(top_id, lang, score=top)
+
+
+def _keys(text: str) -> set[str]:
+    """Index keys of a text: trigrams of Latin words (bigrams say little there), bigrams of Japanese."""
+    keys: set[str] = set()
+    for word in text.split(" "):
+        n = 3 if word.isascii() else 2
+        if len(word) <= n:
+            keys.add(word)
+        else:
+            keys.update(word[i : i + n] for i in range(len(word) - n + 1))
+    keys.discard("")
+    return keys
 
 
 def _positions(alias: _Alias, question: str) -> set[int]:

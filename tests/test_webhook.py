@@ -6,7 +6,19 @@ import json
 import logging
 from typing import Any
 
-from conftest import REPLY_PATH, TOKEN, body_of, post, replies, sample_events, sign, text_event, wait_for
+from conftest import (
+    LOG_SINK,
+    REPLY_PATH,
+    SECRET,
+    TOKEN,
+    body_of,
+    post,
+    replies,
+    sample_events,
+    sign,
+    text_event,
+    wait_for,
+)
 from pytest_httpserver import HTTPServer
 
 from bot.render import parse_postback
@@ -213,3 +225,14 @@ def test_reply_path_is_the_sdk_endpoint(client: Any, line_api: HTTPServer) -> No
     _one_reply(line_api)
     request, response = line_api.log[0]
     assert request.path == REPLY_PATH and request.method == "POST" and response.status_code == 200
+
+
+def test_logs_are_collected_and_carry_no_user_text_or_secret(client: Any, line_api: HTTPServer) -> None:
+    """The run-wide secret check (conftest) sees the bot's log lines; user text stays out at info."""
+    before = len(LOG_SINK)
+    question = "秘密の質問 unknown host 1234"
+    post(client, [text_event(question)])
+    _one_reply(line_api)
+    assert wait_for(lambda: any("replied: status=200" in line for line in LOG_SINK[before:]))
+    new = "\n".join(LOG_SINK[before:])
+    assert question not in new and SECRET not in new and TOKEN not in new
