@@ -36,7 +36,7 @@ class Settings:
     access_token: str
     api_base_url: str = "https://api.line.me"
     knowledge_dir: Path | None = None
-    reply_threads: int = 32
+    reply_threads: int = 64  # replies in flight per process; each mostly waits on the LINE API
     reply_queue: int = 2000
     connect_timeout: float = 3.0
     read_timeout: float = 10.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from linebot.v3.webhooks import (
 
 from bot import render
 from bot.knowledge import KnowledgeBase
-from bot.matcher import Matcher
+from bot.matcher import Match
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,15 @@ def _addressed_text(message: TextMessageContent, in_group: bool) -> str | None:
     return units.decode("utf-16-le", "ignore")
 
 
-def plan(event: Event, kb: KnowledgeBase, matcher: Matcher) -> Reply | None:
-    """The reply to send for `event`, or None when the bot stays quiet."""
+def plan(
+    event: Event,
+    kb: KnowledgeBase,
+    match: Callable[[str], Match],
+    render_match: Callable[[Match], list[dict[str, Any]]] | None = None,
+) -> Reply | None:
+    """The reply to send for `event`, or None when the bot stays quiet.
+
+    `match` is Matcher.match (or a cached wrapper of it); `render_match` defaults to render.render."""
     if event.mode != EventMode.ACTIVE or not getattr(event, "reply_token", None):
         return None  # standby mode (another channel answers) or nothing to reply with
     in_group = _in_group(event)
@@ -61,11 +69,12 @@ def plan(event: Event, kb: KnowledgeBase, matcher: Matcher) -> Reply | None:
             text = _addressed_text(event.message, in_group)
             if text is None:
                 return None
-            match = matcher.match(text)
-            if in_group and match.kind == "fallback":
+            found = match(text)
+            if in_group and found.kind == "fallback":
                 return None  # a group is no place for "I did not understand"
-            note = f"{match.kind} {match.entry_id or ','.join(match.choices)} len={len(text)}"
-            return Reply(render.render(kb, match), note)
+            note = f"{found.kind} {found.entry_id or ','.join(found.choices)} len={len(text)}"
+            messages = render_match(found) if render_match else render.render(kb, found)
+            return Reply(messages, note)
         if in_group:
             return None  # stickers and images in a group are not meant for the bot
         return Reply(render.hint_messages(kb), f"hint for {event.message.type}")

@@ -10,6 +10,23 @@ from linebot.v3.messaging import ApiClient, ApiException, Configuration, Messagi
 log = logging.getLogger(__name__)
 
 
+class _Checked:
+    """A message dict already proven against the SDK's models (tests/test_render.py renders and parses
+    every kind) and LINE's limits (checked when the knowledge base loads).
+
+    The SDK would parse it into pydantic models and serialise it back for every reply: about 2.5 ms
+    of CPU per reply, several times the cost of matching and of the webhook itself. Handed over as
+    it is, it goes out byte for byte the same (tests/test_webhook.py compares)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: dict[str, Any]) -> None:
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.message
+
+
 class Sender:
     """One MessagingApi (and one connection pool) shared by every reply thread of a process."""
 
@@ -29,39 +46,52 @@ class Sender:
         self._api = MessagingApi(self._client)
         self._timeout = (connect_timeout, read_timeout)
 
-    def reply(self, reply_token: str, messages: list[dict[str, Any]], event_id: str) -> bool:
+    def reply(self, reply_token: str, messages: list[dict[str, Any]], event_id: str, note: str = "") -> bool:
         """Send one reply; True on success. Every failure is logged once, with its request id."""
         try:
-            request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
+            request = ReplyMessageRequest.construct(
+                reply_token=reply_token, messages=[_Checked(m) for m in messages], notification_disabled=None
+            )
             response = self._api.reply_message_with_http_info(request, _request_timeout=self._timeout)
         except ApiException as exc:
-            headers = exc.headers or {}
+            headers = exc.headers
             log.warning(
-                "reply failed: status=%s x-line-request-id=%s webhookEventId=%s body=%s",
+                "reply failed: status=%s x-line-request-id=%s webhookEventId=%s body=%s (%s)",
                 exc.status,
-                headers.get("x-line-request-id", "-"),
+                _header(headers, "x-line-request-id"),
                 event_id,
                 _short(exc.body),
+                note,
             )
             return False
         except Exception as exc:  # noqa: BLE001 - timeouts, refused connections, bad messages
             log.warning(
-                "reply failed: status=- x-line-request-id=- webhookEventId=%s error=%s",
+                "reply failed: status=- x-line-request-id=- webhookEventId=%s error=%s (%s)",
                 event_id,
                 type(exc).__name__,
+                note,
             )
             return False
         log.info(
-            "replied: status=%s x-line-request-id=%s webhookEventId=%s",
+            "replied: status=%s x-line-request-id=%s webhookEventId=%s (%s)",
             response.status_code,
-            (response.headers or {}).get("x-line-request-id", "-"),
+            _header(response.headers, "x-line-request-id"),
             event_id,
+            note,
         )
         return True
 
     def close(self) -> None:
         """Release the connection pool."""
         self._client.close()
+
+
+def _header(headers: Any, name: str) -> str:
+    """A response header by case-insensitive name, "-" when absent."""
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return "-"
 
 
 def _short(body: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -46,6 +47,9 @@ class Service:
     def __init__(self, settings: Settings, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.matcher = Matcher(kb)
+        # The same errors get pasted again and again: remember recent questions and replies.
+        self.match = functools.lru_cache(maxsize=4096)(self.matcher.match)
+        self.render = functools.lru_cache(maxsize=1024)(functools.partial(render.render, kb))
         self._settings = settings
         self._validator = SignatureValidator(settings.channel_secret)
         self._lock = threading.Lock()
@@ -132,13 +136,12 @@ class Service:
         return (lambda: self._reply(event, event_id)), event_id
 
     def _reply(self, event: Event, event_id: str | None) -> None:
-        reply = events.plan(event, self.kb, self.matcher)
+        reply = events.plan(event, self.kb, self.match, self.render)
         if reply is not None:
             self._send(event.reply_token, reply.messages, event_id, reply.note)
 
     def _send(self, token: str, messages: list[dict[str, Any]], event_id: str | None, note: str) -> None:
-        log.info("replying (%s): webhookEventId=%s", note, event_id or "-")
-        self._sender.reply(token, messages, event_id or "-")
+        self._sender.reply(token, messages, event_id or "-", note)
 
     def shutdown(self, timeout: float) -> None:
         """Finish queued replies within `timeout` seconds, then release connections."""

@@ -25,7 +25,7 @@ def _answer_with(server: HTTPServer, status: int, body: str, request_id: str) ->
 
 
 def _answer_ok(server: HTTPServer) -> None:
-    _answer_with(server, 200, '{"sentMessages":[]}', "req-ok")
+    _answer_with(server, 200, '{"sentMessages":[{"id":"1","quoteToken":"q"}]}', "req-ok")
 
 
 def _failure_lines(caplog: Any, event_id: str) -> list[str]:

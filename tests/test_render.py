@@ -77,3 +77,20 @@ def test_check_messages_catches_limits() -> None:
     assert render.check_messages(too_many)
     long_text = [{"type": "text", "text": "😀" * 2501}]  # 5,002 UTF-16 units
     assert any("UTF-16" in p for p in render.check_messages(long_text))
+
+
+def test_every_message_kind_parses_with_the_sdk(kb: KnowledgeBase, matcher: Matcher) -> None:
+    """The sender hands these dicts to the SDK without re-validating them: prove they are valid."""
+    kinds = [
+        render.render(kb, matcher.match("timeout")),
+        render.render(kb, matcher.match("500")),
+        render.render(kb, matcher.match("明日の天気")),
+        render.render(kb, matcher.match("what time is it")),
+        render.render(kb, Match("answer", "en", entry_id="webhook.status.other", code=418)),
+        render.hint_messages(kb),
+        render.join_messages(kb),
+    ]
+    for messages in kinds:
+        assert render.check_messages(messages) == []
+        request = ReplyMessageRequest.from_dict({"replyToken": "t", "messages": messages})
+        assert request.to_dict()["messages"] == messages

@@ -236,3 +236,14 @@ def test_logs_are_collected_and_carry_no_user_text_or_secret(client: Any, line_a
     assert wait_for(lambda: any("replied: status=200" in line for line in LOG_SINK[before:]))
     new = "\n".join(LOG_SINK[before:])
     assert question not in new and SECRET not in new and TOKEN not in new
+
+
+def test_reply_json_is_exactly_the_rendered_messages(client: Any, line_api: HTTPServer, kb: Any) -> None:
+    from bot import render
+    from bot.matcher import Matcher
+
+    question = "could_not_connect TLS handshake failure"
+    post(client, [text_event(question)])
+    sent = _one_reply(line_api)
+    assert sent["messages"] == render.render(kb, Matcher(kb).match(question))
+    assert set(sent) == {"replyToken", "messages"}

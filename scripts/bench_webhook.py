@@ -1,0 +1,235 @@
+"""Webhook figures under LINE-like load: the web process started as the Procfile starts it, a fake
+LINE API on loopback that answers after a set delay, N signed webhooks at concurrency C.
+
+Usage: python scripts/bench_webhook.py [--events 1000] [--concurrency 16] [--delays 0.3,3]
+Everything runs on 127.0.0.1 and stops by itself; figures are printed, nothing is asserted."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-channel-secret"
+TOKEN = "bench-access-token"
+REPLY_WINDOW = 60.0  # a reply token lasts about a minute
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def procfile_argv() -> list[str]:
+    line = next(ln for ln in (ROOT / "Procfile").read_text().splitlines() if ln.startswith("web:"))
+    argv = shlex.split(line.removeprefix("web:"))
+    return [str(Path(sys.executable).parent / argv[0]), *argv[1:]]
+
+
+def start(argv: list[str], env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], float]:
+    """Start a server; return it and the seconds from start to its first 200."""
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while time.monotonic() - started < 60:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc, time.monotonic() - started
+        except OSError:
+            time.sleep(0.01)
+    proc.kill()
+    raise SystemExit("server did not come up within 60 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory of a process and its children, in MB."""
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    sizes = []
+    for p in pids:
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            kb = next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS:"))
+            sizes.append(kb / 1024)
+        except (OSError, StopIteration):
+            pass
+    return sizes
+
+
+def load(port: int, bodies: list[tuple[str, str]], concurrency: int) -> tuple[float, list[float], dict[str, float]]:
+    """POST every (token, body) at `concurrency`; return (seconds, ack latencies in ms, ack time per token)."""
+    latencies: list[float] = []
+    acked: dict[str, float] = {}
+    lock = threading.Lock()
+    work = iter(bodies)
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                item = next(work, None)
+            if item is None:
+                conn.close()
+                return
+            token, body = item
+            sig = base64.b64encode(hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).digest()).decode()
+            headers = {"Content-Type": "application/json", "X-Line-Signature": sig}
+            began = time.monotonic()
+            try:
+                conn.request("POST", "/callback", body=body.encode(), headers=headers)
+                response = conn.getresponse()
+                response.read()
+            except OSError:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                continue
+            done = time.monotonic()
+            with lock:
+                latencies.append((done - began) * 1000)
+                if response.status == 200:
+                    acked[token] = done
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - started, latencies, acked
+
+
+def make_bodies(n: int) -> list[tuple[str, str]]:
+    import yaml
+
+    questions = [q["q"] for q in yaml.safe_load((ROOT / "tests/data/dev-questions.yaml").read_text())]
+    run = f"{time.time_ns()}"
+    bodies = []
+    for i in range(n):
+        token = f"bench-{run}-{i}"
+        event = {
+            "type": "message",
+            "mode": "active",
+            "timestamp": 1700000000000,
+            "source": {"type": "user", "userId": "Ubench"},
+            "webhookEventId": f"01BENCH{run}{i:06d}",
+            "deliveryContext": {"isRedelivery": False},
+            "replyToken": token,
+            "message": {"id": str(i), "type": "text", "text": questions[i % len(questions)], "quoteToken": "q"},
+        }
+        bodies.append((token, json.dumps({"destination": "Ubench", "events": [event]})))
+    return bodies
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def arrivals_at(port: int) -> dict[str, list[float]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/stats")
+    return json.loads(conn.getresponse().read())
+
+
+def run_bot(delay: float, n: int, concurrency: int) -> float:
+    fake_port = free_port()
+    fake = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts/fake_line.py"), "--port", str(fake_port), "--delay", str(delay)]
+    )
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="bench-")
+    env = dict(
+        os.environ,
+        PORT=str(port),
+        LINE_CHANNEL_SECRET=SECRET,
+        LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+        LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}",
+        DEDUPE_DB=f"{tmp}/seen.sqlite3",
+    )
+    proc, boot = start(procfile_argv(), env, port)
+    try:
+        bodies = make_bodies(n)
+        seconds, latencies, acked = load(port, bodies, concurrency)
+        deadline = time.monotonic() + REPLY_WINDOW + delay
+        while time.monotonic() < deadline and len(arrivals := arrivals_at(fake_port)) < n:
+            time.sleep(0.2)
+        rss = rss_mb(proc.pid)
+        arrivals = arrivals_at(fake_port)
+    finally:
+        stop(proc)
+        fake.terminate()
+        fake.wait(timeout=10)
+    duplicates = sum(len(times) - 1 for times in arrivals.values())
+    delays = [arrivals[t][0] - acked[t] for t in acked if t in arrivals]
+    within = sum(1 for d in delays if d <= REPLY_WINDOW)
+    rps = n / seconds
+    print(f"bot, LINE API delay {delay:g} s, N={n}, C={concurrency}:")
+    print(f"  start to first 200      {boot:.2f} s")
+    print(f"  throughput              {rps:.0f} requests/s")
+    print(f"  ack latency             p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms")
+    print(f"  replies received        {len(arrivals)}/{n} ({within} within {REPLY_WINDOW:.0f} s of the ack)")
+    print(f"  duplicate replies       {duplicates}")
+    print(f"  largest ack-to-reply    {max(delays) if delays else float('nan'):.2f} s")
+    print(f"  RSS per process         {', '.join(f'{m:.0f}' for m in rss)} MB (master first)")
+    return rps
+
+
+def run_bare(n: int, concurrency: int) -> float:
+    port = free_port()
+    env = dict(os.environ, PORT=str(port))
+    argv = [str(Path(sys.executable).parent / "gunicorn"), "--pythonpath", "scripts", "bare_app:app"]
+    proc, _ = start(argv, env, port)
+    try:
+        seconds, latencies, _ = load(port, make_bodies(n), concurrency)
+    finally:
+        stop(proc)
+    rps = n / seconds
+    print(f"bare Flask under the same gunicorn settings, N={n}, C={concurrency}:")
+    print(f"  throughput              {rps:.0f} requests/s")
+    print(f"  ack latency             p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms")
+    return rps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--delays", default="0.3,3")
+    args = parser.parse_args()
+    ceiling = run_bare(args.events, args.concurrency)
+    for delay in (float(d) for d in args.delays.split(",")):
+        rps = run_bot(delay, args.events, args.concurrency)
+        print(f"  throughput / bare Flask {rps / ceiling:.2f}")
+
+
+if __name__ == "__main__":
+    main()
