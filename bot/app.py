@@ -24,7 +24,6 @@ def _configure_logging() -> None:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-        logger.propagate = False
 
 
 def preflight() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,26 @@ class Reply:
 
     messages: list[dict[str, Any]]
     note: str
+    offered: tuple[str, ...] = ()  # entry ids a number can pick next ("2" for the second)
+    lang: str = "ja"
+
+
+def chat_key(event: Event) -> str | None:
+    """Who a reply's choices belong to: the user, or the user within a group or room."""
+    source = getattr(event, "source", None)
+    user = getattr(source, "user_id", None) or "-"
+    place = getattr(source, "group_id", None) or getattr(source, "room_id", None)
+    if place:
+        return f"{place}/{user}"
+    return user if user != "-" else None
+
+
+def picked_number(event: Event) -> int | None:
+    """The number in a text message that is only a number (a choice picked from a list)."""
+    if not isinstance(event, MessageEvent) or not isinstance(event.message, TextMessageContent):
+        return None
+    text = unicodedata.normalize("NFKC", event.message.text).strip().rstrip(".)")
+    return int(text) if text.isdigit() and 0 < len(text) <= 2 else None
 
 
 def _in_group(event: Event) -> bool:
@@ -57,10 +78,12 @@ def plan(
     kb: KnowledgeBase,
     match: Callable[[str], Match],
     render_match: Callable[[Match], list[dict[str, Any]]] | None = None,
+    offered: tuple[tuple[str, ...], str] | None = None,
 ) -> Reply | None:
     """The reply to send for `event`, or None when the bot stays quiet.
 
-    `match` is Matcher.match (or a cached wrapper of it); `render_match` defaults to render.render."""
+    `match` is Matcher.match (or a cached wrapper of it); `render_match` defaults to render.render;
+    `offered` is what this chat was last offered (Store.offered), for a reply that is just a number."""
     if event.mode != EventMode.ACTIVE or not getattr(event, "reply_token", None):
         return None  # standby mode (another channel answers) or nothing to reply with
     in_group = _in_group(event)
@@ -69,12 +92,17 @@ def plan(
             text = _addressed_text(event.message, in_group)
             if text is None:
                 return None
-            found = match(text)
+            number = picked_number(event)
+            if number is not None and offered and number <= len(offered[0]) and offered[0][number - 1] in kb:
+                entry_id, lang = offered[0][number - 1], offered[1]
+                found = Match("answer", lang, entry_id=entry_id, score=100.0)
+            else:
+                found = match(text)
             if in_group and found.kind == "fallback":
                 return None  # a group is no place for "I did not understand"
             note = f"{found.kind} {found.entry_id or ','.join(found.choices)} len={len(text)}"
             messages = render_match(found) if render_match else render.render(kb, found)
-            return Reply(messages, note)
+            return Reply(messages, note, tuple(render.options(kb, found)), found.lang)
         if in_group:
             return None  # stickers and images in a group are not meant for the bot
         return Reply(render.hint_messages(kb), f"hint for {event.message.type}")
@@ -83,9 +111,11 @@ def plan(
         if picked is None or picked[0] not in kb:
             return Reply(render.answer_messages(kb, render.HELP_ID, "ja"), "unknown postback: menu")
         entry_id, lang, code = picked
-        return Reply(render.answer_messages(kb, entry_id, lang, code), f"postback {entry_id}")
+        related = kb[entry_id].related
+        return Reply(render.answer_messages(kb, entry_id, lang, code), f"postback {entry_id}", related, lang)
     if isinstance(event, FollowEvent):
-        return Reply(render.answer_messages(kb, render.HELP_ID, "ja"), "follow: welcome")
+        menu = kb[render.HELP_ID].related
+        return Reply(render.answer_messages(kb, render.HELP_ID, "ja"), "follow: welcome", menu, "ja")
     if isinstance(event, JoinEvent):
         return Reply(render.join_messages(kb), "join: introduction")
     return None  # unfollow, leave, unsend, beacon, unknown, ...: nothing to say

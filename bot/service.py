@@ -15,10 +15,10 @@ from linebot.v3.webhooks import Event
 
 from bot import events, render
 from bot.config import Settings
-from bot.dedupe import SeenEvents
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
 from bot.sender import Sender
+from bot.store import Store
 from bot.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class Service:
             if self._pid == os.getpid():
                 return
             settings = self._settings
-            self._seen = SeenEvents(settings.dedupe_path)
+            self._store = Store(settings.dedupe_path)
             self._sender = Sender(
                 settings.access_token,
                 settings.api_base_url,
@@ -105,7 +105,7 @@ class Service:
             if job is None:
                 skipped += 1
                 continue
-            if event_id and not self._seen.first_time(event_id):
+            if event_id and not self._store.first_time(event_id):
                 log.info("duplicate event skipped: webhookEventId=%s", event_id)
                 skipped += 1
                 continue
@@ -113,7 +113,7 @@ class Service:
                 queued += 1
             else:
                 if event_id:
-                    self._seen.forget(event_id)  # let LINE's redelivery bring it back
+                    self._store.forget(event_id)  # let LINE's redelivery bring it back
                 log.warning("reply pool full, event not taken: webhookEventId=%s", event_id or "-")
                 refused.append(event_id or "-")
         return Accepted(queued, skipped, tuple(refused))
@@ -136,9 +136,14 @@ class Service:
         return (lambda: self._reply(event, event_id)), event_id
 
     def _reply(self, event: Event, event_id: str | None) -> None:
-        reply = events.plan(event, self.kb, self.match, self.render)
-        if reply is not None:
-            self._send(event.reply_token, reply.messages, event_id, reply.note)
+        chat = events.chat_key(event)
+        offered = self._store.offered(chat) if chat and events.picked_number(event) is not None else None
+        reply = events.plan(event, self.kb, self.match, self.render, offered)
+        if reply is None:
+            return
+        if chat and reply.offered:
+            self._store.offer(chat, reply.offered, reply.lang)
+        self._send(event.reply_token, reply.messages, event_id, reply.note)
 
     def _send(self, token: str, messages: list[dict[str, Any]], event_id: str | None, note: str) -> None:
         self._sender.reply(token, messages, event_id or "-", note)

@@ -174,7 +174,12 @@ def test_two_workers_same_redelivered_event_replied_once(web: Web, line_api: HTT
 def test_sigterm_finishes_accepted_replies(line_api: HTTPServer, tmp_path: Path) -> None:
     line_api.clear_all_handlers()
     line_api.expect_request(REPLY_PATH, method="POST").respond_with_handler(
-        lambda r: (time.sleep(2.0), Response("{}", status=200, headers={"x-line-request-id": "slow"}))[1]
+        lambda r: (
+            time.sleep(2.0),
+            Response(
+                '{"sentMessages":[{"id":"1","quoteToken":"q"}]}', status=200, headers={"x-line-request-id": "slow"}
+            ),
+        )[1]
     )
     web = Web(web_env(line_api.url_for("/"), tmp_path))
     try:

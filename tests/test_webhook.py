@@ -247,3 +247,23 @@ def test_reply_json_is_exactly_the_rendered_messages(client: Any, line_api: HTTP
     sent = _one_reply(line_api)
     assert sent["messages"] == render.render(kb, Matcher(kb).match(question))
     assert set(sent) == {"replyToken", "messages"}
+
+
+def test_number_picks_a_choice_from_the_last_question(client: Any, line_api: HTTPServer, kb: Any) -> None:
+    """LINE for PC shows no quick replies: the clarify text is numbered and "2" picks the second."""
+    from bot.render import parse_postback
+
+    post(client, [text_event("timeout")])
+    (ask,) = _one_reply(line_api)["messages"]
+    second = parse_postback(ask["quickReply"]["items"][1]["action"]["data"])[0]
+    post(client, [text_event("２")])  # full-width digits too
+    assert wait_for(lambda: len(replies(line_api)) == 2)
+    (answer,) = replies(line_api)[1]["messages"]
+    assert answer["altText"].startswith(kb[second].text["en"].title)
+
+
+def test_number_without_a_previous_question_is_just_text(client: Any, line_api: HTTPServer) -> None:
+    event = text_event("7", source={"type": "user", "userId": "Unever-asked"})
+    post(client, [event])
+    (message,) = _one_reply(line_api)["messages"]
+    assert "見つかりませんでした" in message["text"]
