@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -83,6 +84,22 @@ def rss_mb(pid: int) -> list[float]:
         except (OSError, StopIteration):
             pass
     return sizes
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (gunicorn master and workers)."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    ticks = os.sysconf("SC_CLK_TCK")
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
 
 
 def load(port: int, bodies: list[tuple[str, str]], concurrency: int) -> tuple[float, list[float], dict[str, float]]:
@@ -178,11 +195,14 @@ def run_bot(delay: float, n: int, concurrency: int) -> float:
     proc, boot = start(procfile_argv(), env, port)
     try:
         bodies = make_bodies(n)
+        cpu_before = cpu_seconds(proc.pid)
         seconds, latencies, acked = load(port, bodies, concurrency)
+        cpu_load = cpu_seconds(proc.pid) - cpu_before
         deadline = time.monotonic() + REPLY_WINDOW + delay
         while time.monotonic() < deadline and len(arrivals := arrivals_at(fake_port)) < n:
             time.sleep(0.2)
         rss = rss_mb(proc.pid)
+        cpu_total = cpu_seconds(proc.pid) - cpu_before
         arrivals = arrivals_at(fake_port)
     finally:
         stop(proc)
@@ -200,6 +220,10 @@ def run_bot(delay: float, n: int, concurrency: int) -> float:
     print(f"  duplicate replies       {duplicates}")
     print(f"  largest ack-to-reply    {max(delays) if delays else float('nan'):.2f} s")
     print(f"  RSS per process         {', '.join(f'{m:.0f}' for m in rss)} MB (master first)")
+    print(
+        f"  server CPU per event    {1000 * cpu_load / n:.2f} ms while acking, "
+        f"{1000 * cpu_total / n:.2f} ms with its reply"
+    )
     return rps
 
 
@@ -209,12 +233,15 @@ def run_bare(n: int, concurrency: int) -> float:
     argv = [str(Path(sys.executable).parent / "gunicorn"), "--pythonpath", "scripts", "bare_app:app"]
     proc, _ = start(argv, env, port)
     try:
+        cpu_before = cpu_seconds(proc.pid)
         seconds, latencies, _ = load(port, make_bodies(n), concurrency)
+        cpu = cpu_seconds(proc.pid) - cpu_before
     finally:
         stop(proc)
     rps = n / seconds
     print(f"bare Flask under the same gunicorn settings, N={n}, C={concurrency}:")
     print(f"  throughput              {rps:.0f} requests/s")
+    print(f"  server CPU per request  {1000 * cpu / n:.2f} ms")
     print(f"  ack latency             p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms")
     return rps
 
