@@ -24,18 +24,23 @@ MAX_CHOICES = 4  # clarify offers at most this many entries
 CONTEXT_BONUS = 6.0  # entry's audience agrees with who is asking
 CONTEXT_PENALTY = 12.0  # entry's audience disagrees
 MISSING_PART_FACTOR = 0.8  # an alias with a part not found in the question
+MISSING_LATIN = 75.0  # a Latin part fitting less than this is not found
+MISSING_JAPANESE = 50.0  # the same for a Japanese part (character pairs shared)
 COVERAGE_WEIGHT = 12.0  # bonus for explaining more of the question (share of its characters)
 
 OTHER_STATUS = "webhook.status.other"
 _STATUS_TEXT = re.compile(r"(?<!\d)[1-5]\d\d(?!\d)|(?<![a-z])[1-5]xx(?![a-z])", re.IGNORECASE)
 
 # English words that carry no topic; dropped from aliases and questions before fuzzy matching.
-# "line" too: nearly every question names LINE; who is asking is read from it separately.
 STOPWORDS = frozenset(
     """a an the to is are am be been do does did i my we our you your of in on at for it its this that
-    with and or can could should would will how what why when where there please error errors get got
-    getting see seeing shows showing says line""".split()  # noqa: SIM905 - a word list reads better as text
+    with and or can could should would will how what why when where there please get got getting see
+    seeing shows showing says""".split()  # noqa: SIM905 - a word list reads better as text
 )
+# Words nearly every question has ("LINE", "error", 「エラー」): an alias part made of one counts for
+# little (IDF) and is never "missing", so 「LINEを再起動」 still beats 「スマホを再起動」 when LINE is
+# named, without needing it.
+SOFT = frozenset({"line", "error", "errors", "えら"})
 
 
 @dataclass(frozen=True)
@@ -54,17 +59,32 @@ class Match:
 @dataclass(frozen=True)
 class _Alias:
     entry_id: str
-    parts: tuple[tuple[str, float], ...]  # (folded part, weight)
+    parts: tuple[tuple[str, float, bool], ...]  # (folded part, weight, soft)
     spaced: str  # the parts joined by spaces
-    squeezed: str  # letters and digits only, for containment checks
+    squeezed: str  # the parts that are not soft, letters and digits only, for containment checks
 
 
-# Japanese filler that names no topic (folded forms): 「エラー」「とは」「について」「教えて」.
-JA_FILLER = re.compile("えら|とは|って何|について|教えて|ください")
+# Japanese filler that names no topic (folded forms): 「とは」「について」「教えて」.
+JA_FILLER = re.compile("とは|って何|について|教えて|ください")
+
+
+# A particle at the start of a part belongs to the word before it: 「LINEを再起動」 -> "再起動",
+# not "を再起動" (which would match 「スマホを再起動」 too). Only before kanji, so a folded
+# katakana word such as のと (ノート) is left alone.
+_LEADING_PARTICLE = re.compile(r"^[をがはにでのもと](?=[\u4e00-\u9fff])")
 
 
 def _parts(text: str) -> list[str]:
-    return [p for p in JA_FILLER.sub(" ", words(text)).split(" ") if p and p not in STOPWORDS]
+    parts = (_LEADING_PARTICLE.sub("", p) for p in JA_FILLER.sub(" ", words(text)).split(" "))
+    return [p for p in parts if p and p not in STOPWORDS and p not in _PARTICLES]
+
+
+_PARTICLES = frozenset("をがはにでのもと")
+
+
+def _core(parts: list[str]) -> str:
+    """The parts that carry the topic, letters and digits only: 「タイムアウトエラー」 -> "たいむあうと"."""
+    return compact(" ".join(p for p in parts if p not in SOFT)).replace("えら", "")
 
 
 class Matcher:
@@ -79,7 +99,7 @@ class Matcher:
         for entry in kb.entries.values():
             for alias in entry.aliases():
                 parts = _parts(alias)
-                if parts:
+                if _core(parts):
                     raw.append((entry.id, parts))
                     for part in parts:
                         df[part].add(entry.id)
@@ -90,9 +110,9 @@ class Matcher:
         self._aliases = [
             _Alias(
                 entry_id,
-                tuple((p, len(p) * idf[p] / top) for p in parts),
+                tuple((p, len(p) * idf[p] / top, p in SOFT) for p in parts),
                 " ".join(parts),
-                compact(" ".join(parts)),
+                _core(parts),
             )
             for entry_id, parts in raw
         ]
@@ -189,8 +209,9 @@ class Matcher:
     def scores(self, text: str, signals: Signals | None = None) -> dict[str, float]:
         """Best alias score per entry (0-100), with the who-is-asking adjustment."""
         signals = signals or self.recognizer.scan(text)
-        question = " ".join(_parts(text))
-        squeezed = compact(question)
+        parts = _parts(text)
+        question = " ".join(parts)
+        squeezed = _core(parts)
         if not squeezed:
             return {}
         grams = _bigrams(question)
@@ -253,7 +274,9 @@ def _keys(text: str) -> set[str]:
 def _positions(alias: _Alias, question: str) -> set[int]:
     """Indexes of question characters that an alias's parts appear at, exactly."""
     spots: set[int] = set()
-    for part, _ in alias.parts:
+    for part, _, soft in alias.parts:
+        if soft:
+            continue
         at = question.find(part)
         while at >= 0:
             spots.update(range(at, at + len(part)))
@@ -301,9 +324,10 @@ def _alias_score(alias: _Alias, question: str, squeezed: str, grams: set[str]) -
     spaced = f" {question} "
     total = got = 0.0
     missing = False
-    for part, weight in alias.parts:
+    for part, weight, soft in alias.parts:
         fit = _part_fit(part, question, spaced, grams)
-        missing = missing or fit < 50.0
+        # Latin fuzzy scores run high by chance ("resend" vs "signature" is 67): demand more there.
+        missing = missing or (fit < (MISSING_LATIN if part.isascii() else MISSING_JAPANESE) and not soft)
         total += weight
         got += weight * fit
     score = got / total if total else 0.0

@@ -40,9 +40,27 @@ _ENDINGS = (
 )
 
 
+# Endings that only say something happened, after a katakana or kanji noun: 「タイムアウトしました」,
+# 「エラーが出ている」, 「と表示される」. Matched before kana folding, while katakana is still
+# distinguishable from the hiragana of the ending.
+_HAPPENED = re.compile(
+    r"(?<=[\u30a0-\u30ff\u4e00-\u9fff])"
+    r"(?:(?:が|と)?(?:出て(?:い)?(?:る|ます)|出(?:る|た|ます|ました)|表示され(?:る|た|ます|ました|ている))"
+    r"|し(?:ました|ます|た|て(?:いる|います|る)?|ている)|する|になる|になった|になります)"
+)
+# English spellings of one idea: "timed out" / "time out" = "timeout".
+_ENGLISH = (
+    (re.compile(r"\btim(?:ed|ing|es)? out\b"), "timeout"),
+    (re.compile(r"\bcert(s)?\b"), r"certificate\1"),
+)
+
+
 def words(text: str) -> str:
     """Fold, unify verb endings, and turn punctuation into single spaces: the fuzzy form."""
+    text = _HAPPENED.sub(" ", unicodedata.normalize("NFKC", text[:MAX_CHARS]))
     text = fold(text).replace("_", " ")
+    for pattern, plain in _ENGLISH:
+        text = pattern.sub(plain, text)
     for pattern, plain in _ENDINGS:
         text = pattern.sub(plain, text)
     text = _NON_WORD.sub(" ", text)

@@ -29,66 +29,33 @@ PHRASES = {
     "gateway timeout": 504,
 }
 
-# Words that tell who is asking (see "Ambiguity" in the topics). Folded forms: katakana is
-# written as hiragana and long-vowel marks are dropped, exactly as fold() leaves them.
+# Words that tell who is asking (see "Ambiguity" in the topics).
 CONTEXT = {
-    "operator": (
-        "webhook",
-        "うぇぶふっく",
-        "bot",
-        "ぼっと",
-        "統計",
-        "console",
-        "こんそる",
-        "channel",
-        "ちゃねる",
-        "callback",
-        "flask",
-        "django",
-        "express",
-        "heroku",
-        "render",
-        "gas",
-        "apps script",
-    ),
-    "app_user": (
-        "app",
-        "あぷり",
-        "すたんぷ",
-        "sticker",
-        "すまほ",
-        "iphone",
-        "ipad",
-        "android",
-        "携帯",
-        "しょっぷ",
-        "shop",
-        "着せかえ",
-    ),
-    "sender": (
-        "push",
-        "ぷっしゅ",
-        "multicast",
-        "まるちきゃすと",
-        "broadcast",
-        "ぶろどきゃすと",
-        "narrowcast",
-        "reply api",
-        "messaging api",
-        "めっせじんぐ",
-        "送信",
-        "send",
-        "sending",
-        "retry key",
-    ),
+    "operator": """
+        webhook | ウェブフック | bot | ボット | 統計 | console | コンソール | channel | チャネル |
+        callback | flask | django | express | heroku | render | gas | apps script | waf | cdn |
+        cloudflare | proxy | プロキシ | firewall | ファイアウォール | load balancer |
+        ロードバランサー | endpoint | エンドポイント | vercel | aws | lambda | cloud run | ngrok |
+        deploy | デプロイ | 証明書 | certificate | ssl | tls | dns | ドメイン | domain | レート制限 |
+        rate limit
+    """,
+    "app_user": """
+        app | アプリ | スタンプ | sticker | スマホ | iphone | ipad | android | 携帯 | ショップ | shop |
+        着せかえ | トーク | 機種
+    """,
+    "sender": """
+        push | プッシュ | multicast | マルチキャスト | broadcast | ブロードキャスト | narrowcast |
+        reply api | messaging api | メッセージングapi | 送信 | retry key | リトライキー
+    """,
 }
 _LINE_WORD = re.compile(r"(?<![a-z])line(?![a-z])")
 
 
-def _word_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    """One regex for a list of context words; Latin words match whole words only ("bot", not "both")."""
+def _word_pattern(listing: str) -> re.Pattern[str]:
+    """One regex for a "|"-separated list of context words; Latin words match whole words only
+    ("bot", not "both"), written in any case and kana (they are folded like the questions)."""
     alts = []
-    for phrase in phrases:
+    for phrase in (p.strip() for p in listing.split("|") if p.strip()):
         folded = re.escape(fold(phrase))
         alts.append(rf"(?<![a-z]){folded}(?:s|es)?(?![a-z])" if phrase.isascii() else folded)
     return re.compile("|".join(alts))

@@ -88,3 +88,32 @@ _nasty = st.text(
 @given(_nasty)
 def test_control_zero_width_emoji_mix(matcher: Matcher, text: str) -> None:
     assert matcher.match(text).kind in ("answer", "clarify", "fallback")
+
+
+def test_no_alias_is_only_a_generic_word(matcher: Matcher) -> None:
+    """An alias that normalises to a lone generic word such as "bot" or 「アプリ」 would claim every
+    question naming it (the lesson of "what can this bot do", which became "bot")."""
+    from bot.matcher import _core, _parts
+
+    generic = {
+        _core(_parts(w))
+        for w in (
+            "bot",
+            "ボット",
+            "webhook",
+            "app",
+            "アプリ",
+            "スマホ",
+            "iPhone",
+            "api",
+            "server",
+            "サーバー",
+            "message",
+            "メッセージ",
+            "使う",
+            "use",
+        )
+    }
+    lone = [(a.entry_id, a.spaced) for a in matcher._aliases if a.squeezed in generic]
+    assert lone == []
+    assert _core(_parts("what can this bot do")) in generic  # the check would have caught it
