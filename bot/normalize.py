@@ -14,7 +14,10 @@ _NOISE = str.maketrans("", "", "ー〜～・")
 _NON_WORD = re.compile(r"[^\w]+")
 _SPACES = re.compile(r"\s+")
 # Between Latin letters or digits and Japanese: 「Webhook URLを検証」 -> "webhook url を検証".
-_SCRIPT_EDGE = re.compile(r"(?<=[a-z0-9])(?=[^\sa-z0-9_])|(?<=[^\sa-z0-9_])(?=[a-z0-9])")
+# Also between letters and digits: "TLS1.0" -> "tls 1 0", like "TLS 1.0".
+_SCRIPT_EDGE = re.compile(
+    r"(?<=[a-z0-9])(?=[^\sa-z0-9_])|(?<=[^\sa-z0-9_])(?=[a-z0-9])|(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])"
+)
 
 
 def _hiragana(match: re.Match[str]) -> str:
