@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 
 from bot.knowledge import KnowledgeBase
 from bot.normalize import compact, language, words
-from bot.recognize import Recognizer, Signals
+from bot.recognize import Recognizer, Signals, without_codes
 
 Kind = Literal["answer", "clarify", "fallback"]
 
@@ -29,7 +29,6 @@ MISSING_JAPANESE = 50.0  # the same for a Japanese part (character pairs shared)
 COVERAGE_WEIGHT = 12.0  # bonus for explaining more of the question (share of its characters)
 
 OTHER_STATUS = "webhook.status.other"
-_STATUS_TEXT = re.compile(r"(?<!\d)[1-5]\d\d(?!\d)|(?<![a-z])[1-5]xx(?![a-z])", re.IGNORECASE)
 
 # English words that carry no topic; dropped from aliases and questions before fuzzy matching.
 STOPWORDS = frozenset(
@@ -74,12 +73,13 @@ JA_FILLER = re.compile("とは|って何|について|教えて|ください")
 _LEADING_PARTICLE = re.compile(r"^[をがはにでのもと](?=[\u4e00-\u9fff])")
 
 
+_PARTICLES = frozenset("をがはにでのもと")
+
+
 def _parts(text: str) -> list[str]:
+    """The words of a text that can carry a topic, folded."""
     parts = (_LEADING_PARTICLE.sub("", p) for p in JA_FILLER.sub(" ", words(text)).split(" "))
     return [p for p in parts if p and p not in STOPWORDS and p not in _PARTICLES]
-
-
-_PARTICLES = frozenset("をがはにでのもと")
 
 
 def _core(parts: list[str]) -> str:
@@ -181,7 +181,7 @@ class Matcher:
         if audience is None:
             # No context word: let the rest of the question decide, with the code itself taken out
             # (every 500 entry mentions 500): "nginx の client_max_body_size で 413" is the webhook's.
-            rest = _STATUS_TEXT.sub(" ", text)
+            rest = without_codes(text)
             ranked = [(e, s) for e, s in self._ranked(rest, self.recognizer.scan(rest)) if s >= ANSWER_MIN]
             if ranked and ranked[0][0] in {eid for eid, _ in candidates}:
                 return self._answer(ranked[0][0], lang, code=code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from bot.knowledge import KnowledgeBase
@@ -12,6 +13,7 @@ from bot.normalize import compact, fold, words
 # ("1.502") or a quantity ("500ms", "500文字").
 _STATUS = re.compile(r"(?<![\d.])([1-5]\d\d)(?!\d|\.\d|\s*(?:ms|kb|mb|gb|px|円|件|回|文字|秒|分|時間|個|人|通|%))")
 _STATUS_CLASS = re.compile(r"(?<![\w])([1-5])xx(?![\w])")
+_STATUS_CLASS_ANY_CASE = re.compile(_STATUS_CLASS.pattern, re.IGNORECASE)
 
 # Standard reason phrases people type instead of the number. "Not Found" is left out on
 # purpose: "host not found" is the Unknown host detail, not a 404.
@@ -49,6 +51,12 @@ CONTEXT = {
     """,
 }
 _LINE_WORD = re.compile(r"(?<![a-z])line(?![a-z])")
+
+
+def without_codes(text: str) -> str:
+    """The text with its status codes ("404", "5xx") blanked out, to read what else it says."""
+    text = unicodedata.normalize("NFKC", text)  # not folded: words() still needs the katakana
+    return _STATUS_CLASS_ANY_CASE.sub(" ", _STATUS.sub(" ", text))
 
 
 def _word_pattern(listing: str) -> re.Pattern[str]:
