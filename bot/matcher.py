@@ -24,8 +24,10 @@ MAX_CHOICES = 4  # clarify offers at most this many entries
 CONTEXT_BONUS = 6.0  # entry's audience agrees with who is asking
 CONTEXT_PENALTY = 12.0  # entry's audience disagrees
 MISSING_PART_FACTOR = 0.8  # an alias with a part not found in the question
-MISSING_LATIN = 75.0  # a Latin part fitting less than this is not found
+MISSING_LATIN = 82.0  # a Latin part fitting less than this is not found
 MISSING_JAPANESE = 50.0  # the same for a Japanese part (character pairs shared)
+SINGLE_PART_EXACT = 90.0  # a one-part alias fitting less than this ...
+SINGLE_PART_FACTOR = 0.95  # ... is scaled down by this
 COVERAGE_WEIGHT = 12.0  # bonus for explaining more of the question (share of its characters)
 
 OTHER_STATUS = "webhook.status.other"
@@ -195,6 +197,9 @@ class Matcher:
                 if code < 300:
                     return None  # 2xx is success: let fuzzy matching read the rest
                 return self._answer(OTHER_STATUS, lang, code=code)
+            if len(candidates) > 1:
+                # The context has no entry for this code (「アプリ」 can be anyone's app): ask.
+                return self._clarify([eid for eid, _ in candidates], lang, 100.0, code=code)
             return None
         if len(candidates) == 1:
             return self._answer(candidates[0][0], lang, code=code)
@@ -332,4 +337,10 @@ def _alias_score(alias: _Alias, question: str, squeezed: str, grams: set[str]) -
         got += weight * fit
     score = got / total if total else 0.0
     # Parts separated by spaces in an alias must all be there: one missing part caps the score.
-    return score * MISSING_PART_FACTOR if missing else score
+    if missing:
+        return score * MISSING_PART_FACTOR
+    # A one-word alias has no other part to confirm it: only a near-exact fit counts in full
+    # (「接続できない」 is not 「支払いできない」, "webhookEventId" is not "webhook timeout").
+    if score < SINGLE_PART_EXACT and sum(not soft for _, _, soft in alias.parts) == 1:
+        return score * SINGLE_PART_FACTOR
+    return score

@@ -39,6 +39,12 @@ _ENDINGS = (
     (re.compile(r"きません"), "かない"),
     (re.compile(r"ません"), "ない"),
     (re.compile(r"ました"), "た"),
+    # Polite forms of the commonest verb shapes back to the plain form: 「直ります」 = 「直る」.
+    (re.compile(r"ります"), "る"),
+    (re.compile(r"ちます"), "つ"),
+    (re.compile(r"みます"), "む"),
+    (re.compile(r"びます"), "ぶ"),
+    (re.compile(r"ぎます"), "ぐ"),
     (re.compile(r"(です|ます)(か|よ|ね)?"), ""),
 )
 
