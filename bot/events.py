@@ -48,7 +48,8 @@ def picked_number(event: Event) -> int | None:
     """The number in a text message that is only a number (a choice picked from a list)."""
     if not isinstance(event, MessageEvent) or not isinstance(event.message, TextMessageContent):
         return None
-    text = unicodedata.normalize("NFKC", event.message.text).strip().rstrip(".)")
+    text = _addressed_text(event.message, _in_group(event)) or ""
+    text = unicodedata.normalize("NFKC", text).strip().rstrip(".)")
     return int(text) if text.isdigit() and 0 < len(text) <= 2 else None
 
 
@@ -92,6 +93,10 @@ def plan(
             text = _addressed_text(event.message, in_group)
             if text is None:
                 return None
+            if in_group and not text.strip():
+                # Mentioned with nothing else: show what the bot can do.
+                menu = kb[render.HELP_ID].related
+                return Reply(render.answer_messages(kb, render.HELP_ID, "ja"), "mention: menu", menu, "ja")
             number = picked_number(event)
             if number is not None and offered and number <= len(offered[0]) and offered[0][number - 1] in kb:
                 entry_id, lang = offered[0][number - 1], offered[1]

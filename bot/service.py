@@ -16,12 +16,14 @@ from linebot.v3.webhooks import Event
 from bot import events, render
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase
-from bot.matcher import Matcher
+from bot.matcher import Match, Matcher
 from bot.sender import Sender
 from bot.store import Store
 from bot.workers import WorkerPool
 
 log = logging.getLogger(__name__)
+
+CACHE_CHARS = 300
 
 
 class Rejected(Exception):
@@ -47,14 +49,18 @@ class Service:
     def __init__(self, settings: Settings, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.matcher = Matcher(kb)
-        # The same errors get pasted again and again: remember recent questions and replies.
-        self.match = functools.lru_cache(maxsize=4096)(self.matcher.match)
-        self.render = functools.lru_cache(maxsize=1024)(functools.partial(render.render, kb))
+        # The same errors get pasted again and again: remember recent short questions and replies
+        # (short only: 4,096 pastes of 5,000 characters would cost tens of MB).
+        self._match_cached = functools.lru_cache(maxsize=4096)(self.matcher.match)
+        self.render = functools.lru_cache(maxsize=512)(functools.partial(render.render, kb))
         self._settings = settings
         self._validator = SignatureValidator(settings.channel_secret)
         self._lock = threading.Lock()
         self._pid = 0
-        self._started = False
+
+    def match(self, text: str) -> Match:
+        """Matcher.match, cached for questions of up to CACHE_CHARS characters."""
+        return self._match_cached(text) if len(text) <= CACHE_CHARS else self.matcher.match(text)
 
     def _start(self) -> None:
         """Threads, sockets and the SQLite connection of this process, made on first use.

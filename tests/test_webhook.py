@@ -267,3 +267,9 @@ def test_number_without_a_previous_question_is_just_text(client: Any, line_api: 
     post(client, [event])
     (message,) = _one_reply(line_api)["messages"]
     assert "見つかりませんでした" in message["text"]
+
+
+def test_bare_mention_in_group_gets_menu(client: Any, line_api: HTTPServer) -> None:
+    post(client, [_group_text("@bot", mention_self=True)])
+    (message,) = _one_reply(line_api)["messages"]
+    assert message["altText"].startswith("エラー案内ボットの使い方")
