@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot.knowledge import KnowledgeBase
 from bot.normalize import compact, language, words
@@ -300,7 +300,9 @@ def _part_fit(part: str, question: str, spaced: str, grams: set[str]) -> float:
         if len(part) <= 4:
             # Short Latin parts match as whole words only: fuzzy "log" or "utc" fits anything.
             return 100.0 if re.search(rf"(?<![a-z0-9]){re.escape(part)}(?![a-z0-9])", spaced) else 0.0
-        return _align(part, question)
+        # Word against word, so typos pass ("handshak") but "solved" is not found in "resolve".
+        best = process.extractOne(part, spaced.split(), scorer=fuzz.ratio, processor=None)
+        return best[1] if best else 0.0
     if len(part) <= 2:
         return 100.0 if part in question else 0.0
     # Japanese has no spaces: the share of the part's character pairs found in the question

@@ -12,6 +12,8 @@ from bot.normalize import compact, fold, words
 # A status code is three digits standing alone: not part of a longer number, a version
 # ("1.502") or a quantity ("500ms", "500文字").
 _STATUS = re.compile(r"(?<![\d.])([1-5]\d\d)(?!\d|\.\d|\s*(?:ms|kb|mb|gb|px|円|件|回|文字|秒|分|時間|個|人|通|%))")
+# Port numbers are not status codes: "port 443", 「ポート443」, "example.com:443".
+_PORT = re.compile(r"(?:port|ぽと)\s*\d+|\d+\s*番?ぽと|(?:[a-z0-9-]+\.)+[a-z]{2,}:\d+|localhost:\d+", re.IGNORECASE)
 _STATUS_CLASS = re.compile(r"(?<![\w])([1-5])xx(?![\w])")
 _STATUS_CLASS_ANY_CASE = re.compile(_STATUS_CLASS.pattern, re.IGNORECASE)
 
@@ -31,7 +33,8 @@ PHRASES = {
     "gateway timeout": 504,
 }
 
-# Words that tell who is asking (see "Ambiguity" in the topics).
+# Words that tell who is asking (see "Ambiguity" in the topics). "~word" counts half: anyone
+# has an "app", so the webhook operator's "Heroku app crashed" stays the operator's.
 CONTEXT = {
     "operator": """
         webhook | ウェブフック | bot | ボット | 統計 | console | コンソール | channel | チャネル |
@@ -42,7 +45,7 @@ CONTEXT = {
         rate limit
     """,
     "app_user": """
-        app | アプリ | スタンプ | sticker | スマホ | iphone | ipad | android | 携帯 | ショップ | shop |
+        ~app | ~アプリ | スタンプ | sticker | スマホ | iphone | ipad | android | 携帯 | ショップ | shop |
         着せかえ | トーク | 機種
     """,
     "sender": """
@@ -59,11 +62,19 @@ def without_codes(text: str) -> str:
     return _STATUS_CLASS_ANY_CASE.sub(" ", _STATUS.sub(" ", text))
 
 
-def _word_pattern(listing: str) -> re.Pattern[str]:
-    """One regex for a "|"-separated list of context words; Latin words match whole words only
-    ("bot", not "both"), written in any case and kana (they are folded like the questions)."""
+def _word_patterns(listing: str) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+    """Regexes for a "|"-separated list of context words: (full weight, half weight for "~word")."""
+    phrases = [p.strip() for p in listing.split("|") if p.strip()]
+    weak = [p[1:] for p in phrases if p.startswith("~")]
+    strong = [p for p in phrases if not p.startswith("~")]
+    return _word_pattern(strong), (_word_pattern(weak) if weak else None)
+
+
+def _word_pattern(phrases: list[str]) -> re.Pattern[str]:
+    """One regex for context words; Latin words match whole words only ("bot", not "both"),
+    written in any case and kana (they are folded like the questions)."""
     alts = []
-    for phrase in (p.strip() for p in listing.split("|") if p.strip()):
+    for phrase in phrases:
         folded = re.escape(fold(phrase))
         alts.append(rf"(?<![a-z]){folded}(?:s|es)?(?![a-z])" if phrase.isascii() else folded)
     return re.compile("|".join(alts))
@@ -93,7 +104,7 @@ class Recognizer:
                 exact[compact(entry.code)] = ("reason", entry.id)
         # Longest first, so "Connection failed (received GOAWAY)" wins over "Connection failed".
         self._exact = sorted(exact.items(), key=lambda kv: -len(kv[0]))
-        self._context = {aud: _word_pattern(ws) for aud, ws in CONTEXT.items()}
+        self._context = {aud: _word_patterns(ws) for aud, ws in CONTEXT.items()}
 
     def scan(self, text: str) -> Signals:
         """Find every exact signal in `text`."""
@@ -109,7 +120,7 @@ class Recognizer:
             target = details if kind == "detail" else reasons
             if entry_id not in target:
                 target.append(entry_id)
-        folded = fold(text)
+        folded = _PORT.sub(" ", fold(text))
         spaced = words(text)
         codes = [int(m) for m in _STATUS.findall(folded)]
         codes += [code for phrase, code in PHRASES.items() if re.search(rf"\b{phrase}\b", spaced)]
@@ -125,7 +136,10 @@ class Recognizer:
 
     def audience(self, folded: str, has_reason: bool = False) -> str | None:
         """Who is asking, from context words; None when nothing or a tie says so."""
-        hits = {aud: len(pattern.findall(folded)) for aud, pattern in self._context.items()}
+        hits = {
+            aud: len(strong.findall(folded)) + (0.5 * len(weak.findall(folded)) if weak else 0.0)
+            for aud, (strong, weak) in self._context.items()
+        }
         if has_reason:
             hits["operator"] += 2
         best = max(hits.values())

@@ -32,6 +32,8 @@ def test_detail_and_reason_in_console_line(rec) -> None:
         ("TLS 1.2", ()),
         ("12345", ()),
         ("version 1.502", ()),
+        ("port 443 で http", ()),
+        ("https://example.com:8443/callback returns 404", (404,)),
     ],
 )
 def test_status_codes(rec, text: str, codes: tuple[int, ...]) -> None:
