@@ -34,10 +34,11 @@ PHRASES = {
 }
 
 # Words that tell who is asking (see "Ambiguity" in the topics). "~word" counts half: anyone
-# has an "app", so the webhook operator's "Heroku app crashed" stays the operator's.
+# has an "app", so "Heroku app crashed" stays the operator's; senders run bots too, so
+# 「ボットからのプッシュが500」 is the sender's.
 CONTEXT = {
     "operator": """
-        webhook | ウェブフック | bot | ボット | 統計 | console | コンソール | channel | チャネル |
+        webhook | ウェブフック | ~bot | ~ボット | 統計 | console | コンソール | channel | チャネル |
         callback | flask | django | express | heroku | render | gas | apps script | waf | cdn |
         cloudflare | proxy | プロキシ | firewall | ファイアウォール | load balancer |
         ロードバランサー | endpoint | エンドポイント | vercel | aws | lambda | cloud run | ngrok |
