@@ -24,6 +24,14 @@ from pytest_httpserver import HTTPServer
 from bot.render import parse_postback
 
 
+def _event(kind: str, **fields: Any) -> dict[str, Any]:
+    """A 1:1 event of another type than message, e.g. _event("postback", postback={...})."""
+    event = text_event("")
+    event.pop("message")
+    event.update(type=kind, **fields)
+    return event
+
+
 def _one_reply(line_api: HTTPServer) -> dict[str, Any]:
     assert wait_for(lambda: len(replies(line_api)) >= 1), "no reply reached the fake LINE API"
     got = replies(line_api)
@@ -60,36 +68,28 @@ def test_ambiguous_question_asks_back_with_postbacks(client: Any, line_api: HTTP
 
 
 def test_postback_answers_that_entry(client: Any, line_api: HTTPServer) -> None:
-    event = text_event("")
-    event.pop("message")
-    event.update(type="postback", postback={"data": "topic=webhook.status.502&lang=en"})
+    event = _event("postback", postback={"data": "topic=webhook.status.502&lang=en"})
     post(client, [event])
     (message,) = _one_reply(line_api)["messages"]
     assert message["type"] == "flex" and message["altText"].startswith("Webhook answers 502")
 
 
 def test_postback_with_code_names_the_code(client: Any, line_api: HTTPServer) -> None:
-    event = text_event("")
-    event.pop("message")
-    event.update(type="postback", postback={"data": "topic=webhook.status.other&lang=en&code=418"})
+    event = _event("postback", postback={"data": "topic=webhook.status.other&lang=en&code=418"})
     post(client, [event])
     (message,) = _one_reply(line_api)["messages"]
     assert "418" in message["altText"] and "I'm a Teapot" in message["altText"]
 
 
 def test_unknown_postback_gets_menu(client: Any, line_api: HTTPServer) -> None:
-    event = text_event("")
-    event.pop("message")
-    event.update(type="postback", postback={"data": "action=buy&itemid=111"})
+    event = _event("postback", postback={"data": "action=buy&itemid=111"})
     post(client, [event])
     (message,) = _one_reply(line_api)["messages"]
     assert "使い方" in message["altText"]
 
 
 def test_follow_gets_welcome(client: Any, line_api: HTTPServer) -> None:
-    event = text_event("")
-    event.pop("message")
-    event.update(type="follow", follow={"isUnblocked": False})
+    event = _event("follow", follow={"isUnblocked": False})
     post(client, [event])
     (message,) = _one_reply(line_api)["messages"]
     assert message["altText"].startswith("エラー案内ボットの使い方")
@@ -97,9 +97,7 @@ def test_follow_gets_welcome(client: Any, line_api: HTTPServer) -> None:
 
 
 def test_join_group_gets_introduction(client: Any, line_api: HTTPServer) -> None:
-    event = text_event("")
-    event.pop("message")
-    event.update(type="join", source={"type": "group", "groupId": "Cabc"})
+    event = _event("join", source={"type": "group", "groupId": "Cabc"})
     post(client, [event])
     (message,) = _one_reply(line_api)["messages"]
     assert message["type"] == "text" and "メンション" in message["text"]
@@ -155,10 +153,8 @@ def test_group_never_gets_fallback(client: Any, line_api: HTTPServer) -> None:
 
 def test_standby_and_quiet_events_get_no_reply(client: Any, line_api: HTTPServer) -> None:
     standby = text_event("unknown host", mode="standby")
-    unfollow = text_event("")
-    unfollow.pop("message")
+    unfollow = _event("unfollow")
     unfollow.pop("replyToken")
-    unfollow["type"] = "unfollow"
     marker = text_event("hi")
     post(client, [standby, unfollow, marker])
     sent = _one_reply(line_api)
