@@ -203,6 +203,9 @@ def _parse_text(raw: Any, report: Any, lang: str, line: int | None) -> Text | No
         if items is None or any(not s.strip() for s in items):
             report(f"{lang}.{key}", "must be a list of non-empty texts", lines.get(key, line))
             ok = False
+        elif key == "aliases" and any(s.strip() == "=" for s in items):
+            report(f"{lang}.aliases", 'an alias "=" needs text after the "="', lines.get(key, line))
+            ok = False
         else:
             values[key] = tuple(s.strip() for s in items)
     return Text(**values) if ok else None

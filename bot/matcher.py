@@ -38,10 +38,12 @@ STOPWORDS = frozenset(
     with and or can could should would will how what why when where there please get got getting see
     seeing shows showing says""".split()  # noqa: SIM905 - a word list reads better as text
 )
-# Words nearly every question has ("LINE", "error", 「エラー」): an alias part made of one counts for
-# little (IDF) and is never "missing", so 「LINEを再起動」 still beats 「スマホを再起動」 when LINE is
-# named, without needing it.
-SOFT = frozenset({"line", "error", "errors", "えら"})
+# "LINE" is in nearly every question: as an alias part it counts for little (IDF) and is never
+# "missing", so 「LINEを再起動」 beats 「スマホを再起動」 when LINE is named, without needing it.
+SOFT = frozenset({"line"})
+# Not topics either, so left out of the question's core (「タイムアウトエラー」 is a fragment of
+# 「リクエストタイムアウト」); but unlike "LINE", an alias's "error" must be there.
+FILLER = frozenset({"line", "error", "errors", "えら"})
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class _Alias:
     parts: tuple[tuple[str, float, bool], ...]  # (folded part, weight, soft)
     spaced: str  # the parts joined by spaces
     squeezed: str  # the parts that are not soft, letters and digits only, for containment checks
+    whole: bool = False  # written "=text" in the knowledge base: fits only a question that is just this
 
 
 # Japanese filler that names no topic (folded forms): 「とは」「について」「教えて」.
@@ -72,7 +75,7 @@ JA_FILLER = re.compile("とは|って何|について|教えて|ください")
 # A particle at the start of a part belongs to the word before it: 「LINEを再起動」 -> "再起動",
 # not "を再起動" (which would match 「スマホを再起動」 too). Only before kanji, so a folded
 # katakana word such as のと (ノート) is left alone.
-_LEADING_PARTICLE = re.compile(r"^[をがはにでのもと](?=[\u4e00-\u9fff])")
+_LEADING_PARTICLE = re.compile(r"^[をがはにでのもと](?=[\u4e00-\u9fff]|えら$)")
 
 
 _PARTICLES = frozenset("をがはにでのもと")
@@ -86,7 +89,7 @@ def _parts(text: str) -> list[str]:
 
 def _core(parts: list[str]) -> str:
     """The parts that carry the topic, letters and digits only: 「タイムアウトエラー」 -> "たいむあうと"."""
-    return compact(" ".join(p for p in parts if p not in SOFT)).replace("えら", "")
+    return compact(" ".join(p for p in parts if p not in FILLER)).replace("えら", "")
 
 
 class Matcher:
@@ -96,13 +99,14 @@ class Matcher:
         self.kb = kb
         self.recognizer = Recognizer(kb)
         self._order = {entry_id: i for i, entry_id in enumerate(kb.entries)}
-        raw: list[tuple[str, list[str]]] = []
+        raw: list[tuple[str, list[str], bool]] = []
         df: dict[str, set[str]] = defaultdict(set)
         for entry in kb.entries.values():
             for alias in entry.aliases():
-                parts = _parts(alias)
+                whole = alias.startswith("=")
+                parts = _parts(alias.removeprefix("="))
                 if _core(parts):
-                    raw.append((entry.id, parts))
+                    raw.append((entry.id, parts, whole))
                     for part in parts:
                         df[part].add(entry.id)
         n = max(len(kb), 2)
@@ -115,8 +119,9 @@ class Matcher:
                 tuple((p, len(p) * idf[p] / top, p in SOFT) for p in parts),
                 " ".join(parts),
                 _core(parts),
+                whole,
             )
-            for entry_id, parts in raw
+            for entry_id, parts, whole in raw
         ]
         # Inverted index: only aliases sharing a character n-gram with the question can fit it,
         # so a question costs what its candidates cost, not what the whole knowledge base does.
@@ -185,7 +190,11 @@ class Matcher:
             # (every 500 entry mentions 500): "nginx の client_max_body_size で 413" is the webhook's.
             rest = without_codes(text)
             ranked = [(e, s) for e, s in self._ranked(rest, self.recognizer.scan(rest)) if s >= ANSWER_MIN]
-            if ranked and ranked[0][0] in {eid for eid, _ in candidates}:
+            ids = {eid for eid, _ in candidates}
+            if ranked and ranked[0][0] in ids:
+                close = [e for e, score in ranked if e in ids and score >= ranked[0][1] - CLARIFY_MARGIN]
+                if len(close) > 1:  # "404 not found": both 404 entries say "not found"
+                    return self._clarify(close, lang, ranked[0][1], code=code)
                 return self._answer(ranked[0][0], lang, code=code)
             if ranked and not self.kb[ranked[0][0]].status:
                 audience = self.kb[ranked[0][0]].audience
@@ -228,7 +237,7 @@ class Matcher:
                 best[alias.entry_id] = score
             if score == CONTAINED:
                 covered[alias.entry_id].update(range(len(question)))  # the alias holds it all
-            elif score >= ANSWER_MIN - 10:
+            elif score >= ANSWER_MIN:  # a real fit: one with a missing part explains nothing
                 covered[alias.entry_id].update(_positions(alias, question))
         letters = len(question.replace(" ", "")) or 1
         for entry_id, spots in covered.items():
@@ -237,7 +246,8 @@ class Matcher:
         if signals.audience:
             for entry_id, score in best.items():
                 audience = self.kb[entry_id].audience
-                if audience == signals.audience:
+                if audience == signals.audience and score >= ANSWER_MIN:
+                    # Context picks between topics that fit; it does not make one fit.
                     best[entry_id] = score + CONTEXT_BONUS
                 elif audience != "anyone":
                     best[entry_id] = score - CONTEXT_PENALTY
@@ -323,6 +333,8 @@ def _alias_score(alias: _Alias, question: str, squeezed: str, grams: set[str]) -
     """How well one alias fits the question, 0-100."""
     if alias.squeezed == squeezed:
         return 100.0
+    if alias.whole:
+        return 0.0
     # The whole question is a fragment of the alias ("timeout" of "request timeout"); for
     # Latin text only at word boundaries, so "time" is not a fragment of "timeout".
     fragment = len(squeezed) >= 4 and squeezed in alias.squeezed and len(squeezed) >= 0.4 * len(alias.squeezed)

@@ -61,12 +61,21 @@ _HAPPENED = re.compile(
 _ENGLISH = (
     (re.compile(r"\btim(?:ed|ing|es)? out\b"), "timeout"),
     (re.compile(r"\bcert(s)?\b"), r"certificate\1"),
+    (re.compile(r"\bfail[a-z]*"), "fail"),  # failed, failure, fails, and typos such as "failur"
+)
+
+
+# A one-kana particle between two katakana/kanji/Latin words separates them: 「スマホを再起動」 ->
+# スマホ を 再起動. Done before kana folding, while katakana words can still be told from particles.
+_PARTICLE = re.compile(
+    r"(?<=[A-Za-z0-9\u30a0-\u30ff\u4e00-\u9fff])([をがはにでのもと])(?=[A-Za-z0-9\u30a0-\u30ff\u4e00-\u9fff])"
 )
 
 
 def words(text: str) -> str:
     """Fold, unify verb endings, and turn punctuation into single spaces: the fuzzy form."""
     text = _HAPPENED.sub(" ", unicodedata.normalize("NFKC", text[:MAX_CHARS]))
+    text = _PARTICLE.sub(r" \1 ", text)
     text = fold(text).replace("_", " ")
     for pattern, plain in _ENGLISH:
         text = pattern.sub(plain, text)

@@ -51,7 +51,7 @@ CONTEXT = {
     """,
     "sender": """
         push | プッシュ | multicast | マルチキャスト | broadcast | ブロードキャスト | narrowcast |
-        reply api | messaging api | メッセージングapi | 送信 | retry key | リトライキー
+        ~reply | ~返信 | reply api | messaging api | メッセージングapi | 送信 | retry key | リトライキー
     """,
 }
 _LINE_WORD = re.compile(r"(?<![a-z])line(?![a-z])")

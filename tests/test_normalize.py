@@ -24,7 +24,8 @@ def test_codes_compact_alike(text: str) -> None:
 
 
 def test_words_split_scripts_and_unify_endings() -> None:
-    assert words("Webhook URLを検証") == "webhook url を検証"
+    assert words("Webhook URLを検証") == "webhook url を 検証"
+    assert words("スマホを再起動") == "すまほ を 再起動"  # a particle between words separates them
     assert words("見つかりません") == words("見つからない")
 
 
