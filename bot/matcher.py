@@ -79,6 +79,7 @@ _LEADING_PARTICLE = re.compile(r"^[をがはにでのもと](?=[\u4e00-\u9fff]|�
 
 
 _PARTICLES = frozenset("をがはにでのもと")
+_KANJI = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _parts(text: str) -> list[str]:
@@ -318,7 +319,13 @@ def _part_fit(part: str, question: str, spaced: str, grams: set[str]) -> float:
     # Japanese has no spaces: the share of the part's character pairs found in the question
     # tolerates a changed particle or ending that an alignment score punishes hard.
     pairs = _bigrams(part)
+    # Pairs with a kanji carry the meaning; kana-only pairs are mostly endings shared by any verb
+    # (「落ちている」 and 「切っている」 share 「てい」「いる」). Katakana words, folded to kana, keep all.
+    content = {pair for pair in pairs if _KANJI.search(pair)}
+    pairs = content or pairs
     shared = 100.0 * len(pairs & grams) / len(pairs)
+    if content and not shared:
+        return 0.0  # no kanji pair in common: an alignment would only be matching the kana around it
     return max(shared, _align(part, question))
 
 
