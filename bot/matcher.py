@@ -170,6 +170,12 @@ class Matcher:
                 return status
         if signals.reasons:
             if len(signals.reasons) == 1:
+                # A detail beats its reason also when the detail is only matched fuzzily
+                # ("webhook dispatch error unclassified").
+                code = self.kb[signals.reasons[0]].code
+                ranked = self._ranked(text, signals)
+                if ranked and ranked[0][1] >= ANSWER_MIN and self.kb[ranked[0][0]].reason == code:
+                    return self._answer(ranked[0][0], lang, score=ranked[0][1])
                 return self._answer(signals.reasons[0], lang)
             return self._clarify(list(signals.reasons), lang, 100.0)
         return None
@@ -345,7 +351,8 @@ def _alias_score(alias: _Alias, question: str, squeezed: str, grams: set[str]) -
     # The whole question is a fragment of the alias ("timeout" of "request timeout"); for
     # Latin text only at word boundaries, so "time" is not a fragment of "timeout".
     fragment = len(squeezed) >= 4 and squeezed in alias.squeezed and len(squeezed) >= 0.4 * len(alias.squeezed)
-    if fragment and (not question.isascii() or f" {question} " in f" {alias.spaced} "):
+    core_words = " ".join(w for w in question.split() if w not in FILLER)
+    if fragment and (not question.isascii() or f" {core_words} " in f" {alias.spaced} "):
         return CONTAINED
     spaced = f" {question} "
     total = got = 0.0

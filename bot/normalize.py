@@ -24,9 +24,15 @@ def _hiragana(match: re.Match[str]) -> str:
     return chr(ord(match.group(0)) - 0x60)
 
 
+# "couldn't" / "couldnt" = "could not", so even the exact reason code is found in "couldnt connect".
+_CONTRACTION = re.compile(r"\b(could|would|should|does|do|did|is|are|was|were|has|have)n'?t\b")
+_CANNOT = re.compile(r"\bcan'?t\b")
+
+
 def fold(text: str) -> str:
     """NFKC, casefold, katakana to hiragana, control and noise characters removed, spaces collapsed."""
     text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
+    text = _CONTRACTION.sub(r"\1 not", _CANNOT.sub("cannot", text))
     # Control, format (zero-width) and unassigned characters would split words invisibly.
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = _KATAKANA.sub(_hiragana, text).translate(_NOISE)
