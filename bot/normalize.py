@@ -60,7 +60,7 @@ _ENDINGS = (
 # distinguishable from the hiragana of the ending.
 _HAPPENED = re.compile(
     r"(?<=[\u30a0-\u30ff\u4e00-\u9fff])"
-    r"(?:(?:が|と)?(?:出て(?:い)?(?:る|ます)|出(?:る|た|ます|ました)|表示され(?:る|た|ます|ました|ている))"
+    r"(?:(?:が|と|って)?(?:出て(?:い)?(?:る|ます)|出(?:る|た|ます|ました)|表示され(?:る|た|ます|ました|ている))"
     r"|し(?:ました|ます|た|て(?:いる|います|る)?|ている)|する|になる|になった|になります)"
 )
 # English spellings of one idea: "timed out" / "time out" = "timeout".

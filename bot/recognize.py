@@ -42,8 +42,8 @@ CONTEXT = {
         callback | flask | django | express | heroku | render | gas | apps script | waf | cdn |
         cloudflare | proxy | プロキシ | firewall | ファイアウォール | load balancer |
         ロードバランサー | endpoint | エンドポイント | vercel | aws | lambda | cloud run | ngrok |
-        deploy | デプロイ | 証明書 | certificate | ssl | tls | dns | ドメイン | domain | レート制限 |
-        rate limit
+        deploy | デプロイ | routing | ルーティング | route | 証明書 | certificate | ssl | tls | dns |
+        ドメイン | domain | レート制限 | rate limit
     """,
     "app_user": """
         ~app | ~アプリ | スタンプ | sticker | スマホ | iphone | ipad | android | 携帯 | ショップ | shop |
