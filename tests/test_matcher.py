@@ -1,5 +1,7 @@
 """The three outcomes, status-code routing, the dev question set, and any input whatsoever."""
 
+from typing import Any
+
 from conftest import DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,3 +119,19 @@ def test_no_alias_is_only_a_generic_word(matcher: Matcher) -> None:
     lone = [(a.entry_id, a.spaced) for a in matcher._aliases if a.squeezed in generic]
     assert lone == []
     assert _core(_parts("what can this bot do")) in generic  # the check would have caught it
+
+
+def test_no_alias_word_is_only_grammar(kb: Any) -> None:
+    """A space-separated alias word such as 「ない」 or 「される」 is grammar, not content: it would make
+    any negative or passive sentence fit (the lesson of 「https でない」)."""
+    import re
+
+    grammar = {"ない", "なし", "がない", "でない", "される", "させ", "する", "した", "して", "いる", "ある"}
+    found = [
+        (entry.id, alias)
+        for entry in kb.entries.values()
+        for lang in ("ja", "en")
+        for alias in entry.text[lang].aliases
+        if any(word in grammar for word in re.split(r"\s+", alias.lstrip("=")))
+    ]
+    assert found == []
