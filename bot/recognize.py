@@ -51,7 +51,7 @@ CONTEXT = {
     """,
     "sender": """
         push | プッシュ | multicast | マルチキャスト | broadcast | ブロードキャスト | narrowcast |
-        ~reply | ~返信 | reply api | messaging api | メッセージングapi | 送信 | retry key | リトライキー
+        reply | ~返信 | reply api | messaging api | メッセージングapi | 送信 | retry key | リトライキー
     """,
 }
 _LINE_WORD = re.compile(r"(?<![a-z])line(?![a-z])")
@@ -144,7 +144,7 @@ class Recognizer:
         if has_reason:
             hits["operator"] += 2
         best = max(hits.values())
-        if best == 0:
-            return None
+        if best < 1:
+            return None  # weak words alone ("my app") do not say who is asking
         leaders = [aud for aud, n in hits.items() if n == best]
         return leaders[0] if len(leaders) == 1 else None

@@ -36,7 +36,8 @@ def test_bare_status_with_several_entries_asks_back(matcher: Matcher) -> None:
 
 
 def test_app_context_picks_app_entry(matcher: Matcher) -> None:
-    assert matcher.match("アプリで503が出る").entry_id == "line_app.503"
+    assert matcher.match("LINEアプリで503が出る").entry_id == "line_app.503"
+    assert matcher.match("アプリで503が出る").kind == "clarify"  # anyone's app: ask
 
 
 def test_sender_context_picks_messaging_api(matcher: Matcher) -> None:
