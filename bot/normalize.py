@@ -68,6 +68,7 @@ _ENGLISH = (
     (re.compile(r"\btim(?:ed|ing|es)? out\b"), "timeout"),
     (re.compile(r"\bcert(s)?\b"), r"certificate\1"),
     (re.compile(r"\bfail[a-z]*"), "fail"),  # failed, failure, fails, and typos such as "failur"
+    (re.compile(r"\bwi[ -]?fi\b"), "wifi"),
 )
 
 
