@@ -42,7 +42,8 @@ CONTEXT = {
         callback | flask | django | express | heroku | render | gas | apps script | waf | cdn |
         cloudflare | proxy | プロキシ | firewall | ファイアウォール | load balancer |
         ロードバランサー | endpoint | エンドポイント | vercel | aws | lambda | cloud run | ngrok |
-        deploy | デプロイ | routing | ルーティング | route | 証明書 | certificate | ssl | tls | dns |
+        deploy | デプロイ | routing | ルーティング | route | プログラム | program | upstream |
+        アップストリーム | 証明書 | certificate | ssl | tls | dns |
         ドメイン | domain | レート制限 | rate limit
     """,
     "app_user": """
