@@ -25,8 +25,10 @@ def _hiragana(match: re.Match[str]) -> str:
 
 
 # "couldn't" / "couldnt" = "could not", so even the exact reason code is found in "couldnt connect".
-_CONTRACTION = re.compile(r"\b(could|would|should|does|do|did|is|are|was|were|has|have)n'?t\b")
-_CANNOT = re.compile(r"\bcan'?t\b")
+# English word edges that hold next to Japanese too (Python's \b treats kanji as word characters).
+_A, _Z = r"(?<![a-z0-9])", r"(?![a-z0-9])"
+_CONTRACTION = re.compile(_A + r"(could|would|should|does|do|did|is|are|was|were|has|have)n'?t" + _Z)
+_CANNOT = re.compile(_A + r"can'?t" + _Z)
 
 
 def fold(text: str) -> str:
@@ -65,10 +67,10 @@ _HAPPENED = re.compile(
 )
 # English spellings of one idea: "timed out" / "time out" = "timeout".
 _ENGLISH = (
-    (re.compile(r"\btim(?:ed|ing|es)? out\b"), "timeout"),
-    (re.compile(r"\bcert(s)?\b"), r"certificate\1"),
-    (re.compile(r"\bfail[a-z]*"), "fail"),  # failed, failure, fails, and typos such as "failur"
-    (re.compile(r"\bwi[ -]?fi\b"), "wifi"),
+    (re.compile(_A + r"tim(?:ed|ing|es)? out" + _Z), "timeout"),
+    (re.compile(_A + r"cert(s)?" + _Z), r"certificate\1"),
+    (re.compile(_A + r"fail[a-z]*"), "fail"),  # failed, failure, fails, and typos such as "failur"
+    (re.compile(_A + r"wi[ -]?fi" + _Z), "wifi"),
 )
 
 

@@ -35,3 +35,9 @@ def test_words_split_scripts_and_unify_endings() -> None:
 )
 def test_language(text: str, lang: str) -> None:
     assert language(text) == lang
+
+
+def test_english_spellings_next_to_japanese() -> None:
+    assert words("Wi-Fi切れる") == "wifi 切れる"
+    assert words("couldn't connect") == words("could not connect")
+    assert words("TLS handshake failedしました").startswith("tls handshake fail")
