@@ -26,11 +26,10 @@ def _configure_logging() -> None:
         logger.setLevel(logging.INFO)
 
 
-def preflight() -> None:
-    """Exit with a clear message (status 3) when the settings or the knowledge base are invalid."""
+def create_app_or_exit() -> Flask:
+    """create_app() for a server: invalid settings or knowledge print one clear message and exit 3."""
     try:
-        settings = Settings.from_env()
-        knowledge.load(settings.knowledge_dir)
+        return create_app()
     except (ConfigError, knowledge.KnowledgeError) as exc:
         print(f"line-error-bot cannot start:\n{exc}", file=sys.stderr, flush=True)
         raise SystemExit(3) from None

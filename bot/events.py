@@ -48,9 +48,17 @@ def picked_number(event: Event) -> int | None:
     """The number in a text message that is only a number (a choice picked from a list)."""
     if not isinstance(event, MessageEvent) or not isinstance(event.message, TextMessageContent):
         return None
-    text = _addressed_text(event.message, _in_group(event)) or ""
+    return _as_number(_addressed_text(event.message, _in_group(event)) or "")
+
+
+def _as_number(text: str) -> int | None:
     text = unicodedata.normalize("NFKC", text).strip().rstrip(".)")
     return int(text) if text.isdigit() and 0 < len(text) <= 2 else None
+
+
+def _entry_reply(kb: KnowledgeBase, entry_id: str, lang: str, note: str, code: int | None = None) -> Reply:
+    """One entry's answer; its related topics are what a number picks next."""
+    return Reply(render.answer_messages(kb, entry_id, lang, code), note, kb[entry_id].related, lang)
 
 
 def _in_group(event: Event) -> bool:
@@ -95,9 +103,8 @@ def plan(
                 return None
             if in_group and not text.strip():
                 # Mentioned with nothing else: show what the bot can do.
-                menu = kb[render.HELP_ID].related
-                return Reply(render.answer_messages(kb, render.HELP_ID, "ja"), "mention: menu", menu, "ja")
-            number = picked_number(event)
+                return _entry_reply(kb, render.HELP_ID, "ja", "mention: menu")
+            number = _as_number(text)
             if number is not None and offered and number <= len(offered[0]) and offered[0][number - 1] in kb:
                 entry_id, lang = offered[0][number - 1], offered[1]
                 found = Match("answer", lang, entry_id=entry_id, score=100.0)
@@ -114,13 +121,11 @@ def plan(
     if isinstance(event, PostbackEvent):
         picked = render.parse_postback(event.postback.data)
         if picked is None or picked[0] not in kb:
-            return Reply(render.answer_messages(kb, render.HELP_ID, "ja"), "unknown postback: menu")
+            return _entry_reply(kb, render.HELP_ID, "ja", "unknown postback: menu")
         entry_id, lang, code = picked
-        related = kb[entry_id].related
-        return Reply(render.answer_messages(kb, entry_id, lang, code), f"postback {entry_id}", related, lang)
+        return _entry_reply(kb, entry_id, lang, f"postback {entry_id}", code)
     if isinstance(event, FollowEvent):
-        menu = kb[render.HELP_ID].related
-        return Reply(render.answer_messages(kb, render.HELP_ID, "ja"), "follow: welcome", menu, "ja")
+        return _entry_reply(kb, render.HELP_ID, "ja", "follow: welcome")
     if isinstance(event, JoinEvent):
         return Reply(render.join_messages(kb), "join: introduction")
     return None  # unfollow, leave, unsend, beacon, unknown, ...: nothing to say

@@ -119,14 +119,15 @@ def entry_text(entry: Entry, lang: str, code: int | None = None) -> tuple[str, s
 # -- LINE messages --------------------------------------------------------------------------
 
 
-def _quick_item(kb: KnowledgeBase, entry_id: str, lang: str) -> dict[str, Any]:
+def _quick_item(kb: KnowledgeBase, entry_id: str, lang: str, code: int | None = None) -> dict[str, Any]:
+    """A quick-reply button that asks for one entry (postback data carries its id)."""
     label = kb[entry_id].text[lang].label
     return {
         "type": "action",
         "action": {
             "type": "postback",
             "label": label,
-            "data": postback_data(entry_id, lang),
+            "data": postback_data(entry_id, lang, code),
             "displayText": label,
         },
     }
@@ -201,20 +202,7 @@ def clarify_messages(
     """Ask back: a short question listing the choices, one quick-reply button each."""
     lines = [UI[lang]["clarify"]]
     lines += [f"{n}. {entry_text(kb[c], lang, code)[0]}" for n, c in enumerate(choices, 1)]
-    items = []
-    for entry_id in choices:
-        label = kb[entry_id].text[lang].label
-        items.append(
-            {
-                "type": "action",
-                "action": {
-                    "type": "postback",
-                    "label": label,
-                    "data": postback_data(entry_id, lang, code),
-                    "displayText": label,
-                },
-            }
-        )
+    items = [_quick_item(kb, entry_id, lang, code) for entry_id in choices]
     return [{"type": "text", "text": "\n".join(lines), "quickReply": {"items": items}}]
 
 
