@@ -38,7 +38,7 @@ def callback() -> tuple[str, int]:
     except Rejected as exc:
         log.warning("webhook rejected (%s): %s", exc.status, exc)
         return "Bad Request\n", exc.status
-    log.info(
+    log.debug(
         "webhook accepted: queued=%d skipped=%d refused=%d", accepted.queued, accepted.skipped, len(accepted.refused)
     )
     if accepted.refused:

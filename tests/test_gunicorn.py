@@ -140,9 +140,10 @@ def test_signed_webhook_through_gunicorn(web: Web, line_api: HTTPServer) -> None
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
-def _pids_that_took(web: Web, count_before: int) -> set[str]:
+def _pids_that_took(web: Web, count_before: int, event_id: str) -> set[str]:
+    """Processes that replied to the event or logged skipping it as a duplicate."""
     lines = web.output[count_before:]
-    return {ln.split("[", 1)[1].split("]", 1)[0] for ln in lines if "webhook accepted" in ln}
+    return {ln.split("[", 1)[1].split("]", 1)[0] for ln in lines if f"webhookEventId={event_id}" in ln}
 
 
 def test_two_workers_same_redelivered_event_replied_once(web: Web, line_api: HTTPServer) -> None:
@@ -164,8 +165,9 @@ def test_two_workers_same_redelivered_event_replied_once(web: Web, line_api: HTT
         assert wait_for(lambda t=token: any(r["replyToken"] == t for r in replies(line_api)))
         time.sleep(0.5)  # room for a wrong second reply
         assert [r["replyToken"] for r in replies(line_api)].count(token) == 1
-        wait_for(lambda b=before: len(_pids_that_took(web, b)) >= 2, timeout=2)
-        if len(_pids_that_took(web, before)) >= 2:
+        event_id = event["webhookEventId"]
+        wait_for(lambda b=before, e=event_id: len(_pids_that_took(web, b, e)) >= 2, timeout=2)
+        if len(_pids_that_took(web, before, event_id)) >= 2:
             both_seen = True
             break
     assert both_seen, "the copies never reached both worker processes"
