@@ -1,4 +1,4 @@
-"""Take a webhook body: verify, parse, dedupe and queue its events; reply from the worker pool."""
+"""Take a webhook body: verify and queue its events; dedupe, parse and reply from the worker pool."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from bot.workers import WorkerPool
 log = logging.getLogger(__name__)
 
 CACHE_CHARS = 300
+TAKEN_IDS = 10_000
 
 
 class Rejected(Exception):
@@ -39,7 +40,7 @@ class Accepted:
     """What became of a body's events."""
 
     queued: int
-    skipped: int  # duplicates, unknown types and malformed events
+    skipped: int  # entries that are not even objects (duplicates and bad events are dropped later)
     refused: tuple[str, ...]  # webhookEventIds not queued because the pool was full
 
 
@@ -57,6 +58,8 @@ class Service:
         self._validator = SignatureValidator(settings.channel_secret)
         self._lock = threading.Lock()
         self._pid = 0
+        # Ids this process queued lately: a cheap first filter before the shared store decides.
+        self._taken = RecentIds(TAKEN_IDS)
 
     def match(self, text: str) -> Match:
         """Matcher.match, cached for questions of up to CACHE_CHARS characters."""
@@ -93,6 +96,10 @@ class Service:
     def accept(self, body: str, signature: str | None) -> Accepted:
         """Verify and queue a webhook body; raise Rejected when it must not be processed."""
         self._start()
+        with self._pool.foreground():  # replies wait while a webhook is being answered
+            return self._accept(body, signature)
+
+    def _accept(self, body: str, signature: str | None) -> Accepted:
         if not signature:
             raise Rejected(400, "missing X-Line-Signature")
         if not self._validator.validate(body, signature):
@@ -107,39 +114,46 @@ class Service:
         queued = skipped = 0
         refused: list[str] = []
         for raw in raw_events:
-            job, event_id = self._job_for(raw)
-            if job is None:
+            event_id = _event_id(raw) if isinstance(raw, dict) else None
+            if not isinstance(raw, dict):
+                log.info("event skipped (not an object)")
                 skipped += 1
-                continue
-            if event_id and not self._store.first_time(event_id):
+            elif event_id in self._taken:
+                # Taken by this process already (a redelivery after a 503, say): not worth a slot.
                 log.info("duplicate event skipped: webhookEventId=%s", event_id)
                 skipped += 1
-                continue
-            if self._pool.submit(job):
+            elif self._pool.submit(functools.partial(self._handle, raw)):
                 queued += 1
-            else:
                 if event_id:
-                    self._store.forget(event_id)  # let LINE's redelivery bring it back
+                    self._taken.add(event_id)
+            else:
                 log.warning("reply pool full, event not taken: webhookEventId=%s", event_id or "-")
                 refused.append(event_id or "-")
         return Accepted(queued, skipped, tuple(refused))
 
-    def _job_for(self, raw: Any) -> tuple[Any, str | None]:
-        """A reply job for one raw event, or (None, id) when there is nothing to do."""
-        event_id = raw.get("webhookEventId") if isinstance(raw, dict) else None
-        event_id = event_id if isinstance(event_id, str) and event_id else None
+    def _handle(self, raw: dict[str, Any]) -> None:
+        """Dedupe, parse and answer one raw event (in a reply thread: the webhook has already answered).
+
+        Dedupe and the SDK's parse run here rather than before the 200: each would cost the webhook
+        a SQLite write or a pydantic model per event, with LINE waiting on it. A redelivery that
+        arrives while the first copy is still queued is caught here all the same: exactly one of
+        them records the id first.
+        """
+        event_id = _event_id(raw)
+        if event_id and not self._store.first_time(event_id):
+            log.info("duplicate event skipped: webhookEventId=%s", event_id)
+            return
         try:
             event = Event.from_dict(raw)
         except Exception as exc:  # noqa: BLE001 - the SDK raises ValueError, TypeError, pydantic errors
             if _is_direct_message(raw):
                 # A message type the SDK does not know yet, in a 1:1 chat: still help the user.
-                token = raw["replyToken"]
-                return (lambda: self._send(token, render.hint_messages(self.kb), event_id, "hint")), event_id
-            log.info("event skipped (%s): webhookEventId=%s", type(exc).__name__, event_id or "-")
-            return None, event_id
-        if not getattr(event, "reply_token", None):
-            return None, event_id
-        return (lambda: self._reply(event, event_id)), event_id
+                self._send(raw["replyToken"], render.hint_messages(self.kb), event_id, "hint")
+            else:
+                log.info("event skipped (%s): webhookEventId=%s", type(exc).__name__, event_id or "-")
+            return
+        if getattr(event, "reply_token", None):
+            self._reply(event, event_id)
 
     def _reply(self, event: Event, event_id: str | None) -> None:
         chat = events.chat_key(event)
@@ -158,6 +172,29 @@ class Service:
         """Finish queued replies within `timeout` seconds, then release connections."""
         if self._pid == os.getpid() and self._pool.shutdown(timeout):
             self._sender.close()
+
+
+class RecentIds:
+    """The last `size` ids added, for a thread-safe `in` (a dict keeps insertion order)."""
+
+    def __init__(self, size: int) -> None:
+        self._ids: dict[str, None] = {}
+        self._size = size
+        self._lock = threading.Lock()
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        with self._lock:
+            self._ids[event_id] = None
+            if len(self._ids) > self._size:
+                del self._ids[next(iter(self._ids))]
+
+
+def _event_id(raw: dict[str, Any]) -> str | None:
+    event_id = raw.get("webhookEventId")
+    return event_id if isinstance(event_id, str) and event_id else None
 
 
 def _is_direct_message(raw: Any) -> bool:

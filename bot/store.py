@@ -68,17 +68,6 @@ class Store:
             self._prune(now)
         return new
 
-    def forget(self, event_id: str) -> None:
-        """Undo `first_time` for an event that could not be taken, so a redelivery is answered."""
-        if self._memory is not None:
-            with self._lock:
-                self._memory.discard(event_id)
-            return
-        try:
-            self._connect().execute("DELETE FROM seen WHERE id = ?", (event_id,))
-        except sqlite3.Error as exc:
-            log.error("dedupe store error (%s) forgetting event %s", exc, event_id)
-
     def offer(self, chat: str, ids: tuple[str, ...], lang: str) -> None:
         """Remember the choices just offered in `chat`, so "2" can pick the second one."""
         if self._memory is not None:

@@ -1,12 +1,13 @@
-"""A bounded pool of reply threads, so the webhook can answer 200 before replying."""
+"""A bounded pool of reply threads that lets webhooks go first, so the 200 never waits on a reply."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -14,62 +15,103 @@ _STOP = object()
 
 
 class WorkerPool:
-    """N threads taking jobs from a queue of fixed size.
+    """N threads running queued jobs, fed by a dispatcher that holds jobs back while webhooks are busy.
 
-    `submit` never blocks: when the queue is full it returns False and the caller decides
-    (the webhook answers 503 so LINE redelivers). A job's exception is logged and the
+    LINE counts a webhook as failed after 2 s, while a reply token lasts about a minute: under a
+    burst the CPU is better spent answering webhooks. The dispatcher passes a job on once no
+    webhook has been in progress for `quiet` seconds, or once the job has waited `patience`
+    seconds (so replies never starve under steady load). With no load that costs `quiet`.
+
+    `submit` never blocks: when `limit` jobs are unfinished it returns False and the caller
+    decides (the webhook answers 503 so LINE redelivers). A job's exception is logged and the
     thread carries on: one bad event never kills a worker.
     """
 
-    def __init__(self, threads: int, queue_size: int, name: str = "reply") -> None:
-        self._jobs: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+    def __init__(
+        self, threads: int, limit: int, *, quiet: float = 0.01, patience: float = 1.0, name: str = "reply"
+    ) -> None:
+        self._incoming: queue.SimpleQueue[tuple[float, object]] = queue.SimpleQueue()
+        self._ready: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._limit = limit
+        self._quiet = quiet
+        self._patience = patience
+        self._lock = threading.Lock()
+        self._unfinished = 0
+        self._busy = 0  # webhooks in progress
+        self._last_busy = 0.0  # when the last one began or ended
         self._closed = False
         self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(threads)]
-        for thread in self._threads:
+        self._dispatcher = threading.Thread(target=self._dispatch, name=f"{name}-dispatch", daemon=True)
+        for thread in [*self._threads, self._dispatcher]:
             thread.start()
 
     def submit(self, job: Callable[[], None]) -> bool:
         """Queue a job; False when the pool is full or shut down."""
-        if self._closed:
-            return False
-        try:
-            self._jobs.put_nowait(job)
-        except queue.Full:
-            return False
+        with self._lock:
+            if self._closed or self._unfinished >= self._limit:
+                return False
+            self._unfinished += 1
+        self._incoming.put((time.monotonic(), job))
         return True
+
+    @contextlib.contextmanager
+    def foreground(self) -> Iterator[None]:
+        """Mark a webhook in progress: queued jobs wait (up to `patience`) until it is done."""
+        with self._lock:
+            self._busy += 1
+            self._last_busy = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._last_busy = time.monotonic()
 
     @property
     def pending(self) -> int:
-        """Jobs waiting for a thread."""
-        return self._jobs.qsize()
+        """Jobs accepted and not yet finished."""
+        return self._unfinished
+
+    def _dispatch(self) -> None:
+        while True:
+            queued_at, job = self._incoming.get()
+            if job is _STOP:
+                for _ in self._threads:
+                    self._ready.put(_STOP)
+                return
+            while not self._closed:
+                now = time.monotonic()
+                with self._lock:
+                    wait = 0.0 if self._busy == 0 else self._quiet
+                    wait = max(wait, self._last_busy + self._quiet - now)
+                wait = min(wait, queued_at + self._patience - now)
+                if wait <= 0:
+                    break
+                time.sleep(wait)
+            self._ready.put(job)
 
     def _run(self) -> None:
         while True:
-            job = self._jobs.get()
+            job = self._ready.get()
+            if job is _STOP:
+                return
             try:
-                if job is _STOP:
-                    return
                 job()  # type: ignore[operator]
             except Exception:
                 log.exception("reply job failed")
             finally:
-                self._jobs.task_done()
+                with self._lock:
+                    self._unfinished -= 1
 
     def shutdown(self, timeout: float) -> bool:
         """Stop taking jobs, finish the queued ones within `timeout` seconds; True if all finished."""
-        if self._closed:
-            return not any(t.is_alive() for t in self._threads)
-        self._closed = True
+        with self._lock:
+            already = self._closed
+            self._closed = True  # the dispatcher stops holding jobs back
+        if not already:
+            self._incoming.put((0.0, _STOP))
         deadline = time.monotonic() + timeout
-        for _ in self._threads:
-            while True:
-                try:
-                    self._jobs.put(_STOP, timeout=0.1)
-                    break
-                except queue.Full:
-                    if time.monotonic() >= deadline:
-                        break
-        for thread in self._threads:
+        for thread in [self._dispatcher, *self._threads]:
             thread.join(max(0.0, deadline - time.monotonic()))
         left = [t for t in self._threads if t.is_alive()]
         if left:
