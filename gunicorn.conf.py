@@ -26,9 +26,3 @@ def worker_exit(server, worker):
     if service is not None:
         service.shutdown(max(1.0, graceful_timeout - 2.0))
 
-
-def post_fork(server, worker):
-    """Hand the GIL over more often: a webhook thread waits less behind busy reply threads."""
-    import sys
-
-    sys.setswitchinterval(float(os.environ.get("GIL_SWITCH_INTERVAL", "0.001")))
