@@ -25,4 +25,3 @@ def worker_exit(server, worker):
     service = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("line_error_bot")
     if service is not None:
         service.shutdown(max(1.0, graceful_timeout - 2.0))
-

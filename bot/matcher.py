@@ -101,12 +101,16 @@ class Matcher:
         self.recognizer = Recognizer(kb)
         self._order = {entry_id: i for i, entry_id in enumerate(kb.entries)}
         raw: list[tuple[str, list[str], bool]] = []
+        self._phrases: dict[str, str] = {}
         df: dict[str, set[str]] = defaultdict(set)
         for entry in kb.entries.values():
             for alias in entry.aliases():
                 whole = alias.startswith("=")
                 parts = _parts(alias.removeprefix("="))
-                if _core(parts):
+                if whole and not _core(parts):
+                    # Only grammar words ("=what can you do"): an exact phrase, checked before scoring.
+                    self._phrases.setdefault(compact(alias.removeprefix("=")), entry.id)
+                elif _core(parts):
                     raw.append((entry.id, parts, whole))
                     for part in parts:
                         df[part].add(entry.id)
@@ -147,6 +151,9 @@ class Matcher:
         exact = self._from_signals(signals, text, lang)
         if exact is not None:
             return exact
+        phrase = self._phrases.get(compact(text)) if self._phrases else None
+        if phrase is not None:
+            return self._answer(phrase, lang)
         return self._fuzzy(text, signals, lang)
 
     def _answer(self, entry_id: str, lang: str, score: float = 100.0, code: int | None = None) -> Match:

@@ -81,9 +81,16 @@ _PARTICLE = re.compile(
 )
 
 
+# An adjective's -くて / -くない / -くなる form back to its dictionary form, as a word of its own:
+# 「遅くてタイムアウト」 -> 遅い タイムアウト, matching 「応答が遅い」. After a kanji, く followed by
+# て or な is an adjective (verbs bend otherwise: 書いて, 届かない).
+_ADJECTIVE = re.compile(r"(?<=[\u4e00-\u9fff])く(?:て|な(?:い|る|った|って))")
+
+
 def words(text: str) -> str:
     """Fold, unify verb endings, and turn punctuation into single spaces: the fuzzy form."""
     text = _HAPPENED.sub(" ", unicodedata.normalize("NFKC", text[:MAX_CHARS]))
+    text = _ADJECTIVE.sub("い ", text)
     text = _PARTICLE.sub(r" \1 ", text)
     text = fold(text).replace("_", " ")
     for pattern, plain in _ENGLISH:

@@ -44,6 +44,11 @@ def test_sender_context_picks_messaging_api(matcher: Matcher) -> None:
     assert matcher.match("multicast returned 502").entry_id == "messaging_api.5xx"
 
 
+def test_question_of_grammar_words_only_matches_a_whole_phrase(matcher: Matcher) -> None:
+    assert matcher.match("What can you do?").entry_id == "bot.help"
+    assert matcher.match("what can you").kind == "fallback"  # not the phrase: nothing to go on
+
+
 def test_fuzzy_typo(matcher: Matcher) -> None:
     assert matcher.match("tls handshak failur").entry_id == "webhook.detail.tls_handshake_failure"
 

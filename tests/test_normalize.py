@@ -29,6 +29,13 @@ def test_words_split_scripts_and_unify_endings() -> None:
     assert words("見つかりません") == words("見つからない")
 
 
+def test_adjective_forms_fold_to_the_dictionary_form() -> None:
+    assert words("応答が遅くてタイムアウト") == "応答 が 遅い たいむあうと"
+    assert words("LINEが重くなった") == "line が 重い"
+    assert words("遅くない") == "遅い"  # the same topic, asked the other way round
+    assert words("メッセージが届かない") == "めっせじ が 届かない"  # a verb: left alone
+
+
 @pytest.mark.parametrize(
     ("text", "lang"),
     [("タイムアウト", "ja"), ("webhook 500", "en"), ("500", "ja"), ("😀", "ja"), ("unknown host とは", "ja")],
