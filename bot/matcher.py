@@ -68,8 +68,8 @@ class _Alias:
     whole: bool = False  # written "=text" in the knowledge base: fits only a question that is just this
 
 
-# Japanese filler that names no topic (folded forms): 「とは」「について」「教えて」.
-JA_FILLER = re.compile("とは|って何|について|教えて|ください")
+# Japanese filler that names no topic (folded forms): 「とは」「について」「教えて」「見せて」.
+JA_FILLER = re.compile("とは|って何|について|教えて|おしえて|見せて|知りたい|ください")
 
 
 # A particle at the start of a part belongs to the word before it: 「LINEを再起動」 -> "再起動",

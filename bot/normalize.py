@@ -87,10 +87,17 @@ _PARTICLE = re.compile(
 _ADJECTIVE = re.compile(r"(?<=[\u4e00-\u9fff])く(?:て|な(?:い|る|った|って))")
 
 
+# One idea, several spellings: 「切れた」「切られる」「切って」 all say 切断 (cut off). 切り is left
+# alone: 「切り替え」 is switching, not cutting.
+_SYNONYMS = ((re.compile(r"切(?:れる|れた|れて|られ(?:る|た)|る|った|って)"), "切断"),)
+
+
 def words(text: str) -> str:
     """Fold, unify verb endings, and turn punctuation into single spaces: the fuzzy form."""
     text = _HAPPENED.sub(" ", unicodedata.normalize("NFKC", text[:MAX_CHARS]))
     text = _ADJECTIVE.sub("い ", text)
+    for pattern, word in _SYNONYMS:
+        text = pattern.sub(word, text)
     text = _PARTICLE.sub(r" \1 ", text)
     text = fold(text).replace("_", " ")
     for pattern, plain in _ENGLISH:

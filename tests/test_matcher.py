@@ -49,6 +49,10 @@ def test_question_of_grammar_words_only_matches_a_whole_phrase(matcher: Matcher)
     assert matcher.match("what can you").kind == "fallback"  # not the phrase: nothing to go on
 
 
+def test_request_words_name_no_topic(matcher: Matcher) -> None:
+    assert matcher.match("メニューを見せて").entry_id == "bot.help"  # = 「メニュー」, a whole-text alias
+
+
 def test_fuzzy_typo(matcher: Matcher) -> None:
     assert matcher.match("tls handshak failur").entry_id == "webhook.detail.tls_handshake_failure"
 

@@ -36,6 +36,12 @@ def test_adjective_forms_fold_to_the_dictionary_form() -> None:
     assert words("メッセージが届かない") == "めっせじ が 届かない"  # a verb: left alone
 
 
+def test_cut_off_in_any_form_is_one_word() -> None:
+    assert words("接続が切れた") == words("接続が切られる") == "接続 が 切断"
+    assert words("途中で切って") == "途中 で 切断"
+    assert "切断" not in words("Wi-Fiに切り替える")  # switching, not cutting
+
+
 @pytest.mark.parametrize(
     ("text", "lang"),
     [("タイムアウト", "ja"), ("webhook 500", "en"), ("500", "ja"), ("😀", "ja"), ("unknown host とは", "ja")],
@@ -45,6 +51,6 @@ def test_language(text: str, lang: str) -> None:
 
 
 def test_english_spellings_next_to_japanese() -> None:
-    assert words("Wi-Fi切れる") == "wifi 切れる"
+    assert words("Wi-Fi切れる") == "wifi 切断"
     assert words("couldn't connect") == words("could not connect")
     assert words("TLS handshake failedしました").startswith("tls handshake fail")
