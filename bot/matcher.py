@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -318,15 +319,47 @@ def _bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
+# English endings that leave the word's idea alone: "fixes" = "fixed" = "fix", "logs" = "log".
+_SUFFIXES = ("ing", "ed", "ly", "es", "s")
+_UNSTEMMED = frozenset({"https"})  # not "http" with an ending: the whole point of some answers
+STEMMED_FIT = 95.0  # the same stem: nearly as good as the same word
+
+
+@functools.lru_cache(maxsize=8192)
+def _stems(word: str) -> frozenset[str]:
+    """The word and what it may be without an English ending (plus a dropped "e": "closed" ~ "close")."""
+    forms = {word}
+    if word.isalpha() and word not in _UNSTEMMED:
+        for suffix in _SUFFIXES:
+            stem = word.removesuffix(suffix)
+            if stem != word and len(stem) >= 3 and not (suffix == "s" and stem.endswith("s")):
+                forms.update((stem, stem + "e"))
+                break
+    return frozenset(forms)
+
+
+@functools.lru_cache(maxsize=64)
+def _question_stems(spaced: str) -> frozenset[str]:
+    """Every form of every word of a question (asked once per question, then per alias part)."""
+    return frozenset().union(*map(_stems, spaced.split()))
+
+
+def _same_stem(part: str, spaced: str) -> bool:
+    return not _stems(part).isdisjoint(_question_stems(spaced))
+
+
 def _part_fit(part: str, question: str, spaced: str, grams: set[str]) -> float:
     """How well one alias part appears in the question, 0-100."""
     if part.isascii():
         if len(part) <= 4:
             # Short Latin parts match as whole words only: fuzzy "log" or "utc" fits anything.
-            return 100.0 if re.search(rf"(?<![a-z0-9]){re.escape(part)}(?![a-z0-9])", spaced) else 0.0
+            if re.search(rf"(?<![a-z0-9]){re.escape(part)}(?![a-z0-9])", spaced):
+                return 100.0
+            return STEMMED_FIT if _same_stem(part, spaced) else 0.0
         # Word against word, so typos pass ("handshak") but "solved" is not found in "resolve".
         best = process.extractOne(part, spaced.split(), scorer=fuzz.ratio, processor=None)
-        return best[1] if best else 0.0
+        fit = best[1] if best else 0.0
+        return max(fit, STEMMED_FIT) if fit < STEMMED_FIT and _same_stem(part, spaced) else fit
     if len(part) <= 2:
         return 100.0 if part in question else 0.0
     # Japanese has no spaces: the share of the part's character pairs found in the question

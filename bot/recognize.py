@@ -44,11 +44,12 @@ CONTEXT = {
         ロードバランサー | endpoint | エンドポイント | vercel | aws | lambda | cloud run | ngrok |
         deploy | デプロイ | routing | ルーティング | route | プログラム | program | upstream |
         アップストリーム | 証明書 | certificate | ssl | tls | dns |
-        ドメイン | domain | レート制限 | rate limit
+        ドメイン | domain | レート制限 | rate limit | my server | our server | bot server | web server |
+        ボットサーバー | 自分のサーバー | 自社サーバー | backend | バックエンド
     """,
     "app_user": """
         ~app | ~アプリ | スタンプ | sticker | スマホ | iphone | ipad | android | 携帯 | ショップ | shop |
-        着せかえ | トーク | 機種
+        着せかえ | トーク | 機種 | line app | lineアプリ | line アプリ
     """,
     "sender": """
         push | プッシュ | multicast | マルチキャスト | broadcast | ブロードキャスト | narrowcast |

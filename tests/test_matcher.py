@@ -53,6 +53,18 @@ def test_request_words_name_no_topic(matcher: Matcher) -> None:
     assert matcher.match("メニューを見せて").entry_id == "bot.help"  # = 「メニュー」, a whole-text alias
 
 
+def test_english_endings_do_not_hide_a_word(matcher: Matcher) -> None:
+    assert matcher.match("how long until LINE fixes the error").entry_id == "line_app.wait_and_retry"  # ~ fixed
+    assert matcher.match("retrying pushes without duplicates").entry_id == "messaging_api.retry_key"  # ~ retry
+
+
+def test_https_is_not_http_with_an_ending() -> None:
+    from bot.matcher import _stems
+
+    assert "http" not in _stems("https")
+    assert {"close", "clos"} <= _stems("closed") and "fix" in _stems("fixes")
+
+
 def test_fuzzy_typo(matcher: Matcher) -> None:
     assert matcher.match("tls handshak failur").entry_id == "webhook.detail.tls_handshake_failure"
 

@@ -52,6 +52,10 @@ def test_status_class(rec) -> None:
         ("push message 500", "sender"),
         ("both sides 500", None),  # "bot" only as a whole word
         ("500エラー", None),
+        ("my server responds too slowly", "operator"),  # whose server it is says who asks
+        ("LINEのサーバーが落ちた", None),
+        ("LINE app showing errors", "app_user"),  # "app" alone is weak; "LINE app" is not
+        ("LINEアプリで500", "app_user"),
     ],
 )
 def test_audience(rec, text: str, audience: str | None) -> None:
