@@ -114,11 +114,12 @@ class Service:
         queued = skipped = 0
         refused: list[str] = []
         for raw in raw_events:
-            event_id = _event_id(raw) if isinstance(raw, dict) else None
             if not isinstance(raw, dict):
                 log.info("event skipped (not an object)")
                 skipped += 1
-            elif event_id in self._taken:
+                continue
+            event_id = _event_id(raw)
+            if event_id in self._taken:
                 # Taken by this process already (a redelivery after a 503, say): not worth a slot.
                 log.info("duplicate event skipped: webhookEventId=%s", event_id)
                 skipped += 1
