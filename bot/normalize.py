@@ -69,7 +69,7 @@ _HAPPENED = re.compile(
 _ENGLISH = (
     (re.compile(_A + r"tim(?:ed|ing|es)? out" + _Z), "timeout"),
     (re.compile(_A + r"cert(s)?" + _Z), r"certificate\1"),
-    (re.compile(_A + r"fail[a-z]*"), "fail"),  # failed, failure, fails, and typos such as "failur"
+    (re.compile(_A + r"fa(?:il|li)[a-z]*"), "fail"),  # failed, failure, fails; typos "failur", "faliure"
     (re.compile(_A + r"wi[ -]?fi" + _Z), "wifi"),
 )
 

@@ -36,6 +36,11 @@ def test_adjective_forms_fold_to_the_dictionary_form() -> None:
     assert words("メッセージが届かない") == "めっせじ が 届かない"  # a verb: left alone
 
 
+def test_failure_in_any_spelling_is_fail() -> None:
+    assert words("TLS handshake failure") == words("tls handshake faliure") == "tls handshake fail"
+    assert words("false positive") == "false positive"  # not a failure
+
+
 def test_cut_off_in_any_form_is_one_word() -> None:
     assert words("接続が切れた") == words("接続が切られる") == "接続 が 切断"
     assert words("途中で切って") == "途中 で 切断"
