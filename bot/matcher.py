@@ -283,6 +283,11 @@ class Matcher:
             return Match("fallback", lang, score=ranked[0][1] if ranked else 0.0, suggestions=near)
         top_id, top = ranked[0]
         close = [eid for eid, s in ranked if s >= top - CLARIFY_MARGIN]
+        if len(close) > 1 and signals.audience is None and signals.mentions_line:
+            # "LINE" with nobody else named means the app, as with status codes: 「LINEがメンテナンス中」.
+            app = [eid for eid in close if self.kb[eid].audience == "app_user"]
+            if len(app) == 1:
+                return self._answer(app[0], lang, score=top)
         if len(close) > 1:
             return self._clarify(close, lang, top)
         return self._answer(top_id, lang, score=top)

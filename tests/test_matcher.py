@@ -65,6 +65,11 @@ def test_https_is_not_http_with_an_ending() -> None:
     assert {"close", "clos"} <= _stems("closed") and "fix" in _stems("fixes")
 
 
+def test_line_alone_breaks_a_tie_for_the_app(matcher: Matcher) -> None:
+    assert matcher.match("LINEがメンテナンス中").entry_id == "line_app.503"
+    assert matcher.match("メンテナンス中").kind == "clarify"  # whose maintenance? ask
+
+
 def test_fuzzy_typo(matcher: Matcher) -> None:
     assert matcher.match("tls handshak failur").entry_id == "webhook.detail.tls_handshake_failure"
 
