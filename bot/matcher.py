@@ -36,7 +36,7 @@ OTHER_STATUS = "webhook.status.other"
 # English words that carry no topic; dropped from aliases and questions before fuzzy matching.
 STOPWORDS = frozenset(
     """a an the to is are am be been do does did i my we our you your of in on at for it its this that
-    with and or can could should would will how what why when where there please get got getting see
+    with and or can could should would will how what why when where there please get got getting see than
     seeing shows showing says""".split()  # noqa: SIM905 - a word list reads better as text
 )
 # "LINE" is in nearly every question: as an alias part it counts for little (IDF) and is never
@@ -79,7 +79,7 @@ JA_FILLER = re.compile("とは|って何|について|教えて|おしえて|見
 _LEADING_PARTICLE = re.compile(r"^[をがはにでのもと](?=[\u4e00-\u9fff]|えら$)")
 
 
-_PARTICLES = frozenset("をがはにでのもと")
+_PARTICLES = frozenset(["を", "が", "は", "に", "で", "の", "も", "と", "から", "まで", "より"])
 _KANJI = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -415,5 +415,8 @@ def _alias_score(alias: _Alias, question: str, squeezed: str, grams: set[str]) -
     # A one-word alias has no other part to confirm it: only a near-exact fit counts in full
     # (「接続できない」 is not 「支払いできない」, "webhookEventId" is not "webhook timeout").
     if score < SINGLE_PART_EXACT and sum(not soft for _, _, soft in alias.parts) == 1:
-        return score * SINGLE_PART_FACTOR
+        # A Latin word that is only like one word of the question is another word ("than" is not
+        # "thank"): as good as missing. Japanese gets the lighter cut (a changed ending).
+        latin = all(part.isascii() for part, _, soft in alias.parts if not soft)
+        return score * (MISSING_PART_FACTOR if latin else SINGLE_PART_FACTOR)
     return score

@@ -74,10 +74,10 @@ _ENGLISH = (
 )
 
 
-# A one-kana particle between two katakana/kanji/Latin words separates them: 「スマホを再起動」 ->
+# A particle (one kana, or から/まで/より) between two katakana/kanji/Latin words separates them: 「スマホを再起動」 ->
 # スマホ を 再起動. Done before kana folding, while katakana words can still be told from particles.
 _PARTICLE = re.compile(
-    r"(?<=[A-Za-z0-9\u30a0-\u30ff\u4e00-\u9fff])([をがはにでのもと])(?=[A-Za-z0-9\u30a0-\u30ff\u4e00-\u9fff])"
+    r"(?<=[A-Za-z0-9\u30a0-\u30ff\u4e00-\u9fff])(から|まで|より|[をがはにでのもと])(?=[A-Za-z0-9\u30a0-\u30ff\u4e00-\u9fff])"
 )
 
 
@@ -89,7 +89,16 @@ _ADJECTIVE = re.compile(r"(?<=[\u4e00-\u9fff])く(?:て|な(?:い|る|った|っ
 
 # One idea, several spellings: 「切れた」「切られる」「切って」 all say 切断 (cut off). 切り is left
 # alone: 「切り替え」 is switching, not cutting.
-_SYNONYMS = ((re.compile(r"切(?:れる|れた|れて|られ(?:る|た)|る|った|って)"), "切断"),)
+_SYNONYMS = (
+    (re.compile(r"切(?:れる|れた|れて|られ(?:る|た)|る|った|って)"), "切断"),
+    # Words written in kanji or in kana alike: 「繋がらない」 = 「つながらない」.
+    (re.compile(r"繋(?=[がげぎ])"), "つな"),
+    (re.compile(r"出来(?=[なるたてま])"), "でき"),
+    (re.compile(r"分(?=か[らりるっ])"), "わ"),
+    (re.compile(r"下さい"), "ください"),
+    # "2s", "30 sec": seconds (one or two digits only: "500s" are status codes).
+    (re.compile(r"(?<![0-9])([0-9]{1,2}) ?(?:s|secs?)(?![a-z0-9])"), r"\1 seconds"),
+)
 
 
 def words(text: str) -> str:

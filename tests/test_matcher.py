@@ -70,6 +70,12 @@ def test_line_alone_breaks_a_tie_for_the_app(matcher: Matcher) -> None:
     assert matcher.match("メンテナンス中").kind == "clarify"  # whose maintenance? ask
 
 
+def test_latin_one_word_alias_needs_that_word(matcher: Matcher) -> None:
+    # "thinks" is 83 like "thanks": a one-word Latin alias that is only similar counts as missing.
+    assert matcher.match("she thinks so").kind == "fallback"
+    assert matcher.match("webhook took longer than 2s").entry_id == "webhook.reason.request_timeout"
+
+
 def test_fuzzy_typo(matcher: Matcher) -> None:
     assert matcher.match("tls handshak failur").entry_id == "webhook.detail.tls_handshake_failure"
 

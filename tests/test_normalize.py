@@ -41,6 +41,18 @@ def test_failure_in_any_spelling_is_fail() -> None:
     assert words("false positive") == "false positive"  # not a failure
 
 
+def test_kanji_or_kana_spellings_and_longer_particles() -> None:
+    assert words("サーバーに繋がらない") == words("サーバーにつながらない")
+    assert words("接続出来ない") == words("接続できない") and words("分からない") == "わからない"
+    assert words("LINEからサーバー") == "line から さば"  # から separates like a one-kana particle
+
+
+def test_seconds_written_short() -> None:
+    assert words("took longer than 2s") == "took longer than 2 seconds"
+    assert words("30 sec") == "30 seconds"
+    assert "seconds" not in words("push fails with 500s")  # status codes, not time
+
+
 def test_cut_off_in_any_form_is_one_word() -> None:
     assert words("接続が切れた") == words("接続が切られる") == "接続 が 切断"
     assert words("途中で切って") == "途中 で 切断"
