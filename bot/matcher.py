@@ -152,7 +152,7 @@ class Matcher:
         exact = self._from_signals(signals, text, lang)
         if exact is not None:
             return exact
-        phrase = self._phrases.get(compact(text)) if self._phrases else None
+        phrase = self._phrases.get(compact(text))
         if phrase is not None:
             return self._answer(phrase, lang)
         return self._fuzzy(text, signals, lang)
@@ -194,9 +194,7 @@ class Matcher:
         return found
 
     def _from_status(self, signals: Signals, text: str, lang: str) -> Match | None:
-        audience = signals.audience
-        if audience is None and signals.mentions_line:
-            audience = "app_user"  # 「LINEで500エラー」, "403 in LINE"
+        audience = "app_user" if _line_means_app(signals) else signals.audience  # 「LINEで500エラー」
         codes = list(signals.codes) or [c * 100 for c in signals.classes]
         code = codes[0]
         candidates = self._candidates(code)
@@ -283,14 +281,18 @@ class Matcher:
             return Match("fallback", lang, score=ranked[0][1] if ranked else 0.0, suggestions=near)
         top_id, top = ranked[0]
         close = [eid for eid, s in ranked if s >= top - CLARIFY_MARGIN]
-        if len(close) > 1 and signals.audience is None and signals.mentions_line:
-            # "LINE" with nobody else named means the app, as with status codes: 「LINEがメンテナンス中」.
+        if len(close) > 1 and _line_means_app(signals):  # 「LINEがメンテナンス中」: the app's 503
             app = [eid for eid in close if self.kb[eid].audience == "app_user"]
             if len(app) == 1:
                 return self._answer(app[0], lang, score=top)
         if len(close) > 1:
             return self._clarify(close, lang, top)
         return self._answer(top_id, lang, score=top)
+
+
+def _line_means_app(signals: Signals) -> bool:
+    """The word LINE with nobody else named means the app: it settles a status code or a tie."""
+    return signals.audience is None and signals.mentions_line
 
 
 def _keys(text: str) -> set[str]:

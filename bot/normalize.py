@@ -71,6 +71,8 @@ _ENGLISH = (
     (re.compile(_A + r"cert(s)?" + _Z), r"certificate\1"),
     (re.compile(_A + r"fa(?:il|li)[a-z]*"), "fail"),  # failed, failure, fails; typos "failur", "faliure"
     (re.compile(_A + r"wi[ -]?fi" + _Z), "wifi"),
+    # "2s", "30 sec": seconds (one or two digits only: "500s" are status codes).
+    (re.compile(_A + r"([0-9]{1,2}) ?(?:s|secs?)" + _Z), r"\1 seconds"),
 )
 
 
@@ -96,23 +98,21 @@ _SYNONYMS = (
     (re.compile(r"出来(?=[なるたてま])"), "でき"),
     (re.compile(r"分(?=か[らりるっ])"), "わ"),
     (re.compile(r"下さい"), "ください"),
-    # "2s", "30 sec": seconds (one or two digits only: "500s" are status codes).
-    (re.compile(r"(?<![0-9])([0-9]{1,2}) ?(?:s|secs?)(?![a-z0-9])"), r"\1 seconds"),
 )
+
+
+def _rewrite(text: str, rules: tuple[tuple[re.Pattern[str], str], ...]) -> str:
+    for pattern, replacement in rules:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def words(text: str) -> str:
     """Fold, unify verb endings, and turn punctuation into single spaces: the fuzzy form."""
     text = _HAPPENED.sub(" ", unicodedata.normalize("NFKC", text[:MAX_CHARS]))
-    text = _ADJECTIVE.sub("い ", text)
-    for pattern, word in _SYNONYMS:
-        text = pattern.sub(word, text)
+    text = _rewrite(_ADJECTIVE.sub("い ", text), _SYNONYMS)
     text = _PARTICLE.sub(r" \1 ", text)
-    text = fold(text).replace("_", " ")
-    for pattern, plain in _ENGLISH:
-        text = pattern.sub(plain, text)
-    for pattern, plain in _ENDINGS:
-        text = pattern.sub(plain, text)
+    text = _rewrite(_rewrite(fold(text).replace("_", " "), _ENGLISH), _ENDINGS)
     text = _NON_WORD.sub(" ", text)
     return _SPACES.sub(" ", _SCRIPT_EDGE.sub(" ", text)).strip()
 

@@ -81,9 +81,8 @@ class WorkerPool:
                 return
             while not self._closed:
                 now = time.monotonic()
-                with self._lock:
-                    wait = 0.0 if self._busy == 0 else self._quiet
-                    wait = max(wait, self._last_busy + self._quiet - now)
+                with self._lock:  # busy: look again in `quiet`; idle: once `quiet` has passed
+                    wait = self._quiet if self._busy else self._last_busy + self._quiet - now
                 wait = min(wait, queued_at + self._patience - now)
                 if wait <= 0:
                     break

@@ -61,7 +61,7 @@ def start(argv: list[str], env: dict[str, str], port: int) -> tuple[subprocess.P
                     first_200 = time.monotonic() - started
             except OSError:
                 pass
-        elif len(children(proc.pid)) >= workers(env):
+        elif len(children(proc.pid)) >= workers():
             time.sleep(0.5)  # the last worker forked; let it reach its accept loop
             return proc, first_200
         time.sleep(0.01)
@@ -69,15 +69,9 @@ def start(argv: list[str], env: dict[str, str], port: int) -> tuple[subprocess.P
     raise SystemExit("server did not come up within 60 s")
 
 
-def workers(env: dict[str, str]) -> int:
-    """The worker count gunicorn.conf.py gives under `env` (WEB_CONCURRENCY or its default)."""
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        return int(runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"])
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+def workers() -> int:
+    """The worker count gunicorn.conf.py gives (WEB_CONCURRENCY, which the servers inherit, or its default)."""
+    return int(runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"])
 
 
 def children(pid: int) -> list[int]:
