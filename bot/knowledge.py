@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 LANGS = ("ja", "en")
-AUDIENCES = ("operator", "app_user", "sender", "anyone")
+AUDIENCES = ("operator", "app_user", "sender", "anyone", "outside")  # outside: a deflection
 LINKS_FILE = "links.yaml"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 
