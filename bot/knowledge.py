@@ -14,6 +14,8 @@ import yaml
 LANGS = ("ja", "en")
 AUDIENCES = ("operator", "app_user", "sender", "anyone", "outside")  # outside: a deflection
 LINKS_FILE = "links.yaml"
+# Files in knowledge/ that are not lists of entries; each is read by its own module.
+DATA_FILES = frozenset({LINKS_FILE, "ui.yaml", "vocabulary.yaml", "richmenu.yaml"})
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 
 _ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
@@ -305,10 +307,10 @@ def load(directory: str | Path | None = None) -> KnowledgeBase:
     entries: dict[str, Entry] = {}
     named: set[str] = set()
     digest = hashlib.sha256()
-    files = sorted(p for p in root.glob("*.yaml") if p.name != LINKS_FILE)
+    files = sorted(p for p in root.glob("*.yaml") if p.name not in DATA_FILES)
     if not files:
         problems.append(Problem(str(root), None, None, "no entry files (*.yaml) found"))
-    for path in [root / LINKS_FILE, *files]:
+    for path in sorted(root.glob("*.yaml")):  # every data file counts toward the version
         if path.exists():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for path in files:
