@@ -1,14 +1,15 @@
-"""Command line: ask, chat, show, validate and eval, with no LINE account needed."""
+"""Command line: ask, chat, show, validate, eval and diagnose, with no LINE account needed."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot import knowledge, render
+from bot import diagnose, diagnose_data, diagnose_render, knowledge, render
 from bot.evaluate import evaluate, load_questions
 from bot.matcher import Match, Matcher
 
@@ -113,6 +114,23 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if args.min_accuracy is not None and report.accuracy < args.min_accuracy else 0
 
 
+def cmd_diagnose(args: argparse.Namespace, out: TextIO) -> int:
+    kb = _kb(args)
+    data = diagnose_data.load(args.knowledge)
+    secret = None
+    if args.secret_env:
+        secret = os.environ.get(args.secret_env)
+        if not secret:
+            print(f"diagnose: environment variable {args.secret_env} is not set", file=sys.stderr)
+            return 2
+    finding = diagnose.run(args.url, kb, data, secret, diagnose.Options.from_env())
+    if args.json:
+        print(json.dumps(finding.as_json(), ensure_ascii=False), file=out)
+    else:
+        print(diagnose_render.text(finding, kb, data, args.lang), file=out)
+    return 2 if finding.refused else 0 if finding.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--knowledge", metavar="DIR", help="knowledge directory (default: knowledge/)")
@@ -141,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("file")
     ev.add_argument("--min-accuracy", type=float)
     ev.set_defaults(func=cmd_eval)
+
+    diag = sub.add_parser("diagnose", help="check a webhook URL the way LINE's Verify does")
+    diag.add_argument("url")
+    diag.add_argument("--json", action="store_true")
+    diag.add_argument("--lang", choices=("ja", "en"), default="ja")
+    diag.add_argument("--secret-env", metavar="NAME", help="sign the probe with the channel secret in $NAME")
+    diag.set_defaults(func=cmd_diagnose)
     return parser
 
 
