@@ -55,6 +55,7 @@ _VERIFY = {
     20: "the chain is incomplete or its CA is not public: send the intermediate certificates (fullchain.pem)",
     21: "the chain is incomplete: send the intermediate certificates (fullchain.pem)",
     62: "the certificate does not cover this host name",
+    64: "the certificate does not cover this IP address (host name)",
 }
 
 
@@ -268,7 +269,7 @@ def diagnose(
             return done(REQUEST_TIMEOUT, TIMEOUT_DETAIL)
         if error == "goaway":
             return done(COULD_NOT_CONNECT, CONNECTION_GOAWAY)
-        if error == "stream_reset" or (error == "closed" and facts.http_version == "HTTP/2"):
+        if error == "stream_reset" or (error == "closed" and facts.alpn == "h2"):
             return done(UNCLASSIFIED, STREAM_CLOSED)
         if error == "closed":
             return done(UNCLASSIFIED, SESSION_CLOSED)

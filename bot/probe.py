@@ -151,7 +151,7 @@ class _Recorder(httpcore.NetworkStream):
         if tls is not None:
             facts.tls_version, facts.alpn = tls.version(), tls.selected_alpn_protocol()
             facts.cipher = (tls.cipher() or (None,))[0]
-            der = tls.getpeercert(binary_form=True)
+            der = tls.getpeercert(True)
             facts.cert = cert_facts(der) if der else None
             facts.verified = True
         self.tls_done = time.monotonic()  # the request is written from here on
@@ -221,7 +221,7 @@ def _peek(backend: PinnedBackend, target: Target, timeout: float) -> None:
         tls = tls_stream.get_extra_info("ssl_object")
         if tls is not None:
             facts.server_tls_version = tls.version()
-            der = tls.getpeercert(binary_form=True)
+            der = tls.getpeercert(True)
             if der and facts.cert is None:
                 facts.cert = cert_facts(der)
                 facts.verified = False
