@@ -24,6 +24,12 @@ _ENTRY_KEYS = {"id", "audience", "code", "detail", "reason", "status", "links", 
 _TEXT_KEYS = {"title", "label", "summary", "steps", "aliases"}
 LABEL_MAX = 20  # quick-reply label limit of the Messaging API
 LINK_LABEL_MAX = 40  # Flex button label limit
+UI_FILE = "ui.yaml"
+# The fixed reply strings the code uses; ui.yaml must give each one in every language.
+UI_STRINGS = (
+    "steps", "links", "related", "clarify", "fallback", "how_to_ask", "suggest", "outside", "hint", "join",
+    "other_code", "other_phrase", "unassigned_phrase",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -98,11 +104,26 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class UI:
+    """ui.yaml: the entry ids the code relies on and the fixed reply strings, per language."""
+
+    help: str
+    other_status: str
+    suggestions: tuple[str, ...]
+    strings: dict[str, dict[str, str]]
+
+    def text(self, lang: str, key: str) -> str:
+        """A fixed string in `lang`."""
+        return self.strings[lang][key]
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
-    """All entries, keyed by id, with a content hash as the version."""
+    """All entries, keyed by id, the UI strings, and a content hash as the version."""
 
     entries: dict[str, Entry]
     version: str
+    ui: UI
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -295,10 +316,62 @@ def _cross_check(entries: dict[str, Entry], named: set[str], problems: list[Prob
                 problems.append(Problem(file, entry.id, "detail", f"{exact!r} is already used by {other}", at))
 
 
-def load(directory: str | Path | None = None) -> KnowledgeBase:
-    """Load and validate a knowledge directory; raise KnowledgeError listing every problem."""
-    from bot import render  # imported here: render needs Entry, and validation needs render
+def _load_ui(path: Path, named: set[str], problems: list[Problem]) -> UI | None:
+    """Read ui.yaml; every id must name an entry written in the files, every string must be there."""
+    if not path.exists():
+        problems.append(Problem(path.name, None, None, "file is missing"))
+        return None
+    data = _read_yaml(path, problems)
+    if data is None:
+        return None
+    count = len(problems)
 
+    def report(fld: str, message: str, line: int | None = None) -> None:
+        problems.append(Problem(path.name, None, fld, message, line))
+
+    if not isinstance(data, dict):
+        report("", "must be a mapping with ids and strings")
+        return None
+    ids = data.get("ids")
+    if not isinstance(ids, dict):
+        report("ids", "is missing (a mapping of help, other_status and suggestions)", data["__lines__"].get("ids"))
+        ids = {}
+    id_lines = ids.get("__lines__", {})
+    for key in ("help", "other_status"):
+        value = ids.get(key)
+        if not isinstance(value, str) or value not in named:
+            report(f"ids.{key}", f"must name an entry, got {value!r}", id_lines.get(key))
+    suggestions = _str_list(ids.get("suggestions"))
+    if not suggestions or any(s not in named for s in suggestions):
+        report("ids.suggestions", f"must list entry ids, got {ids.get('suggestions')!r}", id_lines.get("suggestions"))
+    strings = data.get("strings")
+    if not isinstance(strings, dict):
+        report("strings", "is missing (a mapping of ja and en)", data["__lines__"].get("strings"))
+        strings = {}
+    texts: dict[str, dict[str, str]] = {}
+    for lang in LANGS:
+        section = strings.get(lang)
+        if not isinstance(section, dict):
+            report(f"strings.{lang}", "language section is missing", strings.get("__lines__", {}).get(lang))
+            continue
+        lines = section.get("__lines__", {})
+        for key in section:
+            if not key.startswith("__") and key not in UI_STRINGS:
+                report(f"strings.{lang}.{key}", "unknown string (the code does not use it)", lines.get(key))
+        for key in UI_STRINGS:
+            value = section.get(key)
+            if not isinstance(value, str) or not value.strip():
+                report(f"strings.{lang}.{key}", "is missing or empty", section.get("__line__"))
+        texts[lang] = {k: " ".join(str(v).split()) for k, v in section.items() if k in UI_STRINGS}
+    if len(problems) > count:
+        return None
+    return UI(ids["help"], ids["other_status"], tuple(suggestions or ()), texts)
+
+
+def load(directory: str | Path | None = None) -> KnowledgeBase:
+    """Load and validate a knowledge directory; raise KnowledgeError listing every problem.
+
+    This checks the data only; bot.limits checks what LINE would refuse once entries are rendered."""
     root = Path(directory) if directory else DEFAULT_DIR
     problems: list[Problem] = []
     if not root.is_dir():
@@ -339,10 +412,7 @@ def load(directory: str | Path | None = None) -> KnowledgeBase:
                 continue
             entries[entry.id] = entry
     _cross_check(entries, named, problems)
-    if problems:
+    ui = _load_ui(root / UI_FILE, named, problems)
+    if problems or ui is None:
         raise KnowledgeError(problems)
-    kb = KnowledgeBase(entries=entries, version=digest.hexdigest()[:12])
-    problems.extend(render.check_all(kb))
-    if problems:
-        raise KnowledgeError(problems)
-    return kb
+    return KnowledgeBase(entries=entries, version=digest.hexdigest()[:12], ui=ui)

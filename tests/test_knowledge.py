@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA
 
-from bot import knowledge
+from bot import knowledge, limits
 from bot.knowledge import KnowledgeError
 
 BROKEN = DATA / "broken"
@@ -13,13 +13,15 @@ BROKEN = DATA / "broken"
 
 def _problems(case: str) -> list[str]:
     with pytest.raises(KnowledgeError) as info:
-        knowledge.load(BROKEN / case)
+        limits.checked(knowledge.load(BROKEN / case))
     return [str(p) for p in info.value.problems]
 
 
 def test_real_knowledge_base_loads(kb: knowledge.KnowledgeBase) -> None:
-    assert len(kb) == 54
+    assert kb.ui.help in kb and kb.ui.other_status in kb
+    assert all(entry_id in kb for entry_id in kb.ui.suggestions)
     assert len(kb.version) == 12
+    assert limits.check_all(kb) == []
 
 
 def test_every_topic_has_both_languages_and_links(kb: knowledge.KnowledgeBase) -> None:
@@ -34,7 +36,7 @@ def test_every_topic_has_both_languages_and_links(kb: knowledge.KnowledgeBase) -
 
 def test_details_name_their_reason(kb: knowledge.KnowledgeBase) -> None:
     details = [e for e in kb.entries.values() if e.detail and e.id.startswith("webhook.detail.")]
-    assert len(details) == 13
+    assert details
     for entry in details:
         assert f"webhook.reason.{entry.reason}" in entry.related
         assert entry.reason in entry.text["en"].summary
@@ -72,3 +74,35 @@ def test_yaml_error_does_not_half_load(tmp_path: Path) -> None:
 def test_missing_directory() -> None:
     with pytest.raises(KnowledgeError, match="knowledge directory not found"):
         knowledge.load(BROKEN / "does-not-exist")
+
+
+def test_renamed_ui_id_is_named_by_file_and_field(tmp_path: Path) -> None:
+    """Renaming bot.help in the entries but not in ui.yaml fails validation, not every follow event."""
+    for path in knowledge.DEFAULT_DIR.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    ui = tmp_path / "ui.yaml"
+    ui.write_text(ui.read_text(encoding="utf-8").replace("help: bot.help", "help: bot.helpx"), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    assert [(p.file, p.field) for p in info.value.problems] == [("ui.yaml", "ids.help")]
+
+
+def test_missing_ui_string_is_named(tmp_path: Path) -> None:
+    for path in knowledge.DEFAULT_DIR.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    ui = tmp_path / "ui.yaml"
+    ui.write_text(ui.read_text(encoding="utf-8").replace("    hint: Please", "    hintt: Please"), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    fields = sorted(p.field or "" for p in info.value.problems)
+    assert fields == ["strings.en.hint", "strings.en.hintt"]
+
+
+def test_loading_data_does_not_import_the_algorithm_or_the_presentation() -> None:
+    """bot.knowledge parses data only: importing it alone pulls in neither render nor matcher."""
+    import subprocess
+    import sys
+
+    code = "import sys, bot.knowledge; print(sorted(m for m in sys.modules if m.startswith('bot.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['bot.knowledge']"
