@@ -8,7 +8,7 @@ from bot import render
 from bot.diagnose_data import DiagnoseData
 from bot.diagnosis import Finding
 from bot.knowledge import KnowledgeBase
-from bot.matcher import Match
+from bot.types import Match
 
 MAX_INFO = 160  # characters of one fact in the bubble; the altText and CLI carry the whole of it
 OK_COLOR, BAD_COLOR = "#06C755", "#E5483F"
