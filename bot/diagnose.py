@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpcore
 
-from bot import diagnosis, probe, urlguard
+from bot import diagnose_render, diagnosis, probe, urlguard
 from bot.diagnose_data import DiagnoseData
 from bot.diagnosis import Facts, Finding
 from bot.knowledge import KnowledgeBase
+from bot.ratelimit import MemoryRateLimiter, RateLimiter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,44 @@ def run(
         probe.probe(target, facts, context, secret, limits, network, started)
     facts.elapsed_ms = (time.monotonic() - started) * 1000
     return diagnosis.diagnose(facts, kb, data.supported_ciphers, data.deprecated_ciphers)
+
+
+class Diagnoser:
+    """The reply side's URL check: rate limits, then the probe, then the finding as LINE messages."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        data: DiagnoseData,
+        options: Options | None = None,
+        limiter: RateLimiter | None = None,
+        resolver: urlguard.Resolver | None = None,
+        network: httpcore.NetworkBackend | None = None,
+        limits: probe.Limits = probe.Limits(),  # noqa: B008 - frozen
+    ) -> None:
+        self.kb, self.data = kb, data
+        self.options = options or Options.from_env()
+        self.limiter = limiter or MemoryRateLimiter()
+        self._resolver, self._network, self._limits = resolver, network, limits
+
+    def allowed(self, chat: str) -> bool:
+        """One more probe for this chat and for the whole process (data.per_chat, data.per_process)?"""
+        per_chat, per_process = self.data.per_chat, self.data.per_process
+        return self.limiter.allow(f"diagnose:chat:{chat}", per_chat.count, per_chat.seconds) and self.limiter.allow(
+            "diagnose:process", per_process.count, per_process.seconds
+        )
+
+    def reply(self, url: str, lang: str, chat: str) -> tuple[list[dict[str, Any]], str]:
+        """(messages, log note) for a request to check `url`; the note never holds the URL."""
+        text = self.data.text[lang]
+        if not self.allowed(chat):
+            seconds = int(self.data.per_chat.seconds)
+            return [{"type": "text", "text": text["rate_limited"].format(seconds=seconds)}], "diagnose: rate limited"
+        try:
+            finding = run(url, self.kb, self.data, None, self.options, self._resolver, self._network, self._limits)
+        except Exception:
+            log.exception("diagnose: probe failed")
+            return [{"type": "text", "text": text["checking_failed"]}], "diagnose: failed"
+        verdict = "refused" if finding.refused else "ok" if finding.ok else f"{finding.reason}/{finding.detail}"
+        note = f"diagnose: {verdict} in {finding.facts.elapsed_ms:.0f} ms"
+        return diagnose_render.messages(finding, self.kb, self.data, lang), note

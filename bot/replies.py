@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from linebot.v3.webhooks import Event
 
 from bot import events
+from bot.diagnose import Diagnoser
 from bot.intake import event_id
 from bot.knowledge import KnowledgeBase
 from bot.sender import Sender
@@ -28,12 +30,14 @@ class ReplyHandler:
         sender: Sender,
         match: Callable[[str], Match],
         render: Callable[[Match], list[dict[str, Any]]],
+        diagnoser: Diagnoser | None = None,
     ) -> None:
         self._kb = kb
         self._store = store
         self._sender = sender
         self._match = match
         self._render = render
+        self._diagnoser = diagnoser
 
     def handle(self, raw: dict[str, Any]) -> None:
         """Dedupe, parse and answer one raw event.
@@ -57,10 +61,20 @@ class ReplyHandler:
                 self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note)
             return
         chat = events.chat_key(event)
-        ctx = events.Context(self._kb, self._match, self._render, lambda: self._store.offered(chat) if chat else None)
+        ctx = events.Context(
+            self._kb,
+            self._match,
+            self._render,
+            lambda: self._store.offered(chat) if chat else None,
+            self._diagnoser.data if self._diagnoser else None,
+        )
         reply = events.plan(event, ctx)
         if reply is None:
             return
+        if reply.probe and self._diagnoser:
+            # The webhook has long been answered; the probe is bounded (~10 s) well inside the token's minute.
+            messages, note = self._diagnoser.reply(reply.probe, reply.lang, chat or "-")
+            reply = dataclasses.replace(reply, messages=messages, note=note)
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)
         self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note)

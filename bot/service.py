@@ -10,8 +10,9 @@ import functools
 import os
 import threading
 
-from bot import render
+from bot import diagnose_data, render
 from bot.config import Settings
+from bot.diagnose import Diagnoser
 from bot.intake import Accepted, Intake
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
@@ -35,6 +36,8 @@ class Service:
         self._match_cached = functools.lru_cache(maxsize=4096)(self.matcher.match)
         self.render = functools.lru_cache(maxsize=512)(functools.partial(render.render, kb))
         self._settings = settings
+        # Webhook URL checks: data validated now (start-up); the rate limits count per process.
+        self.diagnose_data = diagnose_data.load(settings.knowledge_dir)
         self._lock = threading.Lock()
         self._pid = 0
 
@@ -57,7 +60,10 @@ class Service:
                 settings.read_timeout,
                 pool_size=settings.reply_threads,
             )
-            handler = ReplyHandler(self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render)
+            diagnoser = Diagnoser(self.kb, self.diagnose_data)
+            handler = ReplyHandler(
+                self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render, diagnoser
+            )
             self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
                 settings.channel_secret, lambda raw: self._pool.submit(functools.partial(handler.handle, raw))

@@ -29,3 +29,4 @@ class Reply:
     note: str
     offered: tuple[str, ...] = ()  # entry ids a number can pick next ("2" for the second)
     lang: str = "ja"
+    probe: str | None = None  # a webhook URL the reply side must check first (bot/diagnose.py renders it)
