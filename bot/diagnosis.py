@@ -273,6 +273,9 @@ def diagnose(
             return done(UNCLASSIFIED, STREAM_CLOSED)
         if error == "closed":
             return done(UNCLASSIFIED, SESSION_CLOSED)
+        if facts.alpn is None:
+            # No HTTP version agreed by ALPN and the answer is not HTTP/1.x: an HTTP/2-only server.
+            return done(COULD_NOT_CONNECT, NEGOTIATION_FAILURE)
         return done(UNCLASSIFIED, DISPATCH_ERROR)
     status = facts.status
     if status is None:

@@ -89,7 +89,7 @@ class Server:
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def url(self, path: str = "/callback") -> str:
@@ -153,6 +153,18 @@ def h2_server(cert: trustme.LeafCert, action: str) -> Server:
                 return
 
     return Server(serve, context)
+
+
+def h2_without_alpn(cert: trustme.LeafCert) -> Server:
+    """A server that agrees no protocol by ALPN and speaks only HTTP/2: SETTINGS, then GOAWAY."""
+
+    def serve(conn: Any, _: bytes) -> None:
+        h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        h2conn.initiate_connection()
+        h2conn.close_connection(error_code=1)  # PROTOCOL_ERROR: an HTTP/1.1 request is not a preface
+        conn.sendall(h2conn.data_to_send())
+
+    return Server(serve, server_context(cert))
 
 
 def closed_port() -> int:

@@ -136,3 +136,25 @@ def test_rate_limits_per_chat_without_probing(kb: Any, data: diagnose_data.Diagn
     messages, note = diagnoser.reply("https://example.com/cb", "en", "U1")
     assert note == "diagnose: rate limited" and "wait" in messages[0]["text"]
     assert diagnoser.reply("https://example.com/cb", "en", "U2")[1].startswith("diagnose: refused")
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_worst_case_finding_fits_line_limits(kb: Any, data: diagnose_data.DiagnoseData, lang: str) -> None:
+    from bot import diagnose_render
+    from bot.diagnosis import Cert, Facts, diagnose
+
+    facts = Facts(
+        url="https://" + "a" * 60 + ".example.com/" + "p" * 420,
+        addresses=tuple(f"2606:4700:{i:x}::1111" for i in range(40)),
+        address="2606:4700::1111",
+        connect_ms=12.0,
+        tls_error="verify",
+        verify_code=62,
+        tls_info="x" * 2000,
+        cert=Cert("CN=" + "i" * 300, "CN=s", tuple(f"name{i}.example.com" for i in range(200)), None),
+        verified=False,
+    )
+    finding = diagnose(facts, kb)
+    messages = diagnose_render.messages(finding, kb, data, lang)
+    assert finding.detail == "TLS handshake failure" and len(messages) == 2
+    assert not limits.check_messages(messages)

@@ -21,6 +21,7 @@ from diagnose_servers import (
     closed_port,
     cut_mid_body,
     h2_server,
+    h2_without_alpn,
     hang_up,
     self_signed_context,
     server_context,
@@ -234,6 +235,14 @@ def test_http2_server_cutting_off(action, reason, detail, kb, data, ca, ca_file,
     finding = _run(server.url(), kb, data, ca_file)
     assert finding.facts.alpn == "h2"
     assert (finding.reason, finding.detail) == (reason, detail)
+
+
+def test_http2_only_server_without_alpn_is_negotiation_failure(kb, data, ca, ca_file, servers) -> None:
+    server = _start(servers, h2_without_alpn(ca.issue_cert("127.0.0.1")))
+    finding = _run(server.url(), kb, data, ca_file)
+    assert finding.facts.alpn is None
+    assert (finding.reason, finding.detail) == ("could_not_connect", "Session protocol negotiation failure")
+    assert finding.entry == "webhook.detail.session_protocol_negotiation_failure"
 
 
 def test_body_read_is_capped(kb, data, ca, ca_file, servers) -> None:
