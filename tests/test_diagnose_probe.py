@@ -156,6 +156,12 @@ def test_tls_1_1_only_server(kb, data, ca, ca_file, servers) -> None:
     assert "TLSv1.1" in info
 
 
+def test_hang_up_during_handshake_is_session_closed(kb, data, ca_file, servers) -> None:
+    server = _start(servers, Server(hang_up, whole=False))  # reads the TLS hello, closes
+    finding = _run(server.url(), kb, data, ca_file)
+    assert (finding.reason, finding.detail) == ("could_not_connect", "Connection failed (session closed)")
+
+
 def test_closed_port_is_connection_failed(kb, data, ca_file) -> None:
     finding = _run(f"https://127.0.0.1:{closed_port()}/callback", kb, data, ca_file)
     assert (finding.reason, finding.detail) == ("could_not_connect", "Connection failed")
