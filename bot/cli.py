@@ -91,6 +91,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     try:
         kb = limits.checked(knowledge.load(args.dir or args.knowledge))
+        diagnose_data.load(args.dir or args.knowledge)  # the URL-check texts and limits, as at start-up
     except knowledge.KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=out)

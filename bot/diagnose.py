@@ -59,7 +59,7 @@ def run(
     except urlguard.DNSTimeout as exc:
         facts.dns_error, facts.dns_info = "timeout", str(exc)
     else:
-        facts.addresses = target.addresses
+        facts.addresses, facts.literal = target.addresses, target.literal
         context = probe.line_context(sorted(data.supported_ciphers | data.deprecated_ciphers), options.ca_file)
         probe.probe(target, facts, context, secret, limits, network, started)
     facts.elapsed_ms = (time.monotonic() - started) * 1000

@@ -82,6 +82,7 @@ class Facts:
     dns_error: str | None = None  # "unknown_host" | "timeout"
     dns_info: str = ""
     addresses: tuple[str, ...] = ()
+    literal: bool = False  # the URL's host is an IP address
     address: str | None = None  # the checked address the probe connected to
     connect_ms: float | None = None
     connect_error: str | None = None  # "refused" | "timeout" | "unreachable"
@@ -236,7 +237,10 @@ def diagnose(
     if facts.dns_error:
         checks.append(Check("dns", False, facts.dns_info))
         return done(COULD_NOT_CONNECT, DNS_TIMEOUT if facts.dns_error == "timeout" else UNKNOWN_HOST)
-    checks.append(Check("dns", True, "resolved to " + ", ".join(facts.addresses)))
+    if facts.literal:
+        checks.append(Check("dns", True, f"{facts.addresses[0]} is an IP address: no DNS"))
+    else:
+        checks.append(Check("dns", True, "resolved to " + ", ".join(facts.addresses)))
 
     if facts.connect_error or facts.address is None:
         checks.append(Check("connect", False, facts.connect_info or "not connected"))

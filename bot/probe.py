@@ -51,13 +51,16 @@ def body_and_signature(secret: str | None) -> tuple[bytes, str]:
     return body, base64.b64encode(digest).decode()
 
 
-def cert_facts(der: bytes) -> Cert:
-    """Issuer, subject, names and expiry of a DER certificate."""
-    cert = x509.load_der_x509_certificate(der)
+def cert_facts(der: bytes) -> Cert | None:
+    """Issuer, subject, names and expiry of a DER certificate (None when it cannot be parsed)."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         names = [*san.get_values_for_type(x509.DNSName), *(str(a) for a in san.get_values_for_type(x509.IPAddress))]
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, ValueError):
         names = []
     return Cert(
         issuer=cert.issuer.rfc4514_string(),
@@ -287,8 +290,8 @@ def probe(
                         facts.location = value.decode("latin-1")[:300]
                 for chunk in answer.iter_stream():
                     facts.body_bytes += len(chunk)
-                    if facts.body_bytes >= limits.max_body:
-                        break
+                    if facts.body_bytes >= limits.max_body or time.monotonic() - started > limits.total:
+                        break  # the verdict is in the status line; a slow or huge body adds nothing
         except (httpcore.ConnectError, httpcore.ConnectTimeout):
             if facts.tls_error:
                 _peek(backend, target, min(2.0, limits.total - (time.monotonic() - started)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
@@ -149,17 +150,30 @@ def non_global(address: Address, allow_loopback: bool = False) -> str | None:
     return next((why for bad, why in checks if bad), None)
 
 
-def dns_resolve(host: str, timeout: float) -> list[str]:
-    """A and AAAA records of `host` with dnspython, within `timeout` seconds in all."""
-    resolver = dns.resolver.Resolver()
+def dns_resolver(nameservers: Sequence[str] | None = None, port: int = 53) -> Resolver:
+    """A Resolver asking the system's name servers (or these) with dnspython."""
+
+    def resolve(host: str, timeout: float) -> list[str]:
+        resolver = dns.resolver.Resolver(configure=nameservers is None)
+        if nameservers is not None:
+            resolver.nameservers, resolver.port = list(nameservers), port
+        return _resolve(resolver, host, timeout)
+
+    return resolve
+
+
+def _resolve(resolver: dns.resolver.Resolver, host: str, timeout: float) -> list[str]:
+    """A and AAAA records of `host`, within `timeout` seconds in all."""
     found: list[str] = []
-    missing = 0
+    deadline = time.monotonic() + timeout
     try:
         for rdtype in ("A", "AAAA"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise dns.exception.Timeout
             try:
-                answer = resolver.resolve(host, rdtype, lifetime=timeout, search=False)
+                answer = resolver.resolve(host, rdtype, lifetime=left, search=False)
             except dns.resolver.NoAnswer:
-                missing += 1
                 continue
             found += [r.to_text() for r in answer]
     except dns.resolver.NXDOMAIN:
@@ -186,7 +200,7 @@ def check(url: str, resolver: Resolver | None = None, allow_loopback: bool = Fal
             raise Refused(f"{host} is this machine (loopback)")
         addresses = ["127.0.0.1"]  # never asked of DNS: RFC 6761 names are this machine
     else:
-        addresses = (resolver or dns_resolve)(host, dns_timeout)
+        addresses = (resolver or dns_resolver())(host, dns_timeout)
         if not addresses:
             raise UnknownHost(f"{host}: the name has no address")
     checked: list[str] = []
