@@ -18,7 +18,7 @@ def _problems(case: str) -> list[str]:
 
 
 def test_real_knowledge_base_loads(kb: knowledge.KnowledgeBase) -> None:
-    assert len(kb) == 54
+    assert len(kb) == len(kb.entries) > 0
     assert len(kb.version) == 12
 
 
