@@ -17,6 +17,7 @@ UI_LABELS = {
     "Error statistics aggregation": "エラーの統計情報",
     "Webhook errors": "Webhookエラー",
     "Download TSV file": "TSVファイルをダウンロード",
+    "Deprecated": "非推奨",  # the cipher-suite status on the SSL/TLS spec page
     "Webhook redelivery": "Webhookの再送",
     "Allow bot to join group chats": "グループトーク・複数人トークへの参加を許可する",
     "Delete all data": "すべてのデータを削除",
