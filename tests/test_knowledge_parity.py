@@ -20,6 +20,8 @@ UI_LABELS = {
     "Deprecated": "非推奨",  # the cipher-suite status on the SSL/TLS spec page
     "Webhook redelivery": "Webhookの再送",
     "Allow bot to join group chats": "グループトーク・複数人トークへの参加を許可する",
+    "Auto-reply messages": "応答メッセージ",
+    "Greeting messages": "あいさつメッセージ",
     "Delete all data": "すべてのデータを削除",
     "Delete data": "データの削除",
     "Delete": "削除",
