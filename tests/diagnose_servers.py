@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import socket
 import socketserver
 import ssl
@@ -15,6 +17,10 @@ import h2.config
 import h2.connection
 import h2.events
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 Behaviour = Callable[[Any, bytes], None]  # (connection, request head and body) -> writes the answer
 
@@ -117,10 +123,30 @@ def _write_leaf_only(cert: trustme.LeafCert) -> str:
     return handle.name
 
 
-def self_signed_context(ca: trustme.CA, directory: Path) -> ssl.SSLContext:
-    """A server presenting a CA's own self-signed certificate as its leaf."""
+def self_signed_context(directory: Path, name: str = "localhost") -> ssl.SSLContext:
+    """A server presenting a self-signed certificate for `name` and 127.0.0.1 (what `openssl req -x509` makes)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=90))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     path = directory / "self-signed.pem"
-    path.write_bytes(ca.private_key_pem.bytes() + ca.cert_pem.bytes())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.write_bytes(key_pem + cert.public_bytes(serialization.Encoding.PEM))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(str(path))
     return context

@@ -83,7 +83,7 @@ def test_probe_runs_after_the_webhook_200_and_replies_with_the_finding(
 def test_bad_certificate_reply_names_line_reason_and_entry(
     client: Any, line_api: HTTPServer, loopback: str, servers: list[Server], tmp_path: Any
 ) -> None:
-    server = Server(answer(200), self_signed_context(trustme.CA(), tmp_path))
+    server = Server(answer(200), self_signed_context(tmp_path))
     servers.append(server)
     post(client, [text_event(f"check {server.url()}")])
     messages = _one_reply(line_api)["messages"]

@@ -119,7 +119,7 @@ def test_plain_http_is_no_tls_record(kb, data, ca_file, servers) -> None:
 )
 def test_certificate_problems_are_tls_handshake_failure(kind, words, kb, data, ca, ca_file, servers, tmp_path) -> None:
     if kind == "self_signed":
-        context = self_signed_context(trustme.CA(), tmp_path)
+        context = self_signed_context(tmp_path)
     elif kind == "incomplete_chain":
         context = server_context(ca.create_child_ca().issue_cert("127.0.0.1"), chain=False)
     elif kind == "expired":
@@ -286,7 +286,7 @@ def test_invalid_url_syntax(kb, data) -> None:
 
 
 def test_cli_exit_codes_and_transcript(kb, ca, ca_file, servers, monkeypatch, capsys, tmp_path: Path) -> None:
-    server = _start(servers, Server(answer(200), self_signed_context(trustme.CA(), tmp_path)))
+    server = _start(servers, Server(answer(200), self_signed_context(tmp_path)))
     monkeypatch.setenv("DIAGNOSE_ALLOW_LOOPBACK", "1")
     assert cli.main(["diagnose", server.url(), "--lang", "en"]) == 1
     text = capsys.readouterr().out
