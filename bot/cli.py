@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bot import diagnose, diagnose_data, diagnose_render, knowledge, limits, menus, render
+from bot.config import ConfigError
 from bot.evaluate import evaluate, load_questions
 from bot.matcher import Matcher
 from bot.types import Match
@@ -125,7 +126,12 @@ def cmd_diagnose(args: argparse.Namespace, out: TextIO) -> int:
         if not secret:
             print(f"diagnose: environment variable {args.secret_env} is not set", file=sys.stderr)
             return 2
-    finding = diagnose.run(args.url, kb, data, secret, diagnose.Options.from_env())
+    try:
+        options = diagnose.Options.from_env()
+    except ConfigError as exc:
+        print(f"diagnose: {exc}", file=sys.stderr)
+        return 2
+    finding = diagnose.run(args.url, kb, data, secret, options)
     if args.json:
         print(json.dumps(finding.as_json(), ensure_ascii=False), file=out)
     else:

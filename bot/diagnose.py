@@ -12,6 +12,7 @@ from typing import Any
 import httpcore
 
 from bot import diagnose_render, diagnosis, probe, urlguard
+from bot.config import ConfigError
 from bot.diagnose_data import DiagnoseData
 from bot.diagnosis import Facts, Finding
 from bot.knowledge import KnowledgeBase
@@ -32,6 +33,8 @@ class Options:
         """Read DIAGNOSE_ALLOW_LOOPBACK and DIAGNOSE_CA_FILE."""
         env = os.environ if env is None else env
         ca_file = env.get("DIAGNOSE_CA_FILE", "").strip() or None
+        if ca_file and not os.path.isfile(ca_file):
+            raise ConfigError(f"DIAGNOSE_CA_FILE is not a file: {ca_file!r}")
         return cls(env.get("DIAGNOSE_ALLOW_LOOPBACK", "").strip() == "1", ca_file)
 
 

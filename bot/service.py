@@ -10,9 +10,8 @@ import functools
 import os
 import threading
 
-from bot import diagnose_data, render
+from bot import diagnose, diagnose_data, render
 from bot.config import Settings
-from bot.diagnose import Diagnoser
 from bot.intake import Accepted, Intake
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
@@ -38,6 +37,7 @@ class Service:
         self._settings = settings
         # Webhook URL checks: data validated now (start-up); the rate limits count per process.
         self.diagnose_data = diagnose_data.load(settings.knowledge_dir)
+        self._diagnose_options = diagnose.Options.from_env()
         self._lock = threading.Lock()
         self._pid = 0
 
@@ -60,7 +60,7 @@ class Service:
                 settings.read_timeout,
                 pool_size=settings.reply_threads,
             )
-            diagnoser = Diagnoser(self.kb, self.diagnose_data)
+            diagnoser = diagnose.Diagnoser(self.kb, self.diagnose_data, self._diagnose_options)
             handler = ReplyHandler(
                 self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render, diagnoser
             )

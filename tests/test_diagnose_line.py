@@ -34,12 +34,24 @@ def ca() -> trustme.CA:
 
 @pytest.fixture
 def loopback(monkeypatch: pytest.MonkeyPatch, ca: trustme.CA, tmp_path: Any) -> str:
-    """The two test-only settings, as a test deployment would set them."""
+    """The two test-only settings, as a test deployment would set them (before the app: read at start-up)."""
     path = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(path))
     monkeypatch.setenv("DIAGNOSE_ALLOW_LOOPBACK", "1")
     monkeypatch.setenv("DIAGNOSE_CA_FILE", str(path))
     return str(path)
+
+
+@pytest.fixture
+def app(loopback: str, line_api: HTTPServer, tmp_path: Any) -> Iterator[Any]:
+    """conftest's app, made after the test-only settings are in the environment."""
+    from conftest import settings_for
+
+    from bot.app import create_app
+
+    application = create_app(settings_for(line_api.url_for("/"), tmp_path))
+    yield application
+    application.extensions["line_error_bot"].shutdown(5.0)
 
 
 @pytest.fixture
@@ -57,7 +69,7 @@ def _one_reply(line_api: HTTPServer) -> dict[str, Any]:
 
 
 def test_probe_runs_after_the_webhook_200_and_replies_with_the_finding(
-    client: Any, line_api: HTTPServer, loopback: str, ca: trustme.CA, servers: list[Server]
+    loopback: str, client: Any, line_api: HTTPServer, ca: trustme.CA, servers: list[Server]
 ) -> None:
     answered = threading.Event()  # set once the webhook's 200 is in hand
 
@@ -81,7 +93,7 @@ def test_probe_runs_after_the_webhook_200_and_replies_with_the_finding(
 
 
 def test_bad_certificate_reply_names_line_reason_and_entry(
-    client: Any, line_api: HTTPServer, loopback: str, servers: list[Server], tmp_path: Any
+    loopback: str, client: Any, line_api: HTTPServer, servers: list[Server], tmp_path: Any
 ) -> None:
     server = Server(answer(200), self_signed_context(tmp_path))
     servers.append(server)
@@ -99,7 +111,7 @@ def test_bad_certificate_reply_names_line_reason_and_entry(
     assert not limits.check_messages(messages)
 
 
-def test_refused_url_gets_a_clear_reply_and_no_connection(client: Any, line_api: HTTPServer, loopback: str) -> None:
+def test_refused_url_gets_a_clear_reply_and_no_connection(loopback: str, client: Any, line_api: HTTPServer) -> None:
     post(client, [text_event("https://169.254.169.254/latest/meta-data を診断して")])
     (message,) = _one_reply(line_api)["messages"]
     assert message["type"] == "text" and "診断できません" in message["text"] and "link-local" in message["text"]
@@ -158,3 +170,14 @@ def test_worst_case_finding_fits_line_limits(kb: Any, data: diagnose_data.Diagno
     messages = diagnose_render.messages(finding, kb, data, lang)
     assert finding.detail == "TLS handshake failure" and len(messages) == 2
     assert not limits.check_messages(messages)
+
+
+def test_missing_test_ca_file_stops_start_up(monkeypatch: pytest.MonkeyPatch, kb: Any, tmp_path: Any) -> None:
+    from conftest import settings_for
+
+    from bot.app import create_app
+    from bot.config import ConfigError
+
+    monkeypatch.setenv("DIAGNOSE_CA_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match="DIAGNOSE_CA_FILE"):
+        create_app(settings_for("http://127.0.0.1:9", tmp_path), kb)
