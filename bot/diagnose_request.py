@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from bot.diagnose_data import DiagnoseData
 from bot.normalize import language
 
-# A URL runs until whitespace or a character no URL has unencoded (Japanese text, brackets, quotes).
-_URL = re.compile(r"https?://[!-~]+", re.IGNORECASE)
-_TRAILING = ".,;:!?)]}>'\""
+# A URL runs until whitespace or Japanese text; full-width forms of ASCII (／, ：, ａ) stay in it, so a
+# URL typed with them is checked as written (and found malformed, as LINE would find it).
+_URL = re.compile(r"https?://[!-~\uff01-\uff5e]+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}>'\"）］｝＞．，！？"
 _FILLER = re.compile(r"[\s\W]+")
 
 

@@ -122,6 +122,12 @@ def test_url_alone_in_a_one_to_one_chat_is_a_request(data: diagnose_data.Diagnos
     request = recognise("「https://example.com/callback」を診断して", data, addressed=True)
     assert request.url == "https://example.com/callback" and request.lang == "ja"
     assert recognise("please check https://example.com/cb.", data, addressed=True).lang == "en"
+    assert (
+        recognise("（https://example.com/callback）を確認して", data, addressed=True).url
+        == "https://example.com/callback"
+    )
+    typo = recognise("https://example.com／callback を診断", data, addressed=True)
+    assert typo.url == "https://example.com／callback"  # checked as written: LINE's "Invalid URL syntax"
     assert recognise("TLS handshake failure on https://example.com/callback", data, addressed=True) is None
     assert recognise("could_not_connect TLS handshake failure", data, addressed=True) is None
 
