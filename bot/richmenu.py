@@ -400,3 +400,35 @@ def apply(menus: RichMenus, line: Line, out: TextIO) -> dict[str, str]:
         line.delete(menu_id)
         print(f"deleted old menu {name!r}: {menu_id}", file=out)
     return made
+
+
+def run(menus: RichMenus, dry: bool, out: TextIO, err: TextIO, env: Mapping[str, str] | None = None) -> int:
+    """`python -m bot richmenu [--dry-run]`: 0 when done, 1 when LINE refused, 2 when settings are wrong."""
+    env = os.environ if env is None else env
+    try:
+        endpoints = Endpoints.from_env(env)
+    except ValueError as exc:
+        print(f"richmenu: {exc}", file=err)
+        return 2
+    if dry:
+        dry_run(menus, endpoints, out)
+        return 0
+    token = env.get("LINE_CHANNEL_ACCESS_TOKEN", "").strip()
+    if not token:
+        print("richmenu: set LINE_CHANNEL_ACCESS_TOKEN (or use --dry-run to see the requests)", file=err)
+        return 2
+    from linebot.v3.messaging import ApiException
+
+    line = Line(token, endpoints)
+    try:
+        apply(menus, line, out)
+    except ApiException as exc:
+        body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
+        print(f"richmenu: LINE answered {exc.status} {exc.reason}: {body}", file=err)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - connection refused, timeouts: one line, not a traceback
+        print(f"richmenu: {type(exc).__name__}: {exc}", file=err)
+        return 1
+    finally:
+        line.close()
+    return 0
