@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
 from bot import render
-from bot.knowledge import DEFAULT_DIR, LANGS, KnowledgeBase, KnowledgeError, Problem
+from bot.knowledge import DEFAULT_DIR, LANGS, KnowledgeBase, KnowledgeError, Problem, read_mapping
 
 FILE = "richmenu.yaml"
 IMAGE_DIR = "richmenu"  # knowledge/richmenu/<lang>.png, drawn by scripts/draw_richmenu.py
@@ -78,32 +76,28 @@ def load(directory: str | Path | None, kb: KnowledgeBase, images: bool = True) -
     path = root / FILE
     problems: list[Problem] = []
 
-    def report(fld: str | None, message: str) -> None:
-        problems.append(Problem(FILE, None, fld, message))
+    def report(fld: str | None, message: str, line: int | None = None) -> None:
+        problems.append(Problem(FILE, None, fld, message, line))
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KnowledgeError([Problem(FILE, None, None, "file is missing")]) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise KnowledgeError([Problem(FILE, None, None, f"cannot read: {exc}")]) from None
-    if not isinstance(data, dict):
-        raise KnowledgeError([Problem(FILE, None, None, "must be a mapping with default, columns and menus")])
+    data = read_mapping(path, problems, "default, columns and menus")
+    if data is None:
+        raise KnowledgeError(problems)
+    lines = data["__lines__"]
     default = data.get("default")
     if default not in LANGS:
-        report("default", f"must be one of {', '.join(LANGS)}, got {default!r}")
+        report("default", f"must be one of {', '.join(LANGS)}, got {default!r}", lines.get("default"))
     columns = data.get("columns")
     if not isinstance(columns, int) or isinstance(columns, bool) or not 1 <= columns <= MAX_AREAS:
-        report("columns", f"must be a whole number from 1 to {MAX_AREAS}, got {columns!r}")
+        report("columns", f"must be a whole number from 1 to {MAX_AREAS}, got {columns!r}", lines.get("columns"))
         columns = 1
     raw_menus = data.get("menus")
-    if not isinstance(raw_menus, dict) or set(raw_menus) != set(LANGS):
-        report("menus", f"must be a mapping with exactly {' and '.join(LANGS)}")
+    if not isinstance(raw_menus, dict) or set(_keys(raw_menus)) != set(LANGS):
+        report("menus", f"must be a mapping with exactly {' and '.join(LANGS)}", lines.get("menus"))
         raw_menus = {}
     menus = {lang: _menu(lang, raw_menus[lang], kb, report) for lang in LANGS if lang in raw_menus}
     names = [m.name for m in menus.values() if m]
     if len(set(names)) != len(names):
-        report("menus", "each menu needs its own name (the name is how its old copy is found)")
+        report("menus", "each menu needs its own name (the name is how its old copy is found)", lines.get("menus"))
     found = RichMenus(str(default), columns, {k: m for k, m in menus.items() if m}, root)
     if images and not problems:
         for lang, menu in found.menus.items():
@@ -119,6 +113,11 @@ def load_if_present(directory: str | Path | None, kb: KnowledgeBase) -> RichMenu
     return load(root, kb, images=False) if (root / FILE).exists() else None
 
 
+def _keys(mapping: dict[str, Any]) -> list[str]:
+    """A mapping's own keys, without the line numbers the YAML loader adds."""
+    return [k for k in mapping if not k.startswith("__")]
+
+
 def _text(value: Any, limit: int) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() and len(value.strip()) <= limit else None
 
@@ -129,13 +128,14 @@ def _menu(lang: str, raw: Any, kb: KnowledgeBase, report: Any) -> Menu | None:
         report(at, "must be a mapping with name, chat_bar and areas")
         return None
     count = 0
+    lines = raw["__lines__"]
 
-    def bad(fld: str, message: str) -> None:
+    def bad(fld: str, message: str, line: int | None = None) -> None:
         nonlocal count
         count += 1
-        report(f"{at}.{fld}", message)
+        report(f"{at}.{fld}", message, line or lines.get(fld.split(".")[0].split("[")[0]))
 
-    for key in raw:
+    for key in _keys(raw):
         if key not in {"name", "chat_bar", "areas"}:
             bad(key, "unknown field")
     name = _text(raw.get("name"), NAME_MAX)
@@ -154,26 +154,34 @@ def _menu(lang: str, raw: Any, kb: KnowledgeBase, report: Any) -> Menu | None:
         if not isinstance(item, dict):
             bad(where, "must be a mapping with label and topic or language")
             continue
-        for key in item:
+
+        def here(key: str, item: dict[str, Any] = item) -> int:
+            return item["__lines__"].get(key, item["__line__"])
+
+        for key in _keys(item):
             if key not in {"label", "note", "topic", "language", "keyboard"}:
-                bad(f"{where}.{key}", "unknown field")
+                bad(f"{where}.{key}", "unknown field", here(key))
         label = _text(item.get("label"), LABEL_MAX)
         if label is None:
-            bad(f"{where}.label", f"must be a text of 1 to {LABEL_MAX} characters")
+            bad(f"{where}.label", f"must be a text of 1 to {LABEL_MAX} characters", here("label"))
         note = item.get("note", "")
         if note and _text(note, NOTE_MAX) is None:
-            bad(f"{where}.note", f"must be a text of at most {NOTE_MAX} characters")
+            bad(f"{where}.note", f"must be a text of at most {NOTE_MAX} characters", here("note"))
         topic, language = item.get("topic"), item.get("language")
         if (topic is None) == (language is None):
-            bad(where, "needs exactly one of topic (an entry id) or language (ja or en)")
+            bad(where, "needs exactly one of topic (an entry id) or language (ja or en)", item["__line__"])
         elif topic is not None and topic not in kb:
-            bad(f"{where}.topic", f"unknown entry id {topic!r}")
+            bad(f"{where}.topic", f"unknown entry id {topic!r}", here("topic"))
         elif language is not None and (language not in LANGS or language == lang):
             other = [code for code in LANGS if code != lang]
-            bad(f"{where}.language", f"must be another menu's language ({', '.join(other)}), got {language!r}")
+            bad(
+                f"{where}.language",
+                f"must be another menu's language ({', '.join(other)}), got {language!r}",
+                here("language"),
+            )
         keyboard = item.get("keyboard", False)
         if not isinstance(keyboard, bool):
-            bad(f"{where}.keyboard", "must be true or false")
+            bad(f"{where}.keyboard", "must be true or false", here("keyboard"))
         if label:
             areas.append(Area(label, str(note or "").strip(), topic, language, keyboard is True))
     if count:

@@ -294,8 +294,14 @@ def test_validate_names_file_and_field(tmp_path: Path) -> None:
     (root / "richmenu.yaml").write_text(text, encoding="utf-8")
     code, out = _validate(root)
     assert code == 1
-    assert "richmenu.yaml: field menus.ja.areas[0].topic: unknown entry id 'menu.nope'" in out
-    assert "richmenu.yaml: field menus.en.chat_bar: must be a text of 1 to 14 characters" in out
+    at = {
+        key: text.splitlines().index(line) + 1
+        for line in text.splitlines()
+        for key in ("menu.nope", "MMM")
+        if key in line
+    }
+    assert f"richmenu.yaml:{at['menu.nope']}: field menus.ja.areas[0].topic: unknown entry id 'menu.nope'" in out
+    assert f"richmenu.yaml:{at['MMM']}: field menus.en.chat_bar: must be a text of 1 to 14 characters" in out
 
 
 def test_validate_finds_an_image_not_redrawn(tmp_path: Path) -> None:
