@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import struct
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -362,6 +363,25 @@ class Line:
     def delete(self, menu_id: str) -> None:
         self._api.delete_rich_menu(menu_id, _request_timeout=self._timeout)
 
+    def move_users(self, moves: dict[str, str], wait: float = 60.0, interval: float = 1.0) -> str:
+        """Relink every user linked to an old menu to its new one (LINE's batch link: `from` -> `to`).
+
+        LINE runs the batch in the background; this waits for its phase: 'succeeded', 'failed', or
+        'ongoing' when `wait` seconds pass first."""
+        from linebot.v3.messaging import RichMenuBatchRequest
+
+        operations = [{"type": "link", "from": old, "to": new} for old, new in moves.items()]
+        sent = self._api.rich_menu_batch_with_http_info(
+            RichMenuBatchRequest.from_dict({"operations": operations}), _request_timeout=self._timeout
+        )
+        request_id = {k.lower(): v for k, v in (sent.headers or {}).items()}.get("x-line-request-id", "")
+        deadline = time.monotonic() + wait
+        while True:
+            phase = self._api.get_rich_menu_batch_progress(request_id, _request_timeout=self._timeout).phase.value
+            if phase != "ongoing" or time.monotonic() >= deadline:
+                return str(phase)
+            time.sleep(interval)  # LINE offers no push for a batch's end: poll, as its docs say
+
     def close(self) -> None:
         for client in self._clients:
             client.close()
@@ -381,11 +401,14 @@ def dry_run(menus: RichMenus, endpoints: Endpoints, out: TextIO) -> None:
             file=out,
         )
     print(f"POST {endpoints.api}/v2/bot/user/all/richmenu/<{menus.default} id>  (the default menu)", file=out)
+    print(f"POST {endpoints.api}/v2/bot/richmenu/batch  (link the users of each old menu to its new one)", file=out)
+    print(f"GET {endpoints.api}/v2/bot/richmenu/progress/batch?requestId=<its request id>  (until done)", file=out)
     print(f"DELETE {endpoints.api}/v2/bot/richmenu/<old id>  for each old menu named {names}", file=out)
 
 
 def apply(menus: RichMenus, line: Line, out: TextIO) -> dict[str, str]:
-    """Create both menus with their images, make the default one default, then delete the old copies.
+    """Create both menus with their images, make the default one default, move the users of the old
+    copies to the new ones, then delete the old copies.
 
     The new menus are complete before anything old goes, so users always have a menu. Only menus
     named as in richmenu.yaml are deleted; others on the channel are left alone."""
@@ -404,6 +427,15 @@ def apply(menus: RichMenus, line: Line, out: TextIO) -> dict[str, str]:
                 line.delete(menu_id)
         raise
     print(f"default menu: {menus.default} ({made[menus.default]})", file=out)
+    if not old:
+        return made
+    # Users linked to an old menu (those who chose English) would fall back to the default when it is
+    # deleted: move them to the new menu of the same language first.
+    by_name = {menu.name: lang for lang, menu in menus.menus.items()}
+    phase = line.move_users({menu_id: made[by_name[name]] for menu_id, name in old})
+    if phase != "succeeded":
+        print(f"moving users to the new menus: {phase}; old menus kept (the next run retries)", file=out)
+        return made
     for menu_id, name in old:
         line.delete(menu_id)
         print(f"deleted old menu {name!r}: {menu_id}", file=out)

@@ -43,8 +43,12 @@ class FakeRichMenus:
         self.bodies: list[Any] = []
         self.headers: list[dict[str, str]] = []
         self.profile = profile
+        self.batch_phase = "succeeded"
+        self.links: dict[str, str] = {}  # user -> menu id (per-user links)
         self._ids = (f"richmenu-new-{n}" for n in itertools.count(1))
         api.expect_request("/v2/bot/richmenu/list", method="GET").respond_with_handler(self._list)
+        api.expect_request("/v2/bot/richmenu/batch", method="POST").respond_with_handler(self._batch)
+        api.expect_request("/v2/bot/richmenu/progress/batch", method="GET").respond_with_handler(self._progress)
         api.expect_request("/v2/bot/richmenu", method="POST").respond_with_handler(self._create)
         user_all = re.compile(r"^/v2/bot/user/all/richmenu/[^/]+$")
         api.expect_request(user_all, method="POST").respond_with_handler(self._set_default)
@@ -97,8 +101,24 @@ class FakeRichMenus:
 
     def _link(self, request: Request) -> Response:
         self._record(request)
-        known = request.path.split("/")[-1] in self.with_image
-        return self._json({}) if known else self._json({"message": "richmenu not found"}, 404)
+        _, user, _, menu_id = request.path.rsplit("/", 3)
+        if menu_id not in self.with_image:
+            return self._json({"message": "richmenu not found"}, 404)
+        self.links[user] = menu_id
+        return self._json({})
+
+    def _batch(self, request: Request) -> Response:
+        body = json.loads(request.get_data())
+        self._record(request, body)
+        if self.batch_phase == "succeeded":
+            moves = {op["from"]: op["to"] for op in body["operations"] if op["type"] == "link"}
+            self.links = {user: moves.get(menu_id, menu_id) for user, menu_id in self.links.items()}
+        return Response("{}", status=202, content_type="application/json", headers={"x-line-request-id": "batch-1"})
+
+    def _progress(self, request: Request) -> Response:
+        self._record(request, dict(request.args))
+        done = {"completedTime": "2026-11-23T11:00:01.000Z"} if self.batch_phase != "ongoing" else {}
+        return self._json({"phase": self.batch_phase, "acceptedTime": "2026-11-23T11:00:00.000Z", **done})
 
     def _delete(self, request: Request) -> Response:
         menu_id = request.path.split("/")[-1]
@@ -106,6 +126,7 @@ class FakeRichMenus:
         if self.menus.pop(menu_id, None) is None:
             return self._json({"message": "Not found"}, 404)
         self.with_image.discard(menu_id)
+        self.links = {user: m for user, m in self.links.items() if m != menu_id}  # its users fall back
         if self.default == menu_id:
             self.default = None
         return self._json({})
@@ -212,18 +233,40 @@ def test_second_run_replaces_only_its_own_menus(
     fake = FakeRichMenus(line_api, data_api, [FOREIGN])
     assert _run(monkeypatch, line_api, data_api)[0] == 0
     first = dict(fake.menus)
+    fake.links = {USER: "richmenu-new-2", "Uother": "richmenu-not-ours"}  # one chose English
     fake.calls.clear()
     code, out, _ = _run(monkeypatch, line_api, data_api)
     assert code == 0
-    deletes = [path for method, path in fake.calls if method == "DELETE"]
-    assert deletes == ["api:/v2/bot/richmenu/richmenu-new-1", "api:/v2/bot/richmenu/richmenu-new-2"]
-    # The new default is set before the old menus go, so users are never left without one.
-    assert fake.calls.index(("POST", "api:/v2/bot/user/all/richmenu/richmenu-new-3")) < fake.calls.index(
-        ("DELETE", "api:/v2/bot/richmenu/richmenu-new-1")
-    )
+    assert fake.calls[-5:] == [
+        ("POST", "api:/v2/bot/user/all/richmenu/richmenu-new-3"),  # the new default first: never no menu
+        ("POST", "api:/v2/bot/richmenu/batch"),
+        ("GET", "api:/v2/bot/richmenu/progress/batch"),
+        ("DELETE", "api:/v2/bot/richmenu/richmenu-new-1"),
+        ("DELETE", "api:/v2/bot/richmenu/richmenu-new-2"),
+    ]
+    assert fake.bodies[-4] == {
+        "operations": [
+            {"type": "link", "from": "richmenu-new-1", "to": "richmenu-new-3"},
+            {"type": "link", "from": "richmenu-new-2", "to": "richmenu-new-4"},
+        ]
+    }
+    assert fake.bodies[-3] == {"requestId": "batch-1"}
+    assert fake.links == {USER: "richmenu-new-4", "Uother": "richmenu-not-ours"}  # still English
     assert set(fake.menus) == {"richmenu-not-ours", "richmenu-new-3", "richmenu-new-4"}
     assert fake.menus["richmenu-not-ours"] == first["richmenu-not-ours"]
     assert fake.default == "richmenu-new-3" and "deleted old menu 'line-error-bot en'" in out
+
+
+def test_old_menus_kept_when_moving_users_fails(
+    monkeypatch: pytest.MonkeyPatch, line_api: HTTPServer, data_api: HTTPServer, menus: Any
+) -> None:
+    fake = FakeRichMenus(line_api, data_api, [_ours(menus, "en", "richmenu-old-en")])
+    fake.links = {USER: "richmenu-old-en"}
+    fake.batch_phase = "failed"
+    code, out, _ = _run(monkeypatch, line_api, data_api)
+    assert code == 0 and "old menus kept" in out
+    assert not [call for call in fake.calls if call[0] == "DELETE"]
+    assert fake.links == {USER: "richmenu-old-en"} and fake.default == "richmenu-new-1"
 
 
 def test_failed_upload_leaves_no_half_made_menu(
