@@ -4,9 +4,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from conftest import DATA
+
+from bot import knowledge
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,13 +57,13 @@ def test_show_json_maps_ids_to_messages() -> None:
     assert data["line_app.500"][0]["type"] == "flex"
 
 
-def test_show_all_entries(kb: Any) -> None:
-    assert len(json.loads(run("show", "--json").stdout)) == len(kb)
+def test_show_all_entries() -> None:
+    assert set(json.loads(run("show", "--json").stdout)) == set(knowledge.load().entries)
 
 
-def test_validate_ok_and_broken(kb: Any) -> None:
+def test_validate_ok_and_broken() -> None:
     ok = run("validate")
-    assert ok.returncode == 0 and ok.stdout.startswith(f"ok: {len(kb)} entries")
+    assert ok.returncode == 0 and ok.stdout.startswith(f"ok: {len(knowledge.load())} entries")
     broken = run("validate", str(DATA / "broken" / "missing_field"))
     assert broken.returncode == 1
     assert "area.yaml:5: entry area.no_summary: field ja.summary" in broken.stdout
