@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKEN, post, replies, text_event, wait_for
+from conftest import TOKEN, post, replies, settings_for, text_event, wait_for
 from PIL import Image
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from bot import cli, knowledge, richmenu
+from bot.app import create_app
 from bot.render import parse_postback
 
 USER = "U0123456789abcdef0123456789abcdef"  # conftest's text_event user
@@ -439,3 +440,20 @@ def test_switch_after_menus_were_replaced_finds_the_new_one(
     post(client, [_postback(richmenu.switch_data("en"))])
     assert wait_for(lambda: len(replies(line_api)) == 2)
     assert _links(fake) == ["rm-en", "rm-en", "rm-en2"]  # refused once, listed again, linked
+
+
+def test_web_process_refuses_a_broken_richmenu_file(tmp_path: Path) -> None:
+    root = _copy_knowledge(tmp_path)
+    text = (root / "richmenu.yaml").read_text(encoding="utf-8").replace("language: en", "language: ja", 1)
+    (root / "richmenu.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(knowledge.KnowledgeError) as caught:
+        create_app(settings_for("http://127.0.0.1:9", tmp_path, knowledge_dir=root))
+    assert "field menus.ja.areas[5].language: must be another menu's language (en), got 'ja'" in str(caught.value)
+
+
+def test_bad_data_api_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINE_DATA_API_BASE_URL", "api-data.line.me")
+    err = io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    assert cli.main(["richmenu", "--dry-run"], out=io.StringIO()) == 2
+    assert "LINE_DATA_API_BASE_URL must be an http(s) URL" in err.getvalue()
