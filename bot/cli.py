@@ -7,9 +7,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
-from bot import diagnose, diagnose_data, diagnose_render, knowledge, limits, menus, render
+from bot import diagnose, diagnose_data, diagnose_render, knowledge, limits, menus, render, richmenu
 from bot.config import ConfigError
 from bot.evaluate import evaluate, load_questions
 from bot.matcher import Matcher
@@ -90,9 +91,12 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    root = Path(args.dir or args.knowledge or knowledge.DEFAULT_DIR)
     try:
-        kb = limits.checked(knowledge.load(args.dir or args.knowledge))
-        diagnose_data.load(args.dir or args.knowledge)  # the URL-check texts and limits, as at start-up
+        kb = limits.checked(knowledge.load(root))
+        if (root / richmenu.FILE).exists():
+            richmenu.load(root, kb)
+        diagnose_data.load(root)  # the URL-check texts and limits, as at start-up
     except knowledge.KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=out)
@@ -139,6 +143,11 @@ def cmd_diagnose(args: argparse.Namespace, out: TextIO) -> int:
     return 2 if finding.refused else 0 if finding.ok else 1
 
 
+def cmd_richmenu(args: argparse.Namespace, out: TextIO) -> int:
+    kb = limits.checked(knowledge.load(args.knowledge))
+    return richmenu.run(richmenu.load(args.knowledge, kb), args.dry_run, out, sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--knowledge", metavar="DIR", help="knowledge directory (default: knowledge/)")
@@ -174,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--lang", choices=("ja", "en"), default="ja")
     diag.add_argument("--secret-env", metavar="NAME", help="sign the probe with the channel secret in $NAME")
     diag.set_defaults(func=cmd_diagnose)
+
+    rich = sub.add_parser("richmenu", help="set up the rich menus on LINE (replaces the ones it made before)")
+    rich.add_argument("--dry-run", action="store_true", help="print the requests instead of sending them")
+    rich.set_defaults(func=cmd_richmenu)
     return parser
 
 

@@ -27,8 +27,9 @@ CACHE_CHARS = 300
 class Service:
     """Wires intake -> worker pool -> reply handler for this process."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase) -> None:
+    def __init__(self, settings: Settings, kb: KnowledgeBase, menu_names: dict[str, str] | None = None) -> None:
         self.kb = kb
+        self._menu_names = menu_names or {}
         self.matcher = Matcher(kb)
         # The same errors get pasted again and again: remember recent short questions and replies
         # (short only: 4,096 pastes of 5,000 characters would cost tens of MB).
@@ -62,7 +63,7 @@ class Service:
             )
             diagnoser = diagnose.Diagnoser(self.kb, self.diagnose_data, self._diagnose_options)
             handler = ReplyHandler(
-                self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render, diagnoser
+                self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render, self._menu_names, diagnoser
             )
             self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
