@@ -54,7 +54,7 @@ def run(
     try:
         target = urlguard.check(url, resolver, options.allow_loopback, limits.dns)
     except urlguard.Refused as exc:
-        facts.refused = str(exc)
+        facts.refused, facts.refused_rule, facts.refused_fields = str(exc), exc.rule, exc.fields
     except urlguard.InvalidURL as exc:
         facts.invalid_url = str(exc)
     except urlguard.UnknownHost as exc:

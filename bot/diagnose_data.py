@@ -19,6 +19,7 @@ TEXT_KEYS = (
     "unsigned",
     "facts",
     "refused",
+    *(f"refused_{rule}" for rule in ("https_only", "credentials", "port", "host_form", "address", "literal", "dns")),
     "refused_hint",
     "invalid",
     "rate_limited",

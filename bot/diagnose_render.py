@@ -33,7 +33,17 @@ def headline(finding: Finding, data: DiagnoseData, lang: str) -> tuple[str, str]
 def refused_text(finding: Finding, data: DiagnoseData, lang: str) -> str:
     """What a refused URL gets: the rule it broke and what can be checked."""
     text = data.text[lang]
-    return f"{text['refused'].format(why=finding.refused)}\n{text['refused_hint']}"
+    facts = finding.facts
+    rule = text.get(f"refused_{facts.refused_rule}")
+    why = rule.format_map(_Fields(facts.refused_fields)) if rule else finding.refused
+    return f"{text['refused'].format(why=why)}\n{text['refused_hint']}"
+
+
+class _Fields(dict[str, str]):
+    """Fields for a text; one the text names but the rule did not give shows as "?"."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
 
 
 def _fact_lines(finding: Finding, data: DiagnoseData, lang: str) -> list[tuple[bool, str, str]]:

@@ -78,6 +78,8 @@ class Facts:
     checked_at: datetime | None = None
     signed: bool = False
     refused: str | None = None  # the URL guard's reason; nothing was sent
+    refused_rule: str = ""  # which rule (urlguard.Refused.rule), and what fills in its text
+    refused_fields: dict[str, str] = field(default_factory=dict)
     invalid_url: str | None = None
     dns_error: str | None = None  # "unknown_host" | "timeout"
     dns_info: str = ""

@@ -36,7 +36,15 @@ _HOST_CHARS = re.compile(r"^[a-z0-9_.-]+$")
 
 
 class Refused(Exception):
-    """The bot will not fetch this URL (a safety rule); the message says which rule, in English."""
+    """The bot will not fetch this URL (a safety rule); the message says which rule, in English.
+
+    `rule` names the rule (a key of the texts in knowledge/diagnose.yaml, `refused_<rule>`) and
+    `fields` fill in its text: host, address, what, port."""
+
+    def __init__(self, message: str, rule: str, **fields: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.fields = fields
 
 
 class InvalidURL(Exception):
@@ -82,11 +90,11 @@ def parse(url: str) -> tuple[SplitResult, str, int]:
         raise InvalidURL(f"the URL cannot be parsed: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme == "http":
-        raise Refused("only https:// URLs are checked (LINE sends webhooks over HTTPS only)")
+        raise Refused("only https:// URLs are checked (LINE sends webhooks over HTTPS only)", "https_only")
     if scheme != "https" or not parts.netloc:
         raise InvalidURL("the URL must start with https://")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise Refused("the URL contains a user name or password; remove them")
+        raise Refused("the URL contains a user name or password; remove them", "credentials")
     raw_path = parts.path + ("?" + parts.query if parts.query else "")
     if not raw_path.isascii():
         raise InvalidURL("the path contains characters outside ASCII (full-width?); percent-encode them")
@@ -94,7 +102,7 @@ def parse(url: str) -> tuple[SplitResult, str, int]:
     if not host:
         raise InvalidURL("the URL has no host name")
     if "%" in host:
-        raise Refused("a zone id or percent-encoding in the host is not accepted")
+        raise Refused("a zone id or percent-encoding in the host is not accepted", "host_form", host=host)
     if not host.isascii():
         try:
             host = idna.encode(host, uts46=True).decode("ascii")
@@ -105,7 +113,7 @@ def parse(url: str) -> tuple[SplitResult, str, int]:
         raise InvalidURL("the host name contains characters a domain name cannot have")
     port = DEFAULT_PORT if port is None else port
     if port != DEFAULT_PORT and port not in UNPRIVILEGED:
-        raise Refused(f"port {port} is not checked (443 or 1024-65535 only)")
+        raise Refused(f"port {port} is not checked (443 or 1024-65535 only)", "port", port=str(port))
     return parts, host, port
 
 
@@ -120,7 +128,9 @@ def literal_address(host: str) -> Address | None:
         pass
     labels = host.split(".")
     if _NUMERIC_LABEL.match(labels[-1]):
-        raise Refused(f"the host {host!r} is an IPv4 address in an unusual form; write it as a.b.c.d")
+        raise Refused(
+            f"the host {host!r} is an IPv4 address in an unusual form; write it as a.b.c.d", "host_form", host=host
+        )
     return None
 
 
@@ -197,7 +207,7 @@ def check(url: str, resolver: Resolver | None = None, allow_loopback: bool = Fal
         addresses: Sequence[str] = [str(literal)]
     elif host == "localhost" or host.endswith(".localhost"):
         if not allow_loopback:
-            raise Refused(f"{host} is this machine (loopback)")
+            raise Refused(f"{host} is this machine (loopback)", "literal", address=host, what="loopback")
         addresses = ["127.0.0.1"]  # never asked of DNS: RFC 6761 names are this machine
     else:
         addresses = (resolver or dns_resolver())(host, dns_timeout)
@@ -208,9 +218,11 @@ def check(url: str, resolver: Resolver | None = None, allow_loopback: bool = Fal
         try:
             address = ipaddress.ip_address(text)
         except ValueError:
-            raise Refused(f"the resolver returned {text!r}, which is not an IP address") from None
+            raise Refused(f"the resolver returned {text!r}, which is not an IP address", "dns", host=host) from None
         why = non_global(address, allow_loopback)
         if why:
-            raise Refused(f"{host} resolves to {address}: {why}")
+            if literal is not None:
+                raise Refused(f"{address} is a {why}", "literal", address=str(address), what=why)
+            raise Refused(f"{host} resolves to {address}: {why}", "address", host=host, address=str(address), what=why)
         checked.append(str(address))
     return Target(url, host, port, target, tuple(dict.fromkeys(checked)), literal is not None)

@@ -7,7 +7,7 @@ from typing import Any
 import httpcore
 import pytest
 
-from bot import diagnose, diagnose_data, urlguard
+from bot import diagnose, diagnose_data, diagnose_render, urlguard
 from bot.ratelimit import MemoryRateLimiter
 
 
@@ -107,6 +107,9 @@ def test_refused_forms_never_reach_dns_or_network(url, kb, data) -> None:
     finding = diagnose.run(url, kb, data, resolver=_no_dns, network=NoNetwork())
     assert finding.refused, finding.checks
     assert finding.as_json()["ok"] is False
+    for lang in ("ja", "en"):  # every rule has its own text in both languages, every field filled
+        reply = diagnose_render.refused_text(finding, data, lang)
+        assert "?" not in reply and finding.refused not in reply
 
 
 def test_loopback_setting_lets_only_127_through() -> None:
