@@ -153,7 +153,8 @@ def self_signed_context(directory: Path, name: str = "localhost") -> ssl.SSLCont
 
 
 def h2_server(cert: trustme.LeafCert, action: str) -> Server:
-    """An HTTP/2-only server: after the request's headers, 'goaway' ends the connection, 'reset' the stream."""
+    """An HTTP/2-only server: after the request's headers, 'ok' answers 200, 'goaway' ends the connection,
+    'reset' the stream."""
     context = server_context(cert)
     context.set_alpn_protocols(["h2"])
 
@@ -165,7 +166,10 @@ def h2_server(cert: trustme.LeafCert, action: str) -> Server:
         while True:
             for event in h2conn.receive_data(data):
                 if isinstance(event, h2.events.RequestReceived):
-                    if action == "goaway":
+                    if action == "ok":
+                        h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-length", "2")])
+                        h2conn.send_data(event.stream_id, b"ok", end_stream=True)
+                    elif action == "goaway":
                         h2conn.close_connection(error_code=0)
                     else:
                         h2conn.reset_stream(event.stream_id, error_code=2)

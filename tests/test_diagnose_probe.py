@@ -243,6 +243,13 @@ def test_http2_server_cutting_off(action, reason, detail, kb, data, ca, ca_file,
     assert (finding.reason, finding.detail) == (reason, detail)
 
 
+def test_http2_server_answering_200_is_ok(kb, data, ca, ca_file, servers) -> None:
+    server = _start(servers, h2_server(ca.issue_cert("127.0.0.1"), "ok"))
+    finding = _run(server.url(), kb, data, ca_file)
+    assert finding.ok and finding.facts.http_version == "HTTP/2" and finding.facts.alpn == "h2"
+    assert "ALPN h2" in _check(finding, "tls")["info"]
+
+
 def test_http2_only_server_without_alpn_is_negotiation_failure(kb, data, ca, ca_file, servers) -> None:
     server = _start(servers, h2_without_alpn(ca.issue_cert("127.0.0.1")))
     finding = _run(server.url(), kb, data, ca_file)
