@@ -299,8 +299,8 @@ def test_cli_exit_codes_and_transcript(kb, ca, ca_file, servers, monkeypatch, ca
     text = capsys.readouterr().out
     assert "could_not_connect" in text and "TLS handshake failure" in text and "fullchain.pem" in text
     monkeypatch.delenv("DIAGNOSE_ALLOW_LOOPBACK")
-    seen = len(server.requests)
-    assert cli.main(["diagnose", server.url(), "--json"]) == 2
+    untouched = _start(servers, Server(answer(200), server_context(ca.issue_cert("127.0.0.1"))))
+    assert cli.main(["diagnose", untouched.url(), "--json"]) == 2
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is False and out["reason"] is None and "loopback" in out["checks"][0]["info"]
-    assert len(server.requests) == seen  # refused: nothing was sent
+    assert untouched.requests == []  # refused before any connection (test_diagnose_guard proves no connect)
