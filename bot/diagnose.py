@@ -66,7 +66,7 @@ def run(
         context = probe.line_context(sorted(data.supported_ciphers | data.deprecated_ciphers), options.ca_file)
         probe.probe(target, facts, context, secret, limits, network, started)
     facts.elapsed_ms = (time.monotonic() - started) * 1000
-    return diagnosis.diagnose(facts, kb, data.supported_ciphers, data.deprecated_ciphers)
+    return diagnosis.diagnose(facts, kb, data.supported_ciphers, data.deprecated_ciphers, limits.response * 1000)
 
 
 class Diagnoser:

@@ -207,7 +207,11 @@ def _cert_checks(facts: Facts) -> list[Check]:
 
 
 def diagnose(
-    facts: Facts, kb: KnowledgeBase, supported: frozenset[str] = frozenset(), deprecated: frozenset[str] = frozenset()
+    facts: Facts,
+    kb: KnowledgeBase,
+    supported: frozenset[str] = frozenset(),
+    deprecated: frozenset[str] = frozenset(),
+    response_limit_ms: float = RESPONSE_LIMIT_MS,
 ) -> Finding:
     """What LINE would report for these facts; `supported`/`deprecated` are LINE's cipher suites."""
     checks: list[Check] = []
@@ -288,8 +292,8 @@ def diagnose(
         checks.append(Check("response", False, "no response"))
         return done(UNCLASSIFIED, DISPATCH_ERROR)
     took = f"{facts.http_version} {status} in {_ms(facts.response_ms)}"
-    if facts.response_ms is not None and facts.response_ms > RESPONSE_LIMIT_MS:
-        checks.append(Check("response", False, f"{took}: over LINE's 2 s"))
+    if facts.response_ms is not None and facts.response_ms > response_limit_ms:
+        checks.append(Check("response", False, f"{took}: over LINE's {response_limit_ms / 1000:g} s"))
         return done(REQUEST_TIMEOUT, TIMEOUT_DETAIL)
     if 200 <= status < 300:
         checks.append(Check("response", True, took))

@@ -235,7 +235,7 @@ def _peek(backend: PinnedBackend, target: Target, timeout: float) -> None:
 def _response_error(exc: Exception, facts: Facts) -> None:
     if isinstance(exc, httpcore.TimeoutException):
         facts.response_error = "timeout"
-        facts.response_info = "no answer within 2 s" if facts.status is None else "the body stalled"
+        facts.response_info = "no answer in time" if facts.status is None else "the body stalled"
         return
     event = exc.args[0] if exc.args else None
     if isinstance(event, h2.events.ConnectionTerminated):
