@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pgserver import pg_cluster, pg_url  # noqa: F401 - fixtures for the PostgreSQL tests
 from pytest_httpserver import HTTPServer
 
 from bot import knowledge
