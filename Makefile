@@ -31,6 +31,7 @@ eval: $(STAMP)  ## score the dev question set
 bench: $(STAMP)  ## print matcher and webhook figures
 	$(PY) scripts/bench_matcher.py
 	$(PY) scripts/bench_webhook.py
+	$(PY) scripts/bench_questionlog.py
 
 run: $(STAMP)  ## start the web process as the Procfile does (reads .env if present)
 	set -a; [ -f .env ] && . ./.env; set +a; PATH=$(VENV)/bin:$$PATH gunicorn wsgi:app
