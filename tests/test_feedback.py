@@ -1,0 +1,53 @@
+"""Feedback buttons under answers and the reply to a tap (pure parts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import feedback, render
+from bot.knowledge import KnowledgeBase
+from bot.questionlog import Feedback
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmYWtlIn0.c2lnbmF0dXJlX2Zha2U"
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_answer_gets_both_buttons_within_limits(kb: KnowledgeBase, lang: str) -> None:
+    question = "LINEで500エラー & token " + JWT + " が出る。" * 40  # long, with a secret and an "&"
+    for entry_id in kb.entries:
+        messages = feedback.with_buttons(render.answer_messages(kb, entry_id, lang), entry_id, lang, question)
+        assert render.check_messages(messages) == [], entry_id
+        items = messages[-1]["quickReply"]["items"]
+        taps = [feedback.parse(item["action"]["data"]) for item in items[:2]]
+        assert taps[0] == Feedback(True, entry_id, lang, None)
+        assert taps[1] is not None and (taps[1].helpful, taps[1].entry_id) == (False, entry_id)
+        assert taps[1].text and taps[1].text.startswith("LINEで500エラー & token [token]")
+        assert JWT not in items[1]["action"]["data"]
+        assert items[-1]["action"]["data"] == render.postback_data(render.HELP_ID, lang)  # the menu stays
+
+
+def test_the_answer_itself_is_not_changed(kb: KnowledgeBase) -> None:
+    entry_id = next(iter(kb.entries))
+    before = render.answer_messages(kb, entry_id, "ja")
+    snapshot = repr(before)
+    feedback.with_buttons(before, entry_id, "ja", "q")
+    assert repr(before) == snapshot
+
+
+def test_parse_refuses_what_is_not_feedback() -> None:
+    assert feedback.parse(render.postback_data("line_app.500", "ja")) is None
+    assert feedback.parse("fb=2&topic=line_app.500&lang=ja") is None
+    assert feedback.parse("fb=1&lang=ja") is None
+    assert feedback.parse("fb=1&topic=x&lang=fr") is None
+    assert feedback.parse("fb") is None
+
+
+def test_acknowledgements(kb: KnowledgeBase) -> None:
+    entry_id = next(i for i, e in kb.entries.items() if e.related and i != render.HELP_ID)
+    (thanks,) = feedback.ack_messages(kb, Feedback(True, entry_id, "en"))
+    assert thanks == {"type": "text", "text": feedback.STRINGS["en"]["thanks"]}
+    (sorry,) = feedback.ack_messages(kb, Feedback(False, entry_id, "ja", "q"))
+    assert sorry["text"] == feedback.STRINGS["ja"]["sorry"] and "\n" not in sorry["text"]
+    offered = [render.parse_postback(i["action"]["data"])[0] for i in sorry["quickReply"]["items"]]
+    assert offered[-1] == render.HELP_ID and set(kb[entry_id].related) <= set(offered)
+    assert render.check_messages([sorry]) == []
