@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot import knowledge, render, report
+from bot import knowledge, limits, menus, render, report
 from bot.evaluate import evaluate, load_questions
-from bot.matcher import Match, Matcher
+from bot.matcher import Matcher
 from bot.questionlog import LogConfig, LogUnavailable, QuestionLog, open_log
+from bot.types import Match
 
 
 def _kb(args: argparse.Namespace) -> knowledge.KnowledgeBase:
@@ -65,13 +66,13 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         if not line:
             continue
-        if line.isdigit() and 1 <= int(line) <= len(offered):
-            match = Match("answer", lang, entry_id=offered[int(line) - 1], score=100.0)
+        picked = menus.pick(line, offered)
+        if picked:
+            text, offered = render.answer_text(kb, picked, lang), list(kb[picked].related)
         else:
             match = matcher.match(line)
-        lang = match.lang
-        offered = render.options(kb, match)
-        print(render.render_text(kb, match) + "\n", file=out, flush=True)
+            lang, offered, text = match.lang, menus.options(kb, match), render.render_text(kb, match)
+        print(text + "\n", file=out, flush=True)
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
@@ -86,13 +87,13 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(shown, ensure_ascii=False, indent=2), file=out)
     else:
         for i in ids:
-            print(render.render_text(kb, Match("answer", args.lang, entry_id=i)) + "\n", file=out)
+            print(render.answer_text(kb, i, args.lang) + "\n", file=out)
     return 0
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        kb = knowledge.load(args.dir or args.knowledge)
+        kb = limits.checked(knowledge.load(args.dir or args.knowledge))
     except knowledge.KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=out)

@@ -6,16 +6,14 @@ import functools
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
 from bot.knowledge import KnowledgeBase
 from bot.normalize import compact, language, words
 from bot.recognize import Recognizer, Signals, without_codes
-
-Kind = Literal["answer", "clarify", "fallback"]
+from bot.types import Match
 
 # Thresholds, fitted on tests/data/dev-questions.yaml (see README, "How matching works"):
 ANSWER_MIN = 78.0  # below this best score nothing fits: fall back
@@ -31,7 +29,6 @@ SINGLE_PART_EXACT = 90.0  # a one-part alias fitting less than this ...
 SINGLE_PART_FACTOR = 0.95  # ... is scaled down by this
 COVERAGE_WEIGHT = 12.0  # bonus for explaining more of the question (share of its characters)
 
-OTHER_STATUS = "webhook.status.other"
 
 # English words that carry no topic; dropped from aliases and questions before fuzzy matching.
 STOPWORDS = frozenset(
@@ -45,19 +42,6 @@ SOFT = frozenset({"line"})
 # Not topics either, so left out of the question's core (「タイムアウトエラー」 is a fragment of
 # 「リクエストタイムアウト」); but unlike "LINE", an alias's "error" must be there.
 FILLER = frozenset({"line", "error", "errors", "えら"})
-
-
-@dataclass(frozen=True)
-class Match:
-    """The matcher's verdict for one question."""
-
-    kind: Kind
-    lang: str
-    entry_id: str | None = None
-    choices: tuple[str, ...] = ()
-    score: float = 0.0
-    code: int | None = None  # the HTTP status code the person gave, when there was one
-    suggestions: tuple[str, ...] = field(default=())  # for a fallback: topics that came closest
 
 
 @dataclass(frozen=True)
@@ -215,10 +199,10 @@ class Matcher:
             mine = [eid for eid, aud in candidates if aud in (audience, "anyone")]
             if mine:
                 return self._answer(mine[0], lang, code=code)
-            if audience == "operator" and OTHER_STATUS in self.kb and 200 <= code <= 599:
+            if audience == "operator" and self.kb.ui.other_status in self.kb and 200 <= code <= 599:
                 if code < 300:
                     return None  # 2xx is success: let fuzzy matching read the rest
-                return self._answer(OTHER_STATUS, lang, code=code)
+                return self._answer(self.kb.ui.other_status, lang, code=code)
             if len(candidates) > 1:
                 # The context has no entry for this code (「アプリ」 can be anyone's app): ask.
                 return self._clarify([eid for eid, _ in candidates], lang, 100.0, code=code)
@@ -227,8 +211,8 @@ class Matcher:
             return self._answer(candidates[0][0], lang, code=code)
         if candidates:
             return self._clarify([eid for eid, _ in candidates], lang, 100.0, code=code)
-        if OTHER_STATUS in self.kb and 300 <= code <= 599 and signals.codes:
-            return self._answer(OTHER_STATUS, lang, code=code)
+        if self.kb.ui.other_status in self.kb and 300 <= code <= 599 and signals.codes:
+            return self._answer(self.kb.ui.other_status, lang, code=code)
         return None
 
     # -- fuzzy matching ------------------------------------------------------------------
