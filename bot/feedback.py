@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 from urllib.parse import parse_qs
 
-from bot import render
+from bot import limits, menus, render
 from bot.knowledge import KnowledgeBase
 from bot.mask import mask
-from bot.questionlog import Feedback
-
-# Fixed reply strings (labels at most 20 characters: LINE's quick-reply limit).
-STRINGS = {
-    "ja": {
-        "helpful": "👍 役に立った",
-        "not_helpful": "👎 役に立たなかった",
-        "thanks": "ありがとうございます。今後の改善に使います。",
-        "sorry": "ごめんなさい。関連する話題から選ぶか、別の言葉でもう一度聞いてください。",
-    },
-    "en": {
-        "helpful": "👍 Helpful",
-        "not_helpful": "👎 Not helpful",
-        "thanks": "Thanks, noted: it helps improve the answers.",
-        "sorry": "Sorry about that. Pick a related topic below, or ask again in other words.",
-    },
-}
+from bot.types import Feedback
 
 
 def _escape(text: str) -> str:
@@ -39,7 +22,7 @@ def postback_data(helpful: bool, entry_id: str, lang: str, question: str | None 
     data = f"fb={int(helpful)}&{render.postback_data(entry_id, lang)}"
     if helpful or not question:
         return data
-    room = render.MAX_POSTBACK_DATA - len(data) - len("&q=")
+    room = limits.MAX_POSTBACK_DATA - len(data) - len("&q=")
     text = _escape(mask(question.strip()))[:room]
     if "%" in text[-2:]:  # never cut an escape in half
         text = text[: text.rindex("%")]
@@ -67,31 +50,32 @@ def _item(label: str, data: str) -> dict[str, Any]:
 
 
 def with_buttons(
-    messages: list[dict[str, Any]], entry_id: str, lang: str, question: str | None = None
+    kb: KnowledgeBase, messages: list[dict[str, Any]], entry_id: str, lang: str, question: str | None = None
 ) -> list[dict[str, Any]]:
-    """`messages` (an answer) with helpful / not helpful first in the last message's quick replies."""
-    out = copy.deepcopy(messages)
-    last = out[-1]
-    items = last.setdefault("quickReply", {"items": []})["items"]
-    ui = STRINGS[lang]
+    """A copy of `messages` (an answer) with helpful / not helpful first in the last message's quick replies."""
     buttons = [
-        _item(ui["helpful"], postback_data(True, entry_id, lang)),
-        _item(ui["not_helpful"], postback_data(False, entry_id, lang, question)),
+        _item(kb.ui.text(lang, "feedback_helpful"), postback_data(True, entry_id, lang)),
+        _item(kb.ui.text(lang, "feedback_not_helpful"), postback_data(False, entry_id, lang, question)),
     ]
+    items = messages[-1].get("quickReply", {}).get("items", [])
     # Keep within LINE's 13: drop related topics from the end, but keep the menu (the last item).
-    keep = render.MAX_QUICK_REPLIES - len(buttons)
+    keep = limits.MAX_QUICK_REPLIES - len(buttons)
     if len(items) > keep:
-        items[:] = [*items[: keep - 1], items[-1]]
-    items[:0] = buttons
-    return out
+        items = [*items[: keep - 1], items[-1]]
+    # Copy only what changes: the rendered answer is cached and shared between threads.
+    last = {**messages[-1], "quickReply": {"items": [*buttons, *items]}}
+    return [*messages[:-1], last]
 
 
 def ack_messages(kb: KnowledgeBase, tap: Feedback) -> list[dict[str, Any]]:
     """One short line for a tap; "not helpful" also offers the entry's related topics and the menu."""
-    ui = STRINGS[tap.lang]
     if tap.helpful:
-        return [{"type": "text", "text": ui["thanks"]}]
-    ids = [*kb[tap.entry_id].related, render.HELP_ID] if tap.entry_id in kb else [render.HELP_ID]
-    ids = list(dict.fromkeys(i for i in ids if i in kb and i != tap.entry_id))[: render.MAX_QUICK_REPLIES]
-    items = [_item(kb[i].text[tap.lang].label, render.postback_data(i, tap.lang)) for i in ids]
-    return [{"type": "text", "text": ui["sorry"], "quickReply": {"items": items}}]
+        return [{"type": "text", "text": kb.ui.text(tap.lang, "feedback_thanks")}]
+    items = [_item(kb[i].text[tap.lang].label, render.postback_data(i, tap.lang)) for i in related(kb, tap)]
+    return [{"type": "text", "text": kb.ui.text(tap.lang, "feedback_sorry"), "quickReply": {"items": items}}]
+
+
+def related(kb: KnowledgeBase, tap: Feedback) -> list[str]:
+    """What "not helpful" offers: the entry's related topics, then the menu (a number picks them too)."""
+    ids = [*kb[tap.entry_id].related] if tap.entry_id in kb else []
+    return menus.buttons(kb, [i for i in ids if i != tap.entry_id])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import render
+from bot import feedback, render
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
 
 # Messaging API limits (https://developers.line.biz/en/reference/messaging-api/#message-objects).
@@ -73,7 +73,11 @@ def check_all(kb: KnowledgeBase) -> list[Problem]:
         for lang in entry.text:
             # 511 has the longest standard reason phrase: the worst case for {phrase}.
             code = 511 if entry.status and "other" in entry.status else None
-            for message in check_messages(render.answer_messages(kb, entry.id, lang, code)):
+            # With the feedback buttons and a long question in "not helpful": the largest an answer gets.
+            messages = feedback.with_buttons(
+                kb, render.answer_messages(kb, entry.id, lang, code), entry.id, lang, "?" * 300
+            )
+            for message in check_messages(messages):
                 problems.append(Problem(file, entry.id, lang, f"rendered answer: {message}", int(line)))
     return problems
 

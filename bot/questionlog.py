@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.mask import mask
+from bot.types import Feedback, Question
+
+__all__ = ["Feedback", "LogConfig", "LogUnavailable", "Question", "QuestionLog", "open_log"]
 
 log = logging.getLogger(__name__)
 
@@ -72,28 +75,6 @@ class LogConfig:
             text_days=int(days),
             key=env.get("QUESTION_LOG_KEY", "").strip(),
         )
-
-
-@dataclass(frozen=True)
-class Question:
-    """What one reply did with a question: the planner returns it, the reply side writes it."""
-
-    outcome: str  # one of OUTCOMES
-    lang: str
-    entry_id: str | None = None
-    score: float = 0.0
-    choices: tuple[str, ...] = ()  # what a clarify offered
-    text: str | None = None  # the question as sent; kept only for TEXT_OUTCOMES, masked
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """A helpful / not helpful tap on an answer."""
-
-    helpful: bool
-    entry_id: str
-    lang: str
-    text: str | None = None  # the question the answer was for; kept only when not helpful, masked
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import feedback, render
+from bot import feedback, limits, render
 from bot.knowledge import KnowledgeBase
 from bot.questionlog import Feedback
 
@@ -15,22 +15,22 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmYWtlIn0.c2lnbmF0dXJlX2Zha2U"
 def test_every_answer_gets_both_buttons_within_limits(kb: KnowledgeBase, lang: str) -> None:
     question = "LINEで500エラー & token " + JWT + " が出る。" * 40  # long, with a secret and an "&"
     for entry_id in kb.entries:
-        messages = feedback.with_buttons(render.answer_messages(kb, entry_id, lang), entry_id, lang, question)
-        assert render.check_messages(messages) == [], entry_id
+        messages = feedback.with_buttons(kb, render.answer_messages(kb, entry_id, lang), entry_id, lang, question)
+        assert limits.check_messages(messages) == [], entry_id
         items = messages[-1]["quickReply"]["items"]
         taps = [feedback.parse(item["action"]["data"]) for item in items[:2]]
         assert taps[0] == Feedback(True, entry_id, lang, None)
         assert taps[1] is not None and (taps[1].helpful, taps[1].entry_id) == (False, entry_id)
         assert taps[1].text and taps[1].text.startswith("LINEで500エラー & token [token]")
         assert JWT not in items[1]["action"]["data"]
-        assert items[-1]["action"]["data"] == render.postback_data(render.HELP_ID, lang)  # the menu stays
+        assert items[-1]["action"]["data"] == render.postback_data(kb.ui.help, lang)  # the menu stays
 
 
 def test_the_answer_itself_is_not_changed(kb: KnowledgeBase) -> None:
     entry_id = next(iter(kb.entries))
     before = render.answer_messages(kb, entry_id, "ja")
     snapshot = repr(before)
-    feedback.with_buttons(before, entry_id, "ja", "q")
+    feedback.with_buttons(kb, before, entry_id, "ja", "q")
     assert repr(before) == snapshot
 
 
@@ -43,11 +43,11 @@ def test_parse_refuses_what_is_not_feedback() -> None:
 
 
 def test_acknowledgements(kb: KnowledgeBase) -> None:
-    entry_id = next(i for i, e in kb.entries.items() if e.related and i != render.HELP_ID)
+    entry_id = next(i for i, e in kb.entries.items() if e.related and i != kb.ui.help)
     (thanks,) = feedback.ack_messages(kb, Feedback(True, entry_id, "en"))
-    assert thanks == {"type": "text", "text": feedback.STRINGS["en"]["thanks"]}
+    assert thanks == {"type": "text", "text": kb.ui.text("en", "feedback_thanks")}
     (sorry,) = feedback.ack_messages(kb, Feedback(False, entry_id, "ja", "q"))
-    assert sorry["text"] == feedback.STRINGS["ja"]["sorry"] and "\n" not in sorry["text"]
+    assert sorry["text"] == kb.ui.text("ja", "feedback_sorry") and "\n" not in sorry["text"]
     offered = [render.parse_postback(i["action"]["data"])[0] for i in sorry["quickReply"]["items"]]
-    assert offered[-1] == render.HELP_ID and set(kb[entry_id].related) <= set(offered)
-    assert render.check_messages([sorry]) == []
+    assert offered[-1] == kb.ui.help and set(kb[entry_id].related) <= set(offered)
+    assert limits.check_messages([sorry]) == []
