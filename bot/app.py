@@ -10,6 +10,7 @@ from flask import Flask
 
 from bot import knowledge, limits
 from bot.config import ConfigError, Settings
+from bot.questionlog import LogUnavailable, open_log
 from bot.service import Service
 from bot.webhook import bp
 
@@ -35,6 +36,22 @@ def create_app_or_exit() -> Flask:
         raise SystemExit(3) from None
 
 
+def _prepare_question_log(settings: Settings) -> None:
+    """Create or upgrade the question log's schema and drop expired texts before serving.
+
+    A database that is down only warns: replies do not need it, and the first write retries."""
+    if not settings.question_log.enabled:
+        return
+    try:
+        question_log = open_log(settings.question_log, settings.channel_secret)
+        try:
+            question_log.prune()
+        finally:
+            question_log.close()
+    except LogUnavailable as exc:
+        logging.getLogger("bot").warning("%s; replies go on, and the log retries on its first write", exc)
+
+
 def create_app(settings: Settings | None = None, kb: knowledge.KnowledgeBase | None = None) -> Flask:
     """Build the web app; raises ConfigError or KnowledgeError instead of starting half-ready.
 
@@ -44,6 +61,7 @@ def create_app(settings: Settings | None = None, kb: knowledge.KnowledgeBase | N
     kb = kb or limits.checked(knowledge.load(settings.knowledge_dir))
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    _prepare_question_log(settings)
     service = Service(settings, kb)
     app.extensions["line_error_bot"] = service
     app.register_blueprint(bp)

@@ -151,6 +151,7 @@ class QuestionLog(ABC):
         self._paused_until = 0.0
         self._skipped = 0
         self._writes = 0
+        self._ready = False  # schema known to be in place (migrate() ran in this object)
 
     # -- what a dialect provides ---------------------------------------------------------------
 
@@ -187,6 +188,7 @@ class QuestionLog(ABC):
                         self._sql("INSERT INTO schema_version (version, at) VALUES (?, ?)"), (version, time.time())
                     )
                     current = version
+        self._ready = current >= SCHEMA_VERSION
         return current
 
     def version(self) -> int:
@@ -237,6 +239,8 @@ class QuestionLog(ABC):
                 self._skipped += 1
                 return False
         try:
+            if not self._ready:  # the database was down at start-up: make the schema now
+                self.migrate()
             with self._transaction() as cur:
                 cur.execute(self._sql(sql), row)
         except Exception as exc:  # noqa: BLE001 - any driver error: the reply has been sent, the row is lost

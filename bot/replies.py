@@ -11,9 +11,10 @@ from linebot.v3.webhooks import Event
 from bot import events
 from bot.intake import event_id
 from bot.knowledge import KnowledgeBase
+from bot.questionlog import QuestionLog
 from bot.sender import Sender
 from bot.store import Store
-from bot.types import Match
+from bot.types import Feedback, Match
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,14 @@ class ReplyHandler:
         sender: Sender,
         match: Callable[[str], Match],
         render: Callable[[Match], list[dict[str, Any]]],
+        question_log: QuestionLog | None = None,
     ) -> None:
         self._kb = kb
         self._store = store
         self._sender = sender
         self._match = match
         self._render = render
+        self._log = question_log
 
     def handle(self, raw: dict[str, Any]) -> None:
         """Dedupe, parse and answer one raw event.
@@ -64,3 +67,11 @@ class ReplyHandler:
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)
         self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note)
+        if reply.log is not None and self._log is not None:
+            # After the reply: a slow or failing database delays nobody's answer (it warns, once).
+            source = event.source
+            who = getattr(source, "user_id", None) or chat
+            if isinstance(reply.log, Feedback):
+                self._log.feedback(who, reply.log)
+            else:
+                self._log.record(who, reply.log)
