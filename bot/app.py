@@ -44,12 +44,15 @@ def _prepare_question_log(settings: Settings) -> None:
         return
     try:
         question_log = open_log(settings.question_log, settings.channel_secret)
-        try:
-            question_log.prune()
-        finally:
-            question_log.close()
     except LogUnavailable as exc:
         logging.getLogger("bot").warning("%s; replies go on, and the log retries on its first write", exc)
+        return
+    try:
+        question_log.prune()
+    except Exception as exc:  # noqa: BLE001 - sqlite3 or psycopg: the next clean-up will do
+        logging.getLogger("bot").warning("question log clean-up failed (%s); it runs again later", type(exc).__name__)
+    finally:
+        question_log.close()
 
 
 def create_app(settings: Settings | None = None, kb: knowledge.KnowledgeBase | None = None) -> Flask:
