@@ -122,6 +122,12 @@ def _question_log(config: LogConfig) -> QuestionLog:
     return open_log(config, os.environ.get("LINE_CHANNEL_SECRET", ""))
 
 
+def _days(text: str) -> int:
+    if not text.isdecimal() or not 1 <= int(text) <= 3650:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days from 1 to 3650, got {text!r}")
+    return int(text)
+
+
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     qlog = _question_log(LogConfig.from_env())
     since = time.time() - args.days * 86400
@@ -179,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     rep = sub.add_parser("report", help="questions, gaps and feedback from the question log")
-    rep.add_argument("--days", type=int, default=30, choices=range(1, 3651), metavar="N")
+    rep.add_argument("--days", type=_days, default=30, metavar="N", help="the last N days (default 30)")
     rep.add_argument("--json", action="store_true")
     rep.add_argument("--html", metavar="FILE", help="write one self-contained HTML page with a chart")
     rep.set_defaults(func=cmd_report)

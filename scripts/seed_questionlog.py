@@ -45,7 +45,8 @@ def seed(qlog: QuestionLog, matcher: Matcher, days: int, rng: random.Random, now
             text = rng.choice(rng.choice(GAPS)) if rng.random() < 0.12 else rng.choice(asked)
             found = matcher.match(text)
             entry = found.entry_id if found.kind == "answer" else None
-            qlog.record(user, Question(found.kind, found.lang, entry, found.score, found.choices, text), at=at)
+            outcome = "deflection" if found.kind == "fallback" and found.entry_id else found.kind
+            qlog.record(user, Question(outcome, found.lang, entry, found.score, found.choices, text), at=at)
             total += 1
             if found.kind == "clarify" and rng.random() < 0.75:
                 picked = found.choices[0] if rng.random() < 0.6 else rng.choice(found.choices)
