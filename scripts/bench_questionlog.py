@@ -62,6 +62,16 @@ def main() -> int:
         mask(FALLBACK_TEXT)
         samples.append(time.perf_counter() - start)
     print(f"question log mask() of a {len(FALLBACK_TEXT)}-character question: {_ms(samples)}")
+    from bot import feedback, knowledge, render
+
+    kb = knowledge.load()
+    answer = render.answer_messages(kb, "webhook.detail.tls_handshake_failure", "ja")
+    samples = []
+    for _ in range(args.n):
+        start = time.perf_counter()
+        feedback.with_buttons(kb, answer, "webhook.detail.tls_handshake_failure", "ja", FALLBACK_TEXT)
+        samples.append(time.perf_counter() - start)
+    print(f"question log feedback buttons added to an answer: {_ms(samples)}")
     with tempfile.TemporaryDirectory() as tmp:
         qlog = open_log(LogConfig(sqlite_path=str(Path(tmp) / "q.sqlite3")), "bench-secret")
         bench("SQLite", qlog, args.n)
