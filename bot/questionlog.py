@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -441,10 +441,3 @@ def open_log(config: LogConfig, channel_secret: str, migrate: bool = True) -> Qu
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
-
-def summary(rows: Sequence[QuestionRow]) -> dict[str, int]:
-    """Questions per outcome (for a quick look in tests and the bench)."""
-    counts = dict.fromkeys(OUTCOMES, 0)
-    for row in rows:
-        counts[row.outcome] = counts.get(row.outcome, 0) + 1
-    return counts

@@ -11,7 +11,6 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -337,7 +336,3 @@ def to_html(report: Report) -> str:
         f"<h2>Helpful ratio per entry (worst first)</h2>{helpful}</body></html>"
     )
 
-
-def as_dict(report: Report) -> dict[str, Any]:
-    """The report as plain data."""
-    return asdict(report)
