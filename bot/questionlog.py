@@ -440,4 +440,3 @@ def open_log(config: LogConfig, channel_secret: str, migrate: bool = True) -> Qu
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
-

@@ -335,4 +335,3 @@ def to_html(report: Report) -> str:
         f"<h2>Clarify: what people picked</h2>{clarify}"
         f"<h2>Helpful ratio per entry (worst first)</h2>{helpful}</body></html>"
     )
-
