@@ -158,8 +158,10 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     return None
 
 
-def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link]] | None:
-    """Read links.yaml into {name: {lang: Link}}; None when the file itself is unusable."""
+def read_mapping(path: Path, problems: list[Problem], what: str) -> dict[str, Any] | None:
+    """A data file that must be a YAML mapping (keys' lines in `__lines__`); None after reporting why not.
+
+    For every data file of knowledge/ (links, ui, vocabulary, rich menus): `what` names its content."""
     if not path.exists():
         problems.append(Problem(path.name, None, None, "file is missing"))
         return None
@@ -167,7 +169,15 @@ def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link
     if data is None:
         return None
     if not isinstance(data, dict):
-        problems.append(Problem(path.name, None, None, "must be a mapping of link names"))
+        problems.append(Problem(path.name, None, None, f"must be a mapping of {what}"))
+        return None
+    return data
+
+
+def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link]] | None:
+    """Read links.yaml into {name: {lang: Link}}; None when the file itself is unusable."""
+    data = read_mapping(path, problems, "link names")
+    if data is None:
         return None
     links: dict[str, dict[str, Link]] = {}
     lines = data.get("__lines__", {})
@@ -341,10 +351,7 @@ def _cross_check(entries: dict[str, Entry], named: set[str], problems: list[Prob
 
 def _load_ui(path: Path, named: set[str], problems: list[Problem]) -> UI | None:
     """Read ui.yaml; every id must name an entry written in the files, every string must be there."""
-    if not path.exists():
-        problems.append(Problem(path.name, None, None, "file is missing"))
-        return None
-    data = _read_yaml(path, problems)
+    data = read_mapping(path, problems, "ids and strings")
     if data is None:
         return None
     count = len(problems)
@@ -352,9 +359,6 @@ def _load_ui(path: Path, named: set[str], problems: list[Problem]) -> UI | None:
     def report(fld: str, message: str, line: int | None = None) -> None:
         problems.append(Problem(path.name, None, fld, message, line))
 
-    if not isinstance(data, dict):
-        report("", "must be a mapping with ids and strings")
-        return None
     ids = data.get("ids")
     if not isinstance(ids, dict):
         report("ids", "is missing (a mapping of help, other_status and suggestions)", data["__lines__"].get("ids"))
