@@ -51,3 +51,24 @@ def test_acknowledgements(kb: KnowledgeBase) -> None:
     offered = [render.parse_postback(i["action"]["data"])[0] for i in sorry["quickReply"]["items"]]
     assert offered[-1] == kb.ui.help and set(kb[entry_id].related) <= set(offered)
     assert limits.check_messages([sorry]) == []
+
+
+def test_planner_returns_what_to_log(kb: KnowledgeBase) -> None:
+    from conftest import text_event
+    from linebot.v3.webhooks import Event
+
+    from bot import events
+    from bot.matcher import Matcher
+    from bot.types import Question
+
+    matcher = Matcher(kb)
+    ctx = events.Context(kb, matcher.match, lambda m: render.render(kb, m), lambda: None)
+    entry_id = next(i for i, e in kb.entries.items() if e.related and i != kb.ui.help)
+    tap = text_event("")
+    tap.pop("message")
+    tap.update(type="postback", postback={"data": feedback.postback_data(False, entry_id, "en", "my question")})
+    reply = events.plan(Event.from_dict(tap), ctx)
+    assert reply.log == Feedback(False, entry_id, "en", "my question")
+    assert reply.offered == tuple(feedback.related(kb, Feedback(False, entry_id, "en")))
+    asked = events.plan(Event.from_dict(text_event("what time is it")), ctx)
+    assert asked.log == Question("fallback", "en", None, asked.log.score, (), "what time is it")
