@@ -162,3 +162,22 @@ def test_config_from_env() -> None:
     for bad in ({"QUESTION_LOG_DAYS": "-1"}, {"QUESTION_LOG_DAYS": "x"}, {"DATABASE_URL": "mysql://x"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             LogConfig.from_env(bad)
+
+
+def test_concurrent_writers_from_many_threads(qlog: QuestionLog, config: LogConfig) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(n: int) -> bool:
+        return qlog.record(f"U{n:032x}", Question("answer", "ja", "line_app.500", float(n)))
+
+    with ThreadPoolExecutor(32) as pool:
+        assert all(pool.map(write, range(400)))
+    assert sorted(r.score for r in qlog.questions()) == [float(n) for n in range(400)]
+    if config.database_url:  # a reply pool of 32 threads shares at most 4 connections per process
+        import psycopg
+
+        with psycopg.connect(config.database_url.replace("postgres://", "postgresql://")) as conn:
+            (count,) = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'line-error-bot'"
+            ).fetchone()
+        assert 1 <= count <= 4
