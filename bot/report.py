@@ -209,7 +209,7 @@ def to_text(report: Report) -> str:
         f"Question log {report.start} to {report.end} ({report.days} days): "
         f"{report.questions} questions, {report.taps} feedback taps",
         "",
-        "Per day     " + "".join(f"{o:>11}" for o in OUTCOMES),
+        "Day (UTC)   " + "".join(f"{o:>11}" for o in OUTCOMES),
     ]
     busy = {day: counts for day, counts in report.per_day.items() if any(counts.values())}
     for day, counts in busy.items():
