@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot import knowledge, limits, menus, render, report
+from bot import knowledge, limits, menus, render, report, richmenu
 from bot.evaluate import evaluate, load_questions
 from bot.matcher import Matcher
 from bot.questionlog import LogConfig, LogUnavailable, QuestionLog, open_log
@@ -92,8 +92,11 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    root = Path(args.dir or args.knowledge or knowledge.DEFAULT_DIR)
     try:
-        kb = limits.checked(knowledge.load(args.dir or args.knowledge))
+        kb = limits.checked(knowledge.load(root))
+        if (root / richmenu.FILE).exists():
+            richmenu.load(root, kb)
     except knowledge.KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=out)
@@ -155,6 +158,11 @@ def cmd_forget(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_richmenu(args: argparse.Namespace, out: TextIO) -> int:
+    kb = limits.checked(knowledge.load(args.knowledge))
+    return richmenu.run(richmenu.load(args.knowledge, kb), args.dry_run, out, sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--knowledge", metavar="DIR", help="knowledge directory (default: knowledge/)")
@@ -194,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("chat", metavar="CHAT_HASH", help="the chat's hash as the report and the tables show it")
     forget.add_argument("--user", action="store_true", help="CHAT_HASH is a LINE user/group/room id: hash it first")
     forget.set_defaults(func=cmd_forget)
+
+    rich = sub.add_parser("richmenu", help="set up the rich menus on LINE (replaces the ones it made before)")
+    rich.add_argument("--dry-run", action="store_true", help="print the requests instead of sending them")
+    rich.set_defaults(func=cmd_richmenu)
     return parser
 
 

@@ -28,8 +28,9 @@ CACHE_CHARS = 300
 class Service:
     """Wires intake -> worker pool -> reply handler for this process."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase) -> None:
+    def __init__(self, settings: Settings, kb: KnowledgeBase, menu_names: dict[str, str] | None = None) -> None:
         self.kb = kb
+        self._menu_names = menu_names or {}
         self.matcher = Matcher(kb)
         # The same errors get pasted again and again: remember recent short questions and replies
         # (short only: 4,096 pastes of 5,000 characters would cost tens of MB).
@@ -63,7 +64,7 @@ class Service:
             config = settings.question_log
             self._log = open_log(config, settings.channel_secret, migrate=False) if config.enabled else None
             store = Store(settings.dedupe_path)
-            handler = ReplyHandler(self.kb, store, self._sender, self.match, self.render, self._log)
+            handler = ReplyHandler(self.kb, store, self._sender, self.match, self.render, self._menu_names, self._log)
             self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
                 settings.channel_secret, lambda raw: self._pool.submit(functools.partial(handler.handle, raw))
