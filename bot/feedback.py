@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from bot import limits, menus, render
+from bot import menus, render
 from bot.knowledge import KnowledgeBase
+from bot.linelimits import MAX_POSTBACK_DATA, MAX_QUICK_REPLIES
 from bot.mask import mask
 from bot.types import Feedback
 
@@ -22,7 +23,7 @@ def postback_data(helpful: bool, entry_id: str, lang: str, question: str | None 
     data = f"fb={int(helpful)}&{render.postback_data(entry_id, lang)}"
     if helpful or not question:
         return data
-    room = limits.MAX_POSTBACK_DATA - len(data) - len("&q=")
+    room = MAX_POSTBACK_DATA - len(data) - len("&q=")
     text = _escape(mask(question.strip()))[:room]
     if "%" in text[-2:]:  # never cut an escape in half
         text = text[: text.rindex("%")]
@@ -59,7 +60,7 @@ def with_buttons(
     ]
     items = messages[-1].get("quickReply", {}).get("items", [])
     # Keep within LINE's 13: drop related topics from the end, but keep the menu (the last item).
-    keep = limits.MAX_QUICK_REPLIES - len(buttons)
+    keep = MAX_QUICK_REPLIES - len(buttons)
     if len(items) > keep:
         items = [*items[: keep - 1], items[-1]]
     # Copy only what changes: the rendered answer is cached and shared between threads.

@@ -7,17 +7,17 @@ from typing import Any
 
 from bot import feedback, render
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
-
-# Messaging API limits (https://developers.line.biz/en/reference/messaging-api/#message-objects).
-MAX_MESSAGES = 5
-MAX_TEXT = 5000  # UTF-16 code units
-MAX_ALT_TEXT = 1500
-MAX_BUBBLE_BYTES = 30_000
-MAX_QUICK_REPLIES = 13
-MAX_QUICK_LABEL = 20
-MAX_BUTTON_LABEL = 40
-MAX_POSTBACK_DATA = 300
-MAX_URI = 1000
+from bot.linelimits import (
+    MAX_ALT_TEXT,
+    MAX_BUBBLE_BYTES,
+    MAX_BUTTON_LABEL,
+    MAX_MESSAGES,
+    MAX_POSTBACK_DATA,
+    MAX_QUICK_LABEL,
+    MAX_QUICK_REPLIES,
+    MAX_TEXT,
+    MAX_URI,
+)
 
 
 def _utf16(text: str) -> int:
