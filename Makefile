@@ -32,6 +32,7 @@ bench: $(STAMP)  ## print matcher and webhook figures
 	$(PY) scripts/bench_matcher.py
 	$(PY) scripts/bench_webhook.py
 	$(PY) scripts/bench_diagnose.py
+	$(PY) scripts/bench_questionlog.py
 
 richmenu-images: $(STAMP)  ## redraw knowledge/richmenu/*.png from the labels (needs fonts-noto-cjk)
 	$(PY) scripts/draw_richmenu.py
