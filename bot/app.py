@@ -8,12 +8,10 @@ import sys
 
 from flask import Flask
 
-from bot import knowledge, limits
+from bot import knowledge, limits, logfmt
 from bot.config import ConfigError, Settings
 from bot.service import Service
 from bot.webhook import bp
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 
 def _configure_logging() -> None:
@@ -21,7 +19,7 @@ def _configure_logging() -> None:
     if not any(h.get_name() == "line-error-bot" for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.set_name("line-error-bot")
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setFormatter(logfmt.Formatter())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
 

@@ -35,8 +35,8 @@ class ReplyHandler:
         self._match = match
         self._render = render
 
-    def handle(self, raw: dict[str, Any]) -> None:
-        """Dedupe, parse and answer one raw event.
+    def handle(self, raw: dict[str, Any], received: float | None = None) -> None:
+        """Dedupe, parse and answer one raw event that arrived at `received` (time.monotonic()).
 
         Dedupe and the SDK's parse run here rather than before the 200: each would cost the webhook
         a SQLite write or a pydantic model per event, with LINE waiting on it. A redelivery that
@@ -54,7 +54,7 @@ class ReplyHandler:
             if reply is None:
                 log.info("event skipped (%s): webhookEventId=%s", type(exc).__name__, found or "-")
             else:
-                self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note)
+                self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note, received)
             return
         chat = events.chat_key(event)
         ctx = events.Context(self._kb, self._match, self._render, lambda: self._store.offered(chat) if chat else None)
@@ -63,4 +63,4 @@ class ReplyHandler:
             return
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)
-        self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note)
+        self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note, received)

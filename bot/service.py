@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 
 from bot import render
 from bot.config import Settings
@@ -56,11 +57,13 @@ class Service:
                 settings.connect_timeout,
                 settings.read_timeout,
                 pool_size=settings.reply_threads,
+                budget=settings.reply_budget,
             )
             handler = ReplyHandler(self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render)
             self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
-                settings.channel_secret, lambda raw: self._pool.submit(functools.partial(handler.handle, raw))
+                settings.channel_secret,
+                lambda raw: self._pool.submit(functools.partial(handler.handle, raw, time.monotonic())),
             )
             self._pid = os.getpid()
 
