@@ -11,6 +11,7 @@ from linebot.v3.webhooks import Event
 from bot import events
 from bot.intake import event_id
 from bot.knowledge import KnowledgeBase
+from bot.logfmt import kv
 from bot.sender import Sender
 from bot.store import Store
 from bot.types import Match
@@ -45,14 +46,14 @@ class ReplyHandler:
         """
         found = event_id(raw)
         if found and not self._store.first_time(found):
-            log.info("duplicate event skipped: webhookEventId=%s", found)
+            log.info(kv("duplicate event skipped", webhookEventId=found))
             return
         try:
             event = Event.from_dict(raw)
         except Exception as exc:  # noqa: BLE001 - the SDK raises ValueError, TypeError, pydantic errors
             reply = events.plan_unparsed(raw, self._kb)
             if reply is None:
-                log.info("event skipped (%s): webhookEventId=%s", type(exc).__name__, found or "-")
+                log.info(kv("event skipped", reason=type(exc).__name__, webhookEventId=found))
             else:
                 self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note, received)
             return

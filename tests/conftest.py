@@ -132,6 +132,14 @@ def app(line_api: HTTPServer, tmp_path: Path, kb: knowledge.KnowledgeBase) -> It
     application.extensions["line_error_bot"].shutdown(5.0)
 
 
+@pytest.fixture
+def serial_client(line_api: HTTPServer, tmp_path: Path, kb: knowledge.KnowledgeBase) -> Iterator[Any]:
+    """A client of an app with one reply thread: events are handled in the order they came, so a
+    later event's reply is the signal that an earlier, quiet one was processed."""
+    with app_for(line_api.url_for("/"), tmp_path, kb, reply_threads=1) as application:
+        yield application.test_client()
+
+
 @contextlib.contextmanager
 def app_for(url: str, tmp_path: Path, kb: knowledge.KnowledgeBase, **overrides: Any) -> Iterator[Any]:
     """An app with its own settings (the loaded knowledge base shared), its replies drained on exit."""

@@ -143,7 +143,7 @@ def test_signed_webhook_through_gunicorn(web: Web, line_api: HTTPServer) -> None
 def _pids_that_took(web: Web, count_before: int, event_id: str) -> set[str]:
     """Processes that replied to the event or logged skipping it as a duplicate."""
     lines = web.output[count_before:]
-    return {ln.split("[", 1)[1].split("]", 1)[0] for ln in lines if f"webhookEventId={event_id}" in ln}
+    return {ln.split(" pid=", 1)[1].split(" ", 1)[0] for ln in lines if f"webhookEventId={event_id}" in ln}
 
 
 def test_two_workers_same_redelivered_event_replied_once(web: Web, line_api: HTTPServer) -> None:
