@@ -42,6 +42,7 @@ class FakeLine:
         self.arrivals: dict[str, list[float]] = {}
         self.accepted: dict[str, int] = {}
         self.answered: list[tuple[str, int]] = []  # (token, status) per answered call, in order
+        self.requests: list[tuple[dict[str, str], bytes]] = []  # headers and body of every reply call
         self.lock = threading.Condition()
         self.server = _Server(("127.0.0.1", port), _Handler)
         self.server.fake = self
@@ -62,10 +63,11 @@ class FakeLine:
         with self.lock:
             return self.lock.wait_for(lambda: predicate(self), timeout)
 
-    def call(self, token: str) -> tuple[int, bytes, str]:
+    def call(self, token: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes, str]:
         """Decide one reply call: (status, body, what to do: answer | drop | hang)."""
         faults = self.faults
         with self.lock:
+            self.requests.append((headers, body))
             self.calls += 1
             n = self.calls
             self.arrivals.setdefault(token, []).append(time.monotonic())
@@ -116,7 +118,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError):
             token = "?"
         fake = self.server.fake
-        status, payload, action = fake.call(token) if self.path == REPLY_PATH else (404, b"{}", "answer")
+        status, payload, action = (
+            fake.call(token, dict(self.headers), body) if self.path == REPLY_PATH else (404, b"{}", "answer")
+        )
         if action == "drop":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
