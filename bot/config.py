@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from bot.questionlog import LogConfig
 
 REQUIRED = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
 
@@ -43,6 +45,7 @@ class Settings:
     reply_budget: float = 30.0  # seconds after a webhook arrived during which its reply is retried
     dedupe_path: str = ""  # SQLite file shared by the worker processes; "" = temp dir default
     max_body_bytes: int = 1024 * 1024
+    question_log: LogConfig = field(default_factory=LogConfig)  # QUESTION_LOG*, DATABASE_URL
 
     def __repr__(self) -> str:  # never print the secret or the token
         return f"Settings(api_base_url={self.api_base_url!r}, reply_threads={self.reply_threads})"
@@ -70,4 +73,12 @@ class Settings:
             reply_budget=_number(env, "REPLY_BUDGET", cls.reply_budget, 1, 50),
             dedupe_path=env.get("DEDUPE_DB", "").strip()
             or str(Path(tempfile.gettempdir()) / "line-error-bot-events.sqlite3"),
+            question_log=_log_config(env),
         )
+
+
+def _log_config(env: Mapping[str, str]) -> LogConfig:
+    try:
+        return LogConfig.from_env(env)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.intake import Accepted, Intake
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
+from bot.questionlog import QuestionLog, open_log
 from bot.replies import ReplyHandler
 from bot.sender import Sender
 from bot.store import Store
@@ -28,8 +29,9 @@ CACHE_CHARS = 300
 class Service:
     """Wires intake -> worker pool -> reply handler for this process."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase) -> None:
+    def __init__(self, settings: Settings, kb: KnowledgeBase, menu_names: dict[str, str] | None = None) -> None:
         self.kb = kb
+        self._menu_names = menu_names or {}
         self.matcher = Matcher(kb)
         # The same errors get pasted again and again: remember recent short questions and replies
         # (short only: 4,096 pastes of 5,000 characters would cost tens of MB).
@@ -38,6 +40,7 @@ class Service:
         self._settings = settings
         self._lock = threading.Lock()
         self._pid = 0
+        self._log: QuestionLog | None = None
 
     def match(self, text: str) -> Match:
         """Matcher.match, cached for questions of up to CACHE_CHARS characters."""
@@ -59,7 +62,11 @@ class Service:
                 pool_size=settings.reply_threads,
                 budget=settings.reply_budget,
             )
-            handler = ReplyHandler(self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render)
+            # The schema was made at start-up (create_app); were the database down then, the first write makes it.
+            config = settings.question_log
+            self._log = open_log(config, settings.channel_secret, migrate=False) if config.enabled else None
+            store = Store(settings.dedupe_path)
+            handler = ReplyHandler(self.kb, store, self._sender, self.match, self.render, self._menu_names, self._log)
             self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
                 settings.channel_secret,
@@ -82,3 +89,5 @@ class Service:
         """Finish queued replies within `timeout` seconds, then release connections."""
         if self._pid == os.getpid() and self._pool.shutdown(timeout):
             self._sender.close()
+            if self._log is not None:
+                self._log.close()

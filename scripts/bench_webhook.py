@@ -227,6 +227,7 @@ def bot_env(port: int, fake_port: int) -> dict[str, str]:
         LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
         LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}",
         DEDUPE_DB=f"{tmp}/seen.sqlite3",
+        QUESTION_LOG_DB=f"{tmp}/questions.sqlite3",
     )
 
 
