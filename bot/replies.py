@@ -13,6 +13,7 @@ from bot import events, richmenu
 from bot.diagnose import Diagnoser
 from bot.intake import event_id
 from bot.knowledge import KnowledgeBase
+from bot.logfmt import kv
 from bot.questionlog import QuestionLog
 from bot.sender import Sender
 from bot.store import Store
@@ -44,8 +45,8 @@ class ReplyHandler:
         self._log = question_log
         self._diagnoser = diagnoser
 
-    def handle(self, raw: dict[str, Any]) -> None:
-        """Dedupe, parse and answer one raw event.
+    def handle(self, raw: dict[str, Any], received: float | None = None) -> None:
+        """Dedupe, parse and answer one raw event that arrived at `received` (time.monotonic()).
 
         Dedupe and the SDK's parse run here rather than before the 200: each would cost the webhook
         a SQLite write or a pydantic model per event, with LINE waiting on it. A redelivery that
@@ -54,16 +55,16 @@ class ReplyHandler:
         """
         found = event_id(raw)
         if found and not self._store.first_time(found):
-            log.info("duplicate event skipped: webhookEventId=%s", found)
+            log.info(kv("duplicate event skipped", webhookEventId=found))
             return
         try:
             event = Event.from_dict(raw)
         except Exception as exc:  # noqa: BLE001 - the SDK raises ValueError, TypeError, pydantic errors
             reply = events.plan_unparsed(raw, self._kb)
             if reply is None:
-                log.info("event skipped (%s): webhookEventId=%s", type(exc).__name__, found or "-")
+                log.info(kv("event skipped", reason=type(exc).__name__, webhookEventId=found))
             else:
-                self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note)
+                self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note, received)
             return
         chat = events.chat_key(event)
         ctx = events.Context(
@@ -83,7 +84,7 @@ class ReplyHandler:
         reply = self._rich_menu(event, reply)
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)
-        self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note)
+        self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note, received)
         if reply.log is not None and self._log is not None:
             # After the reply: a slow or failing database delays nobody's answer (it warns, once).
             source = event.source

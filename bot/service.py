@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 
 from bot import diagnose, diagnose_data, render
 from bot.config import Settings
@@ -62,6 +63,7 @@ class Service:
                 settings.connect_timeout,
                 settings.read_timeout,
                 pool_size=settings.reply_threads,
+                budget=settings.reply_budget,
             )
             # The schema was made at start-up (create_app); were the database down then, the first write makes it.
             config = settings.question_log
@@ -73,7 +75,8 @@ class Service:
             )
             self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
-                settings.channel_secret, lambda raw: self._pool.submit(functools.partial(handler.handle, raw))
+                settings.channel_secret,
+                lambda raw: self._pool.submit(functools.partial(handler.handle, raw, time.monotonic())),
             )
             self._pid = os.getpid()
 
