@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import queue
-import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
-
-
-def _native(module: str, name: str) -> Any:
-    """The unpatched object even when gevent has monkey-patched the module (gunicorn.conf.py does).
-
-    Reply work (matching, the SDK's serialisation) runs in real OS threads: the GIL's switch
-    interval preempts it, so the gevent hub keeps accepting webhooks during a burst (greenlets are
-    never preempted). Their sockets, ssl and locks stay gevent's: each native thread gets a hub."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched(module):
-        return monkey.get_original(module, name)
-    return getattr(importlib.import_module(module), name)
 
 
 class WorkerPool:
@@ -44,20 +30,20 @@ class WorkerPool:
     def __init__(
         self, threads: int, limit: int, *, quiet: float = 0.01, patience: float = 1.0, name: str = "reply"
     ) -> None:
-        simple_queue = _native("queue", "SimpleQueue")
-        self._incoming: queue.SimpleQueue[tuple[float, object]] = simple_queue()
-        self._ready: queue.SimpleQueue[object] = simple_queue()
-        self._sleep = _native("time", "sleep")
+        self._incoming: queue.SimpleQueue[tuple[float, object]] = queue.SimpleQueue()
+        self._ready: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._limit = limit
         self._quiet = quiet
         self._patience = patience
-        self._lock = _native("_thread", "allocate_lock")()  # held for a few lines, also from the hub
+        self._lock = threading.Lock()
         self._unfinished = 0
         self._busy = 0  # webhooks in progress
         self._last_busy = 0.0  # when the last one began or ended
         self._closed = False
-        self._dispatcher = _NativeThread(self._dispatch)
-        self._threads = [_NativeThread(self._run) for _ in range(threads)]
+        self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(threads)]
+        self._dispatcher = threading.Thread(target=self._dispatch, name=f"{name}-dispatch", daemon=True)
+        for thread in [*self._threads, self._dispatcher]:
+            thread.start()
 
     def submit(self, job: Callable[[], None]) -> bool:
         """Queue a job; False when the pool is full or shut down."""
@@ -100,7 +86,7 @@ class WorkerPool:
                 wait = min(wait, queued_at + self._patience - now)
                 if wait <= 0:
                     break
-                self._sleep(wait)
+                time.sleep(wait)
             self._ready.put(job)
 
     def _run(self) -> None:
@@ -125,32 +111,8 @@ class WorkerPool:
             self._incoming.put((0.0, _STOP))
         deadline = time.monotonic() + timeout
         for thread in [self._dispatcher, *self._threads]:
-            thread.join(deadline - time.monotonic())
+            thread.join(max(0.0, deadline - time.monotonic()))
         left = [t for t in self._threads if t.is_alive()]
         if left:
             log.warning("shutdown: %d reply threads still busy after %.1fs", len(left), timeout)
         return not left
-
-
-class _NativeThread:
-    """A daemon OS thread (not a greenlet under gevent) that can be joined with a timeout."""
-
-    def __init__(self, target: Callable[[], None]) -> None:
-        self._done = _native("_thread", "allocate_lock")()
-        self._done.acquire()
-        _native("_thread", "start_new_thread")(self._main, (target,))
-
-    def _main(self, target: Callable[[], None]) -> None:
-        try:
-            target()
-        finally:
-            self._done.release()
-
-    def join(self, timeout: float) -> None:
-        """Wait up to `timeout` seconds for the thread to end."""
-        if self._done.acquire(timeout=max(0.0, timeout)):
-            self._done.release()
-
-    def is_alive(self) -> bool:
-        """False once the target has returned."""
-        return self._done.locked()
