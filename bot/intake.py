@@ -11,6 +11,8 @@ from typing import Any
 
 from linebot.v3.webhook import SignatureValidator
 
+from bot.store import Entry
+
 log = logging.getLogger(__name__)
 
 TAKEN_IDS = 10_000
@@ -60,9 +62,19 @@ def event_id(raw: dict[str, Any]) -> str | None:
 class Intake:
     """Verify and queue: the only work done before LINE gets its 200."""
 
-    def __init__(self, channel_secret: str, submit: Callable[[dict[str, Any]], bool]) -> None:
+    def __init__(
+        self,
+        channel_secret: str,
+        submit: Callable[[dict[str, Any]], bool],
+        journal: Callable[[list[Entry]], None] = lambda entries: None,
+        forget: Callable[[str], None] = lambda event_id: None,
+    ) -> None:
         self._validator = SignatureValidator(channel_secret)
         self._submit = submit
+        # Accepted means journaled: written to the store before the 200, dropped after the reply
+        # (or here, when the pool refuses it and LINE is told to redeliver).
+        self._journal = journal
+        self._forget = forget
         # Ids this process queued lately: a cheap first filter before the shared store decides.
         self._taken = RecentIds(TAKEN_IDS)
 
@@ -81,6 +93,7 @@ class Intake:
             raise Rejected(400, "body has no events list")
         queued = skipped = 0
         refused: list[str] = []
+        fresh: list[tuple[str | None, dict[str, Any]]] = []
         for raw in raw_events:
             if not isinstance(raw, dict):
                 log.info("event skipped (not an object)")
@@ -91,11 +104,17 @@ class Intake:
                 # Taken by this process already (a redelivery after a 503, say): not worth a slot.
                 log.info("duplicate event skipped: webhookEventId=%s", found)
                 skipped += 1
-            elif self._submit(raw):
+            else:
+                fresh.append((found, raw))
+        self._journal([(found, raw) for found, raw in fresh if found])  # before any reply can finish
+        for found, raw in fresh:
+            if self._submit(raw):
                 queued += 1
                 if found:
                     self._taken.add(found)
             else:
                 log.warning("reply pool full, event not taken: webhookEventId=%s", found or "-")
                 refused.append(found or "-")
+                if found:
+                    self._forget(found)
         return Accepted(queued, skipped, tuple(refused))

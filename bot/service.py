@@ -1,12 +1,13 @@
 """One per process: the matcher and caches shared by every thread, and the per-process edges.
 
 gunicorn loads the app once in the master (preload_app) and forks: nothing that holds a thread
-or a connection may be made before the fork, so each worker makes its own pool, store and client
-on its first webhook."""
+or a connection may be made before the fork, so each worker makes its own pool, store, client and
+journal worker when it starts (gunicorn.conf.py's post_worker_init) or on its first request."""
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 
@@ -15,11 +16,14 @@ from bot.config import Settings
 from bot.intake import Accepted, Intake
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
+from bot.recovery import Recovery
 from bot.replies import ReplyHandler
 from bot.sender import Sender
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.types import Match
 from bot.workers import WorkerPool
+
+log = logging.getLogger(__name__)
 
 CACHE_CHARS = 300
 
@@ -42,8 +46,8 @@ class Service:
         """Matcher.match, cached for questions of up to CACHE_CHARS characters."""
         return self._match_cached(text) if len(text) <= CACHE_CHARS else self.matcher.match(text)
 
-    def _start(self) -> None:
-        """Threads, sockets and the store connection of this process, made on first use."""
+    def start(self) -> None:
+        """Threads, sockets and the store connection of this process, made once per process."""
         if self._pid == os.getpid():
             return
         with self._lock:
@@ -57,11 +61,22 @@ class Service:
                 settings.read_timeout,
                 pool_size=settings.reply_threads,
             )
-            handler = ReplyHandler(self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render)
-            self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
-            self._intake = Intake(
-                settings.channel_secret, lambda raw: self._pool.submit(functools.partial(handler.handle, raw))
+            store = open_store(
+                settings.dedupe_path,
+                settings.redis_url,
+                redis_timeout=settings.redis_timeout,
+                redis_connections=settings.redis_connections,
             )
+            handler = ReplyHandler(self.kb, store, self._sender, self.match, self.render)
+            pool = self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
+            self._intake = Intake(
+                settings.channel_secret,
+                lambda raw: pool.submit(functools.partial(handler.handle, raw)),
+                journal=store.put,
+                forget=store.done,
+            )
+            self.store: Store = store
+            self._recovery = Recovery(store, lambda raw: pool.submit(functools.partial(handler.handle, raw, True)))
             self._pid = os.getpid()
 
     @property
@@ -69,13 +84,26 @@ class Service:
         """Replies accepted and not yet finished in this process."""
         return self._pool.pending if self._pid == os.getpid() else 0
 
+    @property
+    def problem(self) -> str | None:
+        """Why this process's store is degraded, if it is (for /healthz)."""
+        self.start()
+        return self.store.problem
+
     def accept(self, body: str, signature: str | None) -> Accepted:
         """Verify and queue a webhook body (intake.Rejected when refused); replies wait meanwhile."""
-        self._start()
+        self.start()
         with self._pool.foreground():
             return self._intake.accept(body, signature)
 
     def shutdown(self, timeout: float) -> None:
-        """Finish queued replies within `timeout` seconds, then release connections."""
-        if self._pid == os.getpid() and self._pool.shutdown(timeout):
+        """Finish queued replies within `timeout` seconds; what is left stays journaled for another process."""
+        if self._pid != os.getpid():
+            return
+        finished = self._pool.shutdown(timeout)
+        self._recovery.stop()
+        self.store.release()
+        if finished:
             self._sender.close()
+        else:
+            log.warning("shutdown: %d event(s) left journaled for another process", self._pool.pending)
