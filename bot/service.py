@@ -19,7 +19,7 @@ from bot.matcher import Matcher
 from bot.recovery import Recovery
 from bot.replies import ReplyHandler
 from bot.sender import Sender
-from bot.store import Store, open_store
+from bot.store import Store, open_store, prepare
 from bot.types import Match
 from bot.workers import WorkerPool
 
@@ -39,6 +39,7 @@ class Service:
         self._match_cached = functools.lru_cache(maxsize=4096)(self.matcher.match)
         self.render = functools.lru_cache(maxsize=512)(functools.partial(render.render, kb))
         self._settings = settings
+        prepare(settings.redis_url)
         self._lock = threading.Lock()
         self._pid = 0
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from redisserver import redis_server  # noqa: F401 - a fixture for every test module
 
 from bot import knowledge
 from bot.app import create_app

@@ -113,6 +113,13 @@ def _masked(part: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def prepare(redis_url: str) -> None:
+    """Import what open_store will need, in gunicorn's master (redis-py takes most of a second to
+    import: paid once before the fork, and its pages shared, rather than in every worker)."""
+    if redis_url:
+        import bot.store.redis_store  # noqa: F401
+
+
 def open_store(
     dedupe_path: str, redis_url: str = "", *, redis_timeout: float = 0.25, redis_connections: int = 10
 ) -> Store:
