@@ -1,7 +1,9 @@
 """Webhook figures under LINE-like load: the web process started as the Procfile starts it, a fake
 LINE API on loopback that answers after a set delay, N signed webhooks at concurrency C.
 
-Usage: python scripts/bench_webhook.py [--events 1000] [--concurrency 16] [--delays 0.3,3]
+Usage: python scripts/bench_webhook.py [--events 1000] [--concurrency 16] [--delays 0.3,3] [--no-redis]
+The bot runs twice per pair: with its SQLite file alone, and with REDIS_URL pointing at a redis-server
+the bench starts on 127.0.0.1 (skipped when redis-server is not installed).
 Everything runs on 127.0.0.1 and stops by itself; figures are printed, nothing is asserted."""
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import runpy
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,7 +198,7 @@ def arrivals_at(port: int) -> dict[str, list[float]]:
     return json.loads(conn.getresponse().read())
 
 
-def run_bot(delay: float, n: int, concurrency: int) -> float:
+def run_bot(delay: float, n: int, concurrency: int, redis_url: str = "") -> float:
     """One bot run against a fake LINE API answering after `delay` s; print its figures, return requests/s."""
     fake_port = free_port()
     fake = subprocess.Popen(
@@ -209,6 +213,7 @@ def run_bot(delay: float, n: int, concurrency: int) -> float:
         LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
         LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}",
         DEDUPE_DB=f"{tmp}/seen.sqlite3",
+        REDIS_URL=redis_url,
     )
     proc, boot = start(procfile_argv(), env, port)
     try:
@@ -230,8 +235,10 @@ def run_bot(delay: float, n: int, concurrency: int) -> float:
     delays = [arrivals[t][0] - acked[t] for t in acked if t in arrivals]
     within = sum(1 for d in delays if d <= REPLY_WINDOW)
     rps = n / seconds
+    label = "redis" if redis_url else "bot"
     print(
-        f"  bot   {rps:5.0f} req/s  ack p50 {statistics.median(latencies):5.1f} ms p99 {pct(latencies, 0.99):5.1f} ms"
+        f"  {label:5} {rps:5.0f} req/s  ack p50 {statistics.median(latencies):5.1f} ms"
+        f" p99 {pct(latencies, 0.99):5.1f} ms"
         f"  replies {len(arrivals)}/{n} ({within} within {REPLY_WINDOW:.0f} s), {duplicates} duplicate(s),"
         f" largest ack-to-reply {max(delays) if delays else float('nan'):.1f} s"
     )
@@ -262,21 +269,81 @@ def run_bare(n: int, concurrency: int) -> float:
     return rps
 
 
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A redis-server on a free loopback port without persistence; "" when it is not installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        print("redis-server not installed: Redis runs skipped (apt-get install redis-server)")
+        yield ""
+        return
+    port = free_port()
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+    try:
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def journal_cost(redis_url: str, n: int = 2000) -> None:
+    """What journaling one event costs the webhook (put, before the 200) and the reply (done), per store."""
+    sys.path.insert(0, str(ROOT))
+    from bot.store import open_store
+
+    event = json.loads(make_bodies(1)[0][1])["events"][0]
+    for name, url in (("SQLite", ""), ("Redis", redis_url)):
+        if name == "Redis" and not url:
+            continue
+        store = open_store(f"{tempfile.mkdtemp(prefix='bench-')}/seen.sqlite3", url)
+        ids = [f"01JOURNAL{time.time_ns()}{i}" for i in range(n)]
+        began = time.perf_counter()
+        for event_id in ids:
+            store.put([(event_id, event)])
+        put = time.perf_counter() - began
+        began = time.perf_counter()
+        for event_id in ids:
+            store.done(event_id)
+        done = time.perf_counter() - began
+        store.release()
+        print(f"journal ({name}): put {1e6 * put / n:.0f} us per webhook, done {1e6 * done / n:.0f} us per reply")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--delays", default="0.3,3")
     parser.add_argument("--runs", type=int, default=3, help="bare/bot pairs per delay (the machine is noisy)")
+    parser.add_argument("--no-redis", action="store_true", help="SQLite runs only")
     args = parser.parse_args()
-    for delay in (float(d) for d in args.delays.split(",")):
-        print(f"LINE API delay {delay:g} s, N={args.events}, C={args.concurrency}; bare Flask, then bot, x{args.runs}:")
-        ratios = []
-        for _ in range(args.runs):
-            ceiling = run_bare(args.events, args.concurrency)
-            ratios.append(run_bot(delay, args.events, args.concurrency) / ceiling)
-        shown = ", ".join(f"{r:.2f}" for r in ratios)
-        print(f"  throughput / bare Flask: median {statistics.median(ratios):.2f} (runs: {shown})")
+    with contextlib.ExitStack() as stack:
+        redis_url = "" if args.no_redis else stack.enter_context(redis_server())
+        journal_cost(redis_url)
+        for delay in (float(d) for d in args.delays.split(",")):
+            then = "bot (SQLite), bot (Redis)" if redis_url else "bot"
+            setup = f"N={args.events}, C={args.concurrency}"
+            print(f"LINE API delay {delay:g} s, {setup}; bare Flask, {then}, x{args.runs}:")
+            ratios: dict[str, list[float]] = {"SQLite": [], "Redis": []}
+            for _ in range(args.runs):
+                ceiling = run_bare(args.events, args.concurrency)
+                ratios["SQLite"].append(run_bot(delay, args.events, args.concurrency) / ceiling)
+                if redis_url:
+                    ratios["Redis"].append(run_bot(delay, args.events, args.concurrency, redis_url) / ceiling)
+            for name, values in ratios.items():
+                if values:
+                    shown = ", ".join(f"{r:.2f}" for r in values)
+                    print(f"  throughput / bare Flask, {name}: median {statistics.median(values):.2f} (runs: {shown})")
+            if ratios["Redis"]:
+                cost = 1 - statistics.median(ratios["Redis"]) / statistics.median(ratios["SQLite"])
+                print(f"  Redis costs {100 * cost:.0f}% of SQLite's throughput (target: at most 10%)")
 
 
 if __name__ == "__main__":

@@ -138,9 +138,13 @@ class SqliteStore:
             return
         now = time.time()
         rows = [(self._owner, event_id, now, json.dumps(pseudonymous(raw))) for event_id, raw in entries]
+        insert = "INSERT OR REPLACE INTO journal (owner, id, at, event) VALUES (?, ?, ?, ?)"
         try:
-            with self._transaction() as db:
-                db.executemany("INSERT OR REPLACE INTO journal (owner, id, at, event) VALUES (?, ?, ?, ?)", rows)
+            if len(rows) == 1:  # most webhooks carry one event: one statement, no BEGIN/COMMIT round
+                self._run(insert, rows[0])
+            else:
+                with self._transaction() as db:
+                    db.executemany(insert, rows)
         except sqlite3.Error as exc:
             log.error("journal error (%s): %d event(s) not journaled", exc, len(rows))
 
