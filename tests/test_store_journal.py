@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import REPLY_PATH, body_of, replies, text_event, wait_for
 from pytest_httpserver import HTTPServer
-from test_gunicorn import Web, web_env
+from test_gunicorn import Web, free_port, web_env
 from werkzeug import Request, Response
 
 EVENTS = 80
@@ -76,3 +76,27 @@ def test_sigkill_of_a_worker_mid_burst_loses_no_young_event(line_api: HTTPServer
     # per reply thread of the killed worker.
     assert sum(n - 1 for n in sent.values()) <= 4
     print(f"SIGKILL mid-burst: {EVENTS} events, 0 lost, {len(recovered)} recovered by the journal")
+
+
+def test_sigterm_leaves_what_it_cannot_send_journaled_for_the_next_process(
+    line_api: HTTPServer, tmp_path: Path
+) -> None:
+    _slow_api(line_api, 1.0)
+    env = web_env(line_api.url_for("/"), tmp_path, REPLY_THREADS="2", GRACEFUL_TIMEOUT="4")
+    first = Web(env)
+    try:
+        assert wait_for(first.ready, timeout=60), first.text
+        events = [text_event(f"unknown host {i}", timestamp=int(time.time() * 1000)) for i in range(16)]
+        for event in events:
+            assert first.post(body_of([event])) == 200
+    finally:
+        first.stop()
+    left = [ln for ln in first.output if "left journaled for another process" in ln]
+    assert left, first.text  # 2 threads x 2 workers x ~2 s of drain cannot send 16 one-second replies
+    second = Web(dict(env, PORT=str(free_port())))  # the next process, on the same file (a restart)
+    try:
+        wanted = {e["replyToken"] for e in events}
+        assert wait_for(lambda: wanted <= {r["replyToken"] for r in replies(line_api)}, timeout=45), second.text
+    finally:
+        second.stop()
+    assert [ln for ln in second.output if "journaled event recovered" in ln]
