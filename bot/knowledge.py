@@ -157,17 +157,27 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     return None
 
 
-def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link]]:
-    """Read links.yaml into {name: {lang: Link}}."""
+def read_mapping(path: Path, problems: list[Problem], what: str) -> dict[str, Any] | None:
+    """A data file that must be a YAML mapping (keys' lines in `__lines__`); None after reporting why not.
+
+    For every data file of knowledge/ (links, ui, vocabulary, rich menus): `what` names its content."""
     if not path.exists():
         problems.append(Problem(path.name, None, None, "file is missing"))
-        return {}
+        return None
     data = _read_yaml(path, problems)
     if data is None:
-        return {}
+        return None
     if not isinstance(data, dict):
-        problems.append(Problem(path.name, None, None, "must be a mapping of link names"))
-        return {}
+        problems.append(Problem(path.name, None, None, f"must be a mapping of {what}"))
+        return None
+    return data
+
+
+def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link]] | None:
+    """Read links.yaml into {name: {lang: Link}}; None when the file itself is unusable."""
+    data = read_mapping(path, problems, "link names")
+    if data is None:
+        return None
     links: dict[str, dict[str, Link]] = {}
     lines = data.get("__lines__", {})
     for name, spec in data.items():
@@ -195,6 +205,15 @@ def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link
     return links
 
 
+def _kind(value: Any) -> str:
+    """How a wrong YAML value is named in a message: "a list", "a mapping", "a number"."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a number" if isinstance(value, int | float) else f"a {type(value).__name__}"
+
+
 def _str_list(value: Any) -> list[str] | None:
     if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
         return [str(v) for v in value]
@@ -213,7 +232,10 @@ def _parse_text(raw: Any, report: Any, lang: str, line: int | None) -> Text | No
     values: dict[str, Any] = {}
     for key in ("title", "label", "summary"):
         value = raw.get(key)
-        if not isinstance(value, str) or not value.strip():
+        if value is not None and not isinstance(value, str):
+            report(f"{lang}.{key}", f"must be a text, got {_kind(value)}", lines.get(key, line))
+            ok = False
+        elif not isinstance(value, str) or not value.strip():
             report(f"{lang}.{key}", "is missing or empty", lines.get(key, line))
             ok = False
         else:
@@ -226,6 +248,13 @@ def _parse_text(raw: Any, report: Any, lang: str, line: int | None) -> Text | No
         if items is None or any(not s.strip() for s in items):
             report(f"{lang}.{key}", "must be a list of non-empty texts", lines.get(key, line))
             ok = False
+        elif key == "aliases" and "aliases" in raw and not items:
+            report(
+                f"{lang}.aliases",
+                "is an empty list: list at least one alias, or leave the field out",
+                lines.get(key, line),
+            )
+            ok = False
         elif key == "aliases" and any(s.strip() == "=" for s in items):
             report(f"{lang}.aliases", 'an alias "=" needs text after the "="', lines.get(key, line))
             ok = False
@@ -234,7 +263,10 @@ def _parse_text(raw: Any, report: Any, lang: str, line: int | None) -> Text | No
     return Text(**values) if ok else None
 
 
-def _parse_entry(raw: Any, file: str, links: dict[str, dict[str, Link]], problems: list[Problem]) -> Entry | None:
+def _parse_entry(
+    raw: Any, file: str, links: dict[str, dict[str, Link]] | None, problems: list[Problem]
+) -> Entry | None:
+    """One entry, or None after reporting its problems (links None: links.yaml is unusable, not judged)."""
     if not isinstance(raw, dict):
         problems.append(Problem(file, None, None, "an entry must be a mapping"))
         return None
@@ -266,7 +298,7 @@ def _parse_entry(raw: Any, file: str, links: dict[str, dict[str, Link]], problem
     if link_names is None or not 1 <= len(link_names) <= 3:
         report("links", "must list 1 to 3 link names from links.yaml", lines.get("links"))
         link_names = []
-    for link_name in link_names:
+    for link_name in link_names if links is not None else ():
         if link_name not in links:
             report("links", f"unknown link {link_name!r} (not in links.yaml)", lines.get("links"))
     related = _str_list(raw.get("related", []))
@@ -274,7 +306,7 @@ def _parse_entry(raw: Any, file: str, links: dict[str, dict[str, Link]], problem
         report("related", "must be a list of entry ids", lines.get("related"))
         related = []
     texts = {lang: _parse_text(raw.get(lang), report, lang, lines.get(lang)) for lang in LANGS}
-    if len(problems) > count:
+    if len(problems) > count or links is None:
         return None
     return Entry(
         id=entry_id,
@@ -318,10 +350,7 @@ def _cross_check(entries: dict[str, Entry], named: set[str], problems: list[Prob
 
 def _load_ui(path: Path, named: set[str], problems: list[Problem]) -> UI | None:
     """Read ui.yaml; every id must name an entry written in the files, every string must be there."""
-    if not path.exists():
-        problems.append(Problem(path.name, None, None, "file is missing"))
-        return None
-    data = _read_yaml(path, problems)
+    data = read_mapping(path, problems, "ids and strings")
     if data is None:
         return None
     count = len(problems)
@@ -329,9 +358,6 @@ def _load_ui(path: Path, named: set[str], problems: list[Problem]) -> UI | None:
     def report(fld: str, message: str, line: int | None = None) -> None:
         problems.append(Problem(path.name, None, fld, message, line))
 
-    if not isinstance(data, dict):
-        report("", "must be a mapping with ids and strings")
-        return None
     ids = data.get("ids")
     if not isinstance(ids, dict):
         report("ids", "is missing (a mapping of help, other_status and suggestions)", data["__lines__"].get("ids"))
@@ -386,9 +412,11 @@ def load(directory: str | Path | None = None) -> KnowledgeBase:
     for path in sorted(root.glob("*.yaml")):  # every data file counts toward the version
         if path.exists():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    unread = False  # a file that cannot be read hides ids: references to them are not judged
     for path in files:
         data = _read_yaml(path, problems)
         if data is None:
+            unread = True
             continue
         if not isinstance(data, list):
             problems.append(Problem(path.name, None, None, "must be a list of entries"))
@@ -411,6 +439,8 @@ def load(directory: str | Path | None = None) -> KnowledgeBase:
                 )
                 continue
             entries[entry.id] = entry
+    if unread or links is None:
+        raise KnowledgeError(problems)  # the rest would only echo the unreadable file
     _cross_check(entries, named, problems)
     ui = _load_ui(root / UI_FILE, named, problems)
     if problems or ui is None:

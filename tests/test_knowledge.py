@@ -106,3 +106,46 @@ def test_loading_data_does_not_import_the_algorithm_or_the_presentation() -> Non
     code = "import sys, bot.knowledge; print(sorted(m for m in sys.modules if m.startswith('bot.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['bot.knowledge']"
+
+
+def _copy_of_real_kb(tmp_path: Path) -> Path:
+    for path in knowledge.DEFAULT_DIR.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return tmp_path
+
+
+def test_missing_links_file_is_one_problem_not_one_per_entry(tmp_path: Path) -> None:
+    (_copy_of_real_kb(tmp_path) / "links.yaml").unlink()
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    assert [str(p) for p in info.value.problems] == ["links.yaml: file is missing"]
+
+
+def test_unreadable_file_does_not_cascade_into_unknown_ids(tmp_path: Path) -> None:
+    """Entries elsewhere relate to ids in the broken file: only the YAML error is reported."""
+    broken = sorted(p for p in _copy_of_real_kb(tmp_path).glob("*.yaml") if p.name not in knowledge.DATA_FILES)[0]
+    broken.write_text(broken.read_text(encoding="utf-8") + "\n- id: [unclosed\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    assert len(info.value.problems) == 1 and "YAML error" in str(info.value.problems[0])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("    aliases: [alias]", "    aliases: []", "field en.aliases: is an empty list"),
+        ("    title: Title", "    title: [Title, Other]", "field en.title: must be a text, got a list"),
+        ("    title: Title", "    title: 42", "field en.title: must be a text, got a number"),
+    ],
+)
+def test_wrong_types_and_empty_lists_are_named_as_such(tmp_path: Path, old: str, new: str, message: str) -> None:
+    source = BROKEN / "missing_field"
+    for path in source.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    area = tmp_path / "area.yaml"
+    fixed = area.read_text(encoding="utf-8").replace("    steps: [一つ目]", "    summary: 説明。\n    steps: [一つ目]")
+    area.write_text(fixed.replace(old, new), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    (problem,) = info.value.problems
+    assert f"entry area.no_summary: {message}" in str(problem)
