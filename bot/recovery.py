@@ -6,6 +6,8 @@ for about a minute after the webhook: young ones are answered, the others logged
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import threading
 import time
@@ -19,6 +21,21 @@ log = logging.getLogger(__name__)
 TOKEN_SECONDS = 50.0  # LINE's reply token lasts about a minute; leave room for the reply itself
 SCAN_SECONDS = 2.0  # how often to look for dead processes' events
 PLAUSIBLE_SKEW = 600.0  # an event timestamp further than this from its receipt is not trusted
+TRIM_SECONDS = 30.0  # how often to hand freed heap memory back to the system
+
+
+def _malloc_trim() -> Callable[[], None]:
+    """glibc's malloc_trim(0), or nothing where the C library has none (musl, macOS).
+
+    Sixty-odd reply threads allocating and freeing leave glibc's heaps holding freed memory: the
+    soak measured +12 MB of RSS per worker from 5,000 to 25,000 events of which +1 MB was live
+    Python objects; malloc_trim gave 8 MB of it back."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    return (lambda: trim(0)) if trim is not None else (lambda: None)
+
+
+release_free_memory = _malloc_trim()
 
 
 def born(entry: Journaled) -> float:
@@ -32,7 +49,8 @@ def born(entry: Journaled) -> float:
 
 
 class Recovery:
-    """A daemon thread: `store.beat()` every second, and dead processes' events every SCAN_SECONDS."""
+    """A daemon thread: `store.beat()` every second, dead processes' events every SCAN_SECONDS, and
+    freed heap memory back to the system every TRIM_SECONDS (it is this process's housekeeper)."""
 
     def __init__(
         self,
@@ -50,12 +68,16 @@ class Recovery:
 
     def _run(self) -> None:
         next_scan = 0.0
+        next_trim = time.monotonic() + TRIM_SECONDS
         while not self._stop.is_set():
             try:
                 self._store.beat()
                 if time.monotonic() >= next_scan:
                     next_scan = time.monotonic() + SCAN_SECONDS
                     self.recover()
+                if time.monotonic() >= next_trim:
+                    next_trim = time.monotonic() + TRIM_SECONDS
+                    release_free_memory()
             except Exception:
                 log.exception("journal worker error")
             self._stop.wait(BEAT_SECONDS)

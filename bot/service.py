@@ -42,6 +42,7 @@ class Service:
         prepare(settings.redis_url)
         self._lock = threading.Lock()
         self._pid = 0
+        self._stopped = False
 
     def match(self, text: str) -> Match:
         """Matcher.match, cached for questions of up to CACHE_CHARS characters."""
@@ -77,6 +78,7 @@ class Service:
                 forget=store.done,
             )
             self.store: Store = store
+            self._stopped = False
             self._recovery = Recovery(store, lambda raw: pool.submit(functools.partial(handler.handle, raw, True)))
             self._pid = os.getpid()
 
@@ -99,8 +101,9 @@ class Service:
 
     def shutdown(self, timeout: float) -> None:
         """Finish queued replies within `timeout` seconds; what is left stays journaled for another process."""
-        if self._pid != os.getpid():
-            return
+        if self._pid != os.getpid() or self._stopped:
+            return  # gunicorn's worker_exit and atexit both call this: the grace period is spent once
+        self._stopped = True
         finished = self._pool.shutdown(timeout)
         self._recovery.stop()
         self.store.release()
