@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 TOKEN_SECONDS = 50.0  # LINE's reply token lasts about a minute; leave room for the reply itself
 SCAN_SECONDS = 2.0  # how often to look for dead processes' events
 PLAUSIBLE_SKEW = 600.0  # an event timestamp further than this from its receipt is not trusted
-TRIM_SECONDS = 30.0  # how often to hand freed heap memory back to the system
+TRIM_SECONDS = 5.0  # how often to hand freed heap memory back to the system (a trim takes a few ms)
 
 
 def _malloc_trim() -> Callable[[], None]:
