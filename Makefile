@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: chat test lint bench soak run validate eval clean
+.PHONY: chat test lint bench soak run validate eval richmenu-images clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ eval: $(STAMP)  ## score the dev question set
 bench: $(STAMP)  ## print matcher and webhook figures
 	$(PY) scripts/bench_matcher.py
 	$(PY) scripts/bench_webhook.py
+	$(PY) scripts/bench_diagnose.py
+	$(PY) scripts/bench_questionlog.py
+
+richmenu-images: $(STAMP)  ## redraw knowledge/richmenu/*.png from the labels (needs fonts-noto-cjk)
+	$(PY) scripts/draw_richmenu.py
 
 soak: $(STAMP)  ## RSS per worker and the SQLite file from 5,000 to 100,000 events
 	$(PY) scripts/soak.py

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from bot.questionlog import LogConfig
 
 REQUIRED = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
 
@@ -45,6 +47,7 @@ class Settings:
     redis_url: str = ""  # REDIS_URL: shared state for several dynos; "" = the SQLite file alone
     redis_timeout: float = 0.25  # seconds per Redis call before falling back (Redis answers in ~1 ms)
     redis_connections: int = 10  # Redis connections per worker process
+    question_log: LogConfig = field(default_factory=LogConfig)  # QUESTION_LOG*, DATABASE_URL
 
     def __repr__(self) -> str:  # never print the secret or the token
         return f"Settings(api_base_url={self.api_base_url!r}, reply_threads={self.reply_threads})"
@@ -74,4 +77,12 @@ class Settings:
             redis_connections=int(_number(env, "REDIS_MAX_CONNECTIONS", cls.redis_connections, 1, 1000)),
             dedupe_path=env.get("DEDUPE_DB", "").strip()
             or str(Path(tempfile.gettempdir()) / "line-error-bot-events.sqlite3"),
+            question_log=_log_config(env),
         )
+
+
+def _log_config(env: Mapping[str, str]) -> LogConfig:
+    try:
+        return LogConfig.from_env(env)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from linebot.v3.webhooks import (
@@ -18,9 +18,11 @@ from linebot.v3.webhooks import (
     TextMessageContent,
 )
 
-from bot import menus, render
+from bot import feedback, menus, render, richmenu
+from bot.diagnose_data import DiagnoseData
+from bot.diagnose_request import recognise
 from bot.knowledge import KnowledgeBase
-from bot.types import Match, Reply
+from bot.types import PROFILE, Match, Question, Reply
 
 Offer = tuple[tuple[str, ...], str]  # the entry ids last offered in a chat, and their language
 
@@ -33,6 +35,7 @@ class Context:
     match: Callable[[str], Match]
     render: Callable[[Match], list[dict[str, Any]]]
     offered: Callable[[], Offer | None]  # asked only when a message is just a number
+    diagnose: DiagnoseData | None = None  # set when the reply side can check webhook URLs
 
 
 Handler = Callable[[Any, Context], Reply | None]
@@ -87,6 +90,18 @@ def _entry_reply(kb: KnowledgeBase, entry_id: str, lang: str, note: str, code: i
     return Reply(render.answer_messages(kb, entry_id, lang, code), note, kb[entry_id].related, lang)
 
 
+def _answer(kb: KnowledgeBase, entry_id: str, lang: str, note: str, log: Question, code: int | None = None) -> Reply:
+    """An entry given as the answer to a question or a pick: with the helpful / not helpful buttons."""
+    messages = feedback.with_buttons(kb, render.answer_messages(kb, entry_id, lang, code), entry_id, lang, log.text)
+    return Reply(messages, note, kb[entry_id].related, lang, log)
+
+
+def _outcome(found: Match) -> str:
+    if found.kind == "fallback" and found.entry_id:
+        return "deflection"
+    return found.kind
+
+
 def _in_group(event: Event) -> bool:
     return isinstance(event.source, GroupSource | RoomSource)
 
@@ -118,31 +133,50 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
         return None
     if in_group and not text.strip():
         return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "mention: menu")  # a bare mention
+    if ctx.diagnose is not None and (request := recognise(text, ctx.diagnose, addressed=True)):
+        # Only recognised here: the reply side probes the URL (never before the webhook's 200).
+        return Reply([], f"diagnose len={len(text)}", lang=request.lang, probe=request.url)
     if menus.as_number(text) is not None and (offer := ctx.offered()):
         picked = menus.pick(text, offer[0])
         if picked in ctx.kb:
-            return _entry_reply(ctx.kb, picked, offer[1], f"picked {picked}")
+            return _answer(ctx.kb, picked, offer[1], f"picked {picked}", Question("pick", offer[1], picked, 100.0))
     found = ctx.match(text)
     if in_group and found.kind == "fallback":
         return None  # a group is no place for "I did not understand"
     note = f"{found.kind} {found.entry_id or ','.join(found.choices)} len={len(text)}"
-    return Reply(ctx.render(found), note, tuple(menus.options(ctx.kb, found)), found.lang)
+    log = Question(_outcome(found), found.lang, found.entry_id, found.score, found.choices, text)
+    messages = ctx.render(found)
+    if found.kind == "answer" and found.entry_id:
+        messages = feedback.with_buttons(ctx.kb, messages, found.entry_id, found.lang, text)
+    return Reply(messages, note, tuple(menus.options(ctx.kb, found)), found.lang, log)
 
 
 @handles(PostbackEvent)
 def on_postback(event: PostbackEvent, ctx: Context) -> Reply:
-    """A button: the entry it names, or the menu for data that is not ours."""
+    """A button: a feedback tap's acknowledgement, the entry it names, a rich-menu language switch, or the
+    menu for data that is not ours."""
+    tap = feedback.parse(event.postback.data)
+    if tap is not None and tap.entry_id in ctx.kb:
+        offered = () if tap.helpful else tuple(feedback.related(ctx.kb, tap))
+        note = f"feedback {'helpful' if tap.helpful else 'not helpful'} {tap.entry_id}"
+        return Reply(feedback.ack_messages(ctx.kb, tap), note, offered, tap.lang, tap)
+    switch = richmenu.parse_switch(event.postback.data)
+    if switch:  # answer in the new language; the reply side links that language's rich menu
+        return replace(_entry_reply(ctx.kb, ctx.kb.ui.help, switch, f"menu switch: {switch}"), menu=switch)
     picked = render.parse_postback(event.postback.data)
     if picked is None or picked[0] not in ctx.kb:
         return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "unknown postback: menu")
     entry_id, lang, code = picked
-    return _entry_reply(ctx.kb, entry_id, lang, f"postback {entry_id}", code)
+    return _answer(ctx.kb, entry_id, lang, f"postback {entry_id}", Question("pick", lang, entry_id, 100.0), code)
 
 
 @handles(FollowEvent)
 def on_follow(event: FollowEvent, ctx: Context) -> Reply:
-    """A new friend: the menu as a welcome."""
-    return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "follow: welcome")
+    """A new friend: the menu as a welcome, in the language of their profile (the reply side looks it up).
+
+    Japanese is the default menu; an English reader also gets the English one linked."""
+    welcome = {lang: _entry_reply(ctx.kb, ctx.kb.ui.help, lang, f"follow: welcome {lang}") for lang in ("ja", "en")}
+    return replace(welcome["ja"], menu=PROFILE, by_language=(welcome["ja"], replace(welcome["en"], menu="en")))
 
 
 @handles(JoinEvent)

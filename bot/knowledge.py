@@ -15,7 +15,7 @@ LANGS = ("ja", "en")
 AUDIENCES = ("operator", "app_user", "sender", "anyone", "outside")  # outside: a deflection
 LINKS_FILE = "links.yaml"
 # Files in knowledge/ that are not lists of entries; each is read by its own module.
-DATA_FILES = frozenset({LINKS_FILE, "ui.yaml", "vocabulary.yaml", "richmenu.yaml"})
+DATA_FILES = frozenset({LINKS_FILE, "ui.yaml", "vocabulary.yaml", "richmenu.yaml", "diagnose.yaml"})
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 
 _ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
@@ -29,6 +29,7 @@ UI_FILE = "ui.yaml"
 UI_STRINGS = (
     "steps", "links", "related", "clarify", "fallback", "how_to_ask", "suggest", "outside", "hint", "join",
     "other_code", "other_phrase", "unassigned_phrase",
+    "feedback_helpful", "feedback_not_helpful", "feedback_thanks", "feedback_sorry",
 )  # fmt: skip
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from linebot.v3.webhooks import Event
 
-from bot import events
+from bot import events, richmenu
+from bot.diagnose import Diagnoser
 from bot.intake import event_id
 from bot.knowledge import KnowledgeBase
+from bot.questionlog import QuestionLog
 from bot.sender import Sender
 from bot.store import Store
-from bot.types import Match
+from bot.types import PROFILE, Feedback, Match, Reply
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +31,18 @@ class ReplyHandler:
         sender: Sender,
         match: Callable[[str], Match],
         render: Callable[[Match], list[dict[str, Any]]],
+        menu_names: dict[str, str] | None = None,
+        question_log: QuestionLog | None = None,
+        diagnoser: Diagnoser | None = None,
     ) -> None:
         self._kb = kb
+        self._menu_names = menu_names or {}  # language -> rich menu name (knowledge/richmenu.yaml)
         self._store = store
         self._sender = sender
         self._match = match
         self._render = render
+        self._log = question_log
+        self._diagnoser = diagnoser
 
     def handle(self, raw: dict[str, Any], recovered: bool = False) -> None:
         """Dedupe, parse and answer one raw event, then drop it from the journal.
@@ -66,10 +75,41 @@ class ReplyHandler:
                 self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note)
             return
         chat = events.chat_key(event)
-        ctx = events.Context(self._kb, self._match, self._render, lambda: self._store.offered(chat) if chat else None)
+        ctx = events.Context(
+            self._kb,
+            self._match,
+            self._render,
+            lambda: self._store.offered(chat) if chat else None,
+            self._diagnoser.data if self._diagnoser else None,
+        )
         reply = events.plan(event, ctx)
         if reply is None:
             return
+        if reply.probe and self._diagnoser:
+            # The webhook has long been answered; the probe is bounded (~10 s) well inside the token's minute.
+            messages, note = self._diagnoser.reply(reply.probe, reply.lang, chat or "-")
+            reply = dataclasses.replace(reply, messages=messages, note=note)
+        reply = self._rich_menu(event, reply)
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)
         self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note)
+        if reply.log is not None and self._log is not None:
+            # After the reply: a slow or failing database delays nobody's answer (it warns, once).
+            source = event.source
+            who = getattr(source, "user_id", None) or chat
+            if isinstance(reply.log, Feedback):
+                self._log.feedback(who, reply.log)
+            else:
+                self._log.record(who, reply.log)
+
+    def _rich_menu(self, event: Event, reply: Reply) -> Reply:
+        """The LINE calls a reply asks for: the user's profile language, linking a rich menu."""
+        user = getattr(event.source, "user_id", None)
+        if not user or not reply.menu:
+            return reply
+        if reply.menu == PROFILE:
+            lang = richmenu.menu_language(self._sender.profile_language(user))
+            reply = next((r for r in reply.by_language if r.lang == lang), reply)
+        if reply.menu in self._menu_names:
+            self._sender.link_rich_menu(user, self._menu_names[reply.menu])
+        return reply

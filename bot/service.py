@@ -11,11 +11,12 @@ import logging
 import os
 import threading
 
-from bot import render
+from bot import diagnose, diagnose_data, render
 from bot.config import Settings
 from bot.intake import Accepted, Intake
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
+from bot.questionlog import QuestionLog, open_log
 from bot.recovery import Recovery
 from bot.replies import ReplyHandler
 from bot.sender import Sender
@@ -31,8 +32,9 @@ CACHE_CHARS = 300
 class Service:
     """Wires intake -> worker pool -> reply handler for this process."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase) -> None:
+    def __init__(self, settings: Settings, kb: KnowledgeBase, menu_names: dict[str, str] | None = None) -> None:
         self.kb = kb
+        self._menu_names = menu_names or {}
         self.matcher = Matcher(kb)
         # The same errors get pasted again and again: remember recent short questions and replies
         # (short only: 4,096 pastes of 5,000 characters would cost tens of MB).
@@ -40,9 +42,13 @@ class Service:
         self.render = functools.lru_cache(maxsize=512)(functools.partial(render.render, kb))
         self._settings = settings
         prepare(settings.redis_url)
+        # Webhook URL checks: data validated now (start-up); the rate limits count in the shared store.
+        self.diagnose_data = diagnose_data.load(settings.knowledge_dir)
+        self._diagnose_options = diagnose.Options.from_env()
         self._lock = threading.Lock()
         self._pid = 0
         self._stopped = False
+        self._log: QuestionLog | None = None
 
     def match(self, text: str) -> Match:
         """Matcher.match, cached for questions of up to CACHE_CHARS characters."""
@@ -63,13 +69,19 @@ class Service:
                 settings.read_timeout,
                 pool_size=settings.reply_threads,
             )
+            # The schema was made at start-up (create_app); were the database down then, the first write makes it.
+            config = settings.question_log
+            self._log = open_log(config, settings.channel_secret, migrate=False) if config.enabled else None
             store = open_store(
                 settings.dedupe_path,
                 settings.redis_url,
                 redis_timeout=settings.redis_timeout,
                 redis_connections=settings.redis_connections,
             )
-            handler = ReplyHandler(self.kb, store, self._sender, self.match, self.render)
+            diagnoser = diagnose.Diagnoser(self.kb, self.diagnose_data, self._diagnose_options, limiter=store)
+            handler = ReplyHandler(
+                self.kb, store, self._sender, self.match, self.render, self._menu_names, self._log, diagnoser
+            )
             pool = self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
                 settings.channel_secret,
@@ -109,5 +121,7 @@ class Service:
         self.store.release()
         if finished:
             self._sender.close()
+            if self._log is not None:
+                self._log.close()
         else:
             log.warning("shutdown: %d event(s) left journaled for another process", self._pool.pending)

@@ -22,6 +22,28 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Question:
+    """What one reply did with a question, for the question log (the planner returns it; the reply side writes it)."""
+
+    outcome: str  # answer / clarify / fallback / deflection / pick
+    lang: str
+    entry_id: str | None = None
+    score: float = 0.0
+    choices: tuple[str, ...] = ()  # what a clarify offered
+    text: str | None = None  # the question as sent; the log keeps it only for clarify and fallback, masked
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A helpful / not helpful tap on an answer."""
+
+    helpful: bool
+    entry_id: str
+    lang: str
+    text: str | None = None  # the question the answer was for; kept only when not helpful, masked
+
+
+@dataclass(frozen=True)
 class Reply:
     """What to send for one event, and a short note for the log (never the user's text)."""
 
@@ -29,3 +51,12 @@ class Reply:
     note: str
     offered: tuple[str, ...] = ()  # entry ids a number can pick next ("2" for the second)
     lang: str = "ja"
+    log: Question | Feedback | None = None  # what the question log records once the reply is sent
+    # Link this language's rich menu to the user (the reply side does it: it is a LINE API call), or
+    # PROFILE: look up the user's profile language, then send the one of `by_language` in it.
+    menu: str | None = None
+    by_language: tuple[Reply, ...] = ()
+    probe: str | None = None  # a webhook URL the reply side must check first (bot/diagnose.py renders it)
+
+
+PROFILE = "profile"  # Reply.menu: the language comes from the user's LINE profile
