@@ -21,7 +21,7 @@ from linebot.v3.webhooks import (
 
 from bot import render
 from bot.knowledge import KnowledgeBase
-from bot.matcher import Match
+from bot.types import Match
 
 
 @dataclass(frozen=True)

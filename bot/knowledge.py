@@ -103,6 +103,7 @@ class KnowledgeBase:
 
     entries: dict[str, Entry]
     version: str
+    root: Path | None = None  # the directory it was loaded from (its vocabulary.yaml is read from there)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -297,7 +298,7 @@ def _cross_check(entries: dict[str, Entry], named: set[str], problems: list[Prob
 
 def load(directory: str | Path | None = None) -> KnowledgeBase:
     """Load and validate a knowledge directory; raise KnowledgeError listing every problem."""
-    from bot import render  # imported here: render needs Entry, and validation needs render
+    from bot import render, vocabulary  # imported here: both need Entry, and validation needs both
 
     root = Path(directory) if directory else DEFAULT_DIR
     problems: list[Problem] = []
@@ -341,8 +342,9 @@ def load(directory: str | Path | None = None) -> KnowledgeBase:
     _cross_check(entries, named, problems)
     if problems:
         raise KnowledgeError(problems)
-    kb = KnowledgeBase(entries=entries, version=digest.hexdigest()[:12])
+    kb = KnowledgeBase(entries=entries, version=digest.hexdigest()[:12], root=root)
     problems.extend(render.check_all(kb))
+    problems.extend(vocabulary.check(root, kb))
     if problems:
         raise KnowledgeError(problems)
     return kb

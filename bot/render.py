@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from bot.knowledge import Entry, KnowledgeBase, Problem
-from bot.matcher import Match
+from bot.types import Match
 
 HELP_ID = "bot.help"
 MAX_SUGGESTIONS = 3

@@ -1,0 +1,49 @@
+"""Types passed between the matching stages; this module imports nothing from the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["answer", "clarify", "fallback"]
+Audience = Literal["operator", "app_user", "sender"]
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the exact recognisers found in one question (pasted artefacts and exact strings)."""
+
+    details: tuple[str, ...] = ()  # entry ids of console detail strings, longest match first
+    reasons: tuple[str, ...] = ()  # entry ids of reason codes
+    exact: tuple[str, ...] = ()  # entry ids named by an exact string (API error messages, SDK exceptions)
+    codes: tuple[int, ...] = ()  # HTTP status codes read from their context
+    classes: tuple[int, ...] = ()  # status classes written like "5xx"
+    calls_api: bool = False  # signs the asker calls the Messaging API (api.line.me, x-line-request-id, ...)
+    error_lines: tuple[str, ...] = ()  # lines of a long paste that hold an error: they weigh most
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question analysed once: every later stage reads it, none changes it."""
+
+    text: str
+    lang: str  # reply language, "ja" or "en"
+    words: tuple[str, ...]  # every word in order: dictionary forms (ja), stems (en), synonyms applied
+    tokens: tuple[str, ...]  # the content words among them (stop words and digits dropped)
+    focus: tuple[str, ...]  # the tokens of the lines that hold a pasted error (empty when none)
+    signals: Signals = field(default_factory=Signals)
+    audience: str | None = None  # set by routing: operator, app_user, sender, or None when unclear
+    mentions_line: bool = False  # "LINE" named with nobody else: the app
+
+
+@dataclass(frozen=True)
+class Match:
+    """The matcher's verdict for one question."""
+
+    kind: Kind
+    lang: str
+    entry_id: str | None = None  # the answer; for a fallback, the deflection that explains it (if any)
+    choices: tuple[str, ...] = ()
+    score: float = 0.0
+    code: int | None = None  # the HTTP status code the person gave, when there was one
+    suggestions: tuple[str, ...] = ()  # for a plain fallback: topics that came closest
