@@ -12,7 +12,7 @@ import unicodedata
 
 import snowballstemmer
 from rapidfuzz import fuzz, process
-from sudachipy import Dictionary, SplitMode
+from sudachipy import Dictionary, SplitMode, Tokenizer
 
 MAX_CHARS = 2000  # longer pastes are cut: matching cost stays bounded
 
@@ -21,14 +21,14 @@ _local = threading.local()
 _stemmer_lock = threading.Lock()
 _STEMMER = snowballstemmer.stemmer("english")
 
-# Latin words (with an apostrophe ending: "couldn't"), numbers ("TLS1.0" = "TLS 1.0"), or runs of anything else that is a
-# letter (Japanese): the Japanese runs go to Sudachi, the Latin words to the stemmer.
+# Latin words (with an apostrophe ending: "couldn't"), numbers ("TLS1.0" = "TLS 1.0"), or runs of any
+# other letters (Japanese): the Japanese runs go to Sudachi, the Latin words to the stemmer.
 _WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[^\W\da-z_]+")
 # Sudachi parts of speech that carry content; particles, auxiliaries and symbols carry none.
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"})
 
 
-def _tokenizer():  # type: ignore[no-untyped-def]
+def _tokenizer() -> Tokenizer:
     tok = getattr(_local, "tokenizer", None)
     if tok is None:
         tok = _local.tokenizer = _DICTIONARY.create(mode=SplitMode.C)

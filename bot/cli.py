@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bot import knowledge, render
-from bot.evaluate import evaluate, load_questions
-from bot.matcher import Match, Matcher
+from bot.evaluate import SPLITS, evaluate, load_questions
+from bot.matcher import Matcher
+from bot.types import Match
 
 
 def _kb(args: argparse.Namespace) -> knowledge.KnowledgeBase:
@@ -100,13 +101,15 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     matcher = Matcher(_kb(args))
     try:
-        questions = load_questions(args.file)
+        questions = load_questions(args.file, args.split)
     except (OSError, ValueError) as exc:
         print(f"eval: {exc}", file=sys.stderr)
         return 2
     report = evaluate(matcher, questions)
     for question, got in report.misses:
         wanted = question.expect or "clarify " + ",".join(question.clarify)
+        if question.deflect:
+            wanted += f" ({question.deflect})"
         have = got.entry_id or (got.kind + " " + ",".join(got.choices)).strip()
         print(f"miss: {question.q!r} wanted {wanted} ({question.lang or 'any'}) got {have} ({got.lang})", file=out)
     print(report.summary(), file=out)
@@ -140,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="score a question file")
     ev.add_argument("file")
     ev.add_argument("--min-accuracy", type=float)
+    ev.add_argument("--split", choices=SPLITS, help="score only the items of this split (real questions)")
     ev.set_defaults(func=cmd_eval)
     return parser
 

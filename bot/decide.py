@@ -86,7 +86,7 @@ class Decider:
     def _by_score(self, q: Question, ranked: list[tuple[str, float]]) -> Match:
         if not ranked or ranked[0][1] < self.s.answer_min:
             return self._fallback(q, ranked)
-        top_id, top = ranked[0]
+        top = ranked[0][1]
         close = [e for e, sc in ranked if sc >= top - self.s.clarify_margin]
         if len(close) > 1 and q.mentions_line:  # 「LINEがメンテナンス中」: LINE alone means the app
             app = [e for e in close if self.kb[e].audience == "app_user"]

@@ -19,7 +19,9 @@ __all__ = ["Match", "Matcher"]
 class Matcher:
     """Everything built once per knowledge base; `match()` is a pure function of the question text."""
 
-    def __init__(self, kb: KnowledgeBase, vocab: vocabulary.Vocabulary | None = None, settings: Settings = SETTINGS):
+    def __init__(
+        self, kb: KnowledgeBase, vocab: vocabulary.Vocabulary | None = None, settings: Settings = SETTINGS
+    ) -> None:
         self.kb = kb
         self.vocabulary = vocab or vocabulary.load(kb.root or DEFAULT_DIR, kb)
         self.settings = settings

@@ -216,9 +216,18 @@ def fallback_messages(kb: KnowledgeBase, suggestions: tuple[str, ...], lang: str
     return [{"type": "text", "text": text, "quickReply": _quick_reply(kb, picks, lang)}]
 
 
+def deflection_messages(kb: KnowledgeBase, entry_id: str, lang: str) -> list[dict[str, Any]]:
+    """A near-domain question the bot does not cover: a short text saying so and where to go instead."""
+    entry = kb[entry_id]
+    text = entry.text[lang]
+    lines = [text.title, text.summary, *(f"{link.label}: {link.url}" for link in entry.links[lang])]
+    return [{"type": "text", "text": _clip("\n".join(lines), MAX_TEXT), "quickReply": _quick_reply(kb, [], lang)}]
+
+
 def suggestion_ids(kb: KnowledgeBase, suggestions: tuple[str, ...]) -> list[str]:
-    """The topics a fallback offers: the nearest ones, else one per audience."""
-    return [s for s in (suggestions or DEFAULT_SUGGESTIONS) if s in kb][:MAX_SUGGESTIONS]
+    """The topics a fallback offers: the nearest ones, else one per audience; never a deflection."""
+    picks = [s for s in (suggestions or DEFAULT_SUGGESTIONS) if s in kb and kb[s].audience != "outside"]
+    return picks[:MAX_SUGGESTIONS]
 
 
 def options(kb: KnowledgeBase, match: Match) -> list[str]:
@@ -227,6 +236,8 @@ def options(kb: KnowledgeBase, match: Match) -> list[str]:
         return list(kb[match.entry_id].related)
     if match.kind == "clarify":
         return list(match.choices)
+    if match.entry_id:  # a deflection offers only the menu
+        return []
     return suggestion_ids(kb, match.suggestions)
 
 
@@ -236,6 +247,8 @@ def render(kb: KnowledgeBase, match: Match) -> list[dict[str, Any]]:
         return answer_messages(kb, match.entry_id, match.lang, match.code)
     if match.kind == "clarify":
         return clarify_messages(kb, match.choices, match.lang, match.code)
+    if match.entry_id:
+        return deflection_messages(kb, match.entry_id, match.lang)
     return fallback_messages(kb, match.suggestions, match.lang)
 
 
@@ -270,6 +283,8 @@ def render_text(kb: KnowledgeBase, match: Match) -> str:
         return "\n".join(out)
     if match.kind == "clarify":
         return clarify_messages(kb, match.choices, match.lang, match.code)[0]["text"]
+    if match.entry_id:
+        return deflection_messages(kb, match.entry_id, match.lang)[0]["text"]
     text = fallback_messages(kb, match.suggestions, match.lang)[0]["text"]
     return "\n".join([text, *numbered])
 
