@@ -8,7 +8,7 @@ import sys
 
 from flask import Flask
 
-from bot import knowledge
+from bot import knowledge, limits
 from bot.config import ConfigError, Settings
 from bot.service import Service
 from bot.webhook import bp
@@ -35,11 +35,13 @@ def create_app_or_exit() -> Flask:
         raise SystemExit(3) from None
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the web app; raises ConfigError or KnowledgeError instead of starting half-ready."""
+def create_app(settings: Settings | None = None, kb: knowledge.KnowledgeBase | None = None) -> Flask:
+    """Build the web app; raises ConfigError or KnowledgeError instead of starting half-ready.
+
+    `kb` is an already loaded and checked knowledge base (tests that build many apps pass one)."""
     _configure_logging()
     settings = settings or Settings.from_env()
-    kb = knowledge.load(settings.knowledge_dir)
+    kb = kb or limits.checked(knowledge.load(settings.knowledge_dir))
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     service = Service(settings, kb)

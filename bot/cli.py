@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot import knowledge, render
+from bot import knowledge, limits, menus, render, vocabulary
 from bot.evaluate import SPLITS, evaluate, load_questions
 from bot.matcher import Matcher
 from bot.types import Match
@@ -62,13 +62,13 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         if not line:
             continue
-        if line.isdigit() and 1 <= int(line) <= len(offered):
-            match = Match("answer", lang, entry_id=offered[int(line) - 1], score=100.0)
+        picked = menus.pick(line, offered)
+        if picked:
+            text, offered = render.answer_text(kb, picked, lang), list(kb[picked].related)
         else:
             match = matcher.match(line)
-        lang = match.lang
-        offered = render.options(kb, match)
-        print(render.render_text(kb, match) + "\n", file=out, flush=True)
+            lang, offered, text = match.lang, menus.options(kb, match), render.render_text(kb, match)
+        print(text + "\n", file=out, flush=True)
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
@@ -83,13 +83,14 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(shown, ensure_ascii=False, indent=2), file=out)
     else:
         for i in ids:
-            print(render.render_text(kb, Match("answer", args.lang, entry_id=i)) + "\n", file=out)
+            print(render.answer_text(kb, i, args.lang) + "\n", file=out)
     return 0
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        kb = knowledge.load(args.dir or args.knowledge)
+        kb = limits.checked(knowledge.load(args.dir or args.knowledge))
+        vocabulary.load(kb.root or knowledge.DEFAULT_DIR, kb)
     except knowledge.KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=out)

@@ -1,11 +1,10 @@
-"""Decide the reply to one webhook event: pure, no network, easy to test."""
+"""Decide the reply to one webhook event: a registry from event type to a pure handler, no network."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from linebot.v3.webhooks import (
     Event,
@@ -19,19 +18,58 @@ from linebot.v3.webhooks import (
     TextMessageContent,
 )
 
-from bot import render
+from bot import menus, render
 from bot.knowledge import KnowledgeBase
-from bot.types import Match
+from bot.types import Match, Reply
+
+Offer = tuple[tuple[str, ...], str]  # the entry ids last offered in a chat, and their language
 
 
 @dataclass(frozen=True)
-class Reply:
-    """What to send for one event, and a short note for the log (never the user's text)."""
+class Context:
+    """What a handler may use: the knowledge base, the matcher, and this chat's last offer."""
 
-    messages: list[dict[str, Any]]
-    note: str
-    offered: tuple[str, ...] = ()  # entry ids a number can pick next ("2" for the second)
-    lang: str = "ja"
+    kb: KnowledgeBase
+    match: Callable[[str], Match]
+    render: Callable[[Match], list[dict[str, Any]]]
+    offered: Callable[[], Offer | None]  # asked only when a message is just a number
+
+
+Handler = Callable[[Any, Context], Reply | None]
+HANDLERS: dict[type[Event], Handler] = {}
+E = TypeVar("E", bound=Handler)
+
+
+def handles(*event_types: type[Event]) -> Callable[[E], E]:
+    """Register a pure handler for these event types (the SDK's @handler.add idiom)."""
+
+    def register(func: E) -> E:
+        for event_type in event_types:
+            HANDLERS[event_type] = func
+        return func
+
+    return register
+
+
+def plan(event: Event, ctx: Context) -> Reply | None:
+    """The reply to send for `event`, or None when the bot stays quiet."""
+    if event.mode != EventMode.ACTIVE or not getattr(event, "reply_token", None):
+        return None  # standby mode (another channel answers) or nothing to reply with
+    handler = next((HANDLERS[t] for t in type(event).__mro__ if t in HANDLERS), None)
+    return handler(event, ctx) if handler else None  # unfollow, leave, unsend, beacon, ...: quiet
+
+
+def plan_unparsed(raw: dict[str, Any], kb: KnowledgeBase) -> Reply | None:
+    """An event the SDK cannot parse (a message type newer than the SDK): help in a 1:1 chat only."""
+    source = raw.get("source")
+    direct = (
+        raw.get("type") == "message"
+        and raw.get("mode", "active") == "active"
+        and isinstance(raw.get("replyToken"), str)
+        and isinstance(source, dict)
+        and source.get("type") == "user"
+    )
+    return Reply(render.hint_messages(kb), "hint for an unknown message type") if direct else None
 
 
 def chat_key(event: Event) -> str | None:
@@ -42,18 +80,6 @@ def chat_key(event: Event) -> str | None:
     if place:
         return f"{place}/{user}"
     return user if user != "-" else None
-
-
-def picked_number(event: Event) -> int | None:
-    """The number in a text message that is only a number (a choice picked from a list)."""
-    if not isinstance(event, MessageEvent) or not isinstance(event.message, TextMessageContent):
-        return None
-    return _as_number(_addressed_text(event.message, _in_group(event)) or "")
-
-
-def _as_number(text: str) -> int | None:
-    text = unicodedata.normalize("NFKC", text).strip().rstrip(".)")
-    return int(text) if text.isdigit() and 0 < len(text) <= 2 else None
 
 
 def _entry_reply(kb: KnowledgeBase, entry_id: str, lang: str, note: str, code: int | None = None) -> Reply:
@@ -70,62 +96,56 @@ def _addressed_text(message: TextMessageContent, in_group: bool) -> str | None:
     if not in_group:
         return message.text
     mentionees = message.mention.mentionees if message.mention else []
-    mine = [m for m in mentionees if getattr(m, "is_self", False)]
-    if not mine:
+    if not any(getattr(m, "is_self", False) for m in mentionees):
         return None
     # Mention positions count UTF-16 code units; cut every "@name" out, last first.
-    units = message.text.encode("utf-16-le")
+    units = message.text.encode("utf-16-le", "surrogatepass")
     for mention in sorted(mentionees, key=lambda m: m.index, reverse=True):
         start, end = mention.index * 2, (mention.index + mention.length) * 2
         if 0 <= start <= end <= len(units):
             units = units[:start] + units[end:]
-    return units.decode("utf-16-le", "ignore")
+    return units.decode("utf-16-le", "replace")
 
 
-def plan(
-    event: Event,
-    kb: KnowledgeBase,
-    match: Callable[[str], Match],
-    render_match: Callable[[Match], list[dict[str, Any]]] | None = None,
-    offered: tuple[tuple[str, ...], str] | None = None,
-) -> Reply | None:
-    """The reply to send for `event`, or None when the bot stays quiet.
-
-    `match` is Matcher.match (or a cached wrapper of it); `render_match` defaults to render.render;
-    `offered` is what this chat was last offered (Store.offered), for a reply that is just a number."""
-    if event.mode != EventMode.ACTIVE or not getattr(event, "reply_token", None):
-        return None  # standby mode (another channel answers) or nothing to reply with
+@handles(MessageEvent)
+def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
+    """Text: answer, ask back or fall back; other message types get a hint (in a 1:1 chat)."""
     in_group = _in_group(event)
-    if isinstance(event, MessageEvent):
-        if isinstance(event.message, TextMessageContent):
-            text = _addressed_text(event.message, in_group)
-            if text is None:
-                return None
-            if in_group and not text.strip():
-                # Mentioned with nothing else: show what the bot can do.
-                return _entry_reply(kb, render.HELP_ID, "ja", "mention: menu")
-            number = _as_number(text)
-            if number is not None and offered and number <= len(offered[0]) and offered[0][number - 1] in kb:
-                entry_id, lang = offered[0][number - 1], offered[1]
-                found = Match("answer", lang, entry_id=entry_id, score=100.0)
-            else:
-                found = match(text)
-            if in_group and found.kind == "fallback":
-                return None  # a group is no place for "I did not understand"
-            note = f"{found.kind} {found.entry_id or ','.join(found.choices)} len={len(text)}"
-            messages = render_match(found) if render_match else render.render(kb, found)
-            return Reply(messages, note, tuple(render.options(kb, found)), found.lang)
-        if in_group:
-            return None  # stickers and images in a group are not meant for the bot
-        return Reply(render.hint_messages(kb), f"hint for {event.message.type}")
-    if isinstance(event, PostbackEvent):
-        picked = render.parse_postback(event.postback.data)
-        if picked is None or picked[0] not in kb:
-            return _entry_reply(kb, render.HELP_ID, "ja", "unknown postback: menu")
-        entry_id, lang, code = picked
-        return _entry_reply(kb, entry_id, lang, f"postback {entry_id}", code)
-    if isinstance(event, FollowEvent):
-        return _entry_reply(kb, render.HELP_ID, "ja", "follow: welcome")
-    if isinstance(event, JoinEvent):
-        return Reply(render.join_messages(kb), "join: introduction")
-    return None  # unfollow, leave, unsend, beacon, unknown, ...: nothing to say
+    if not isinstance(event.message, TextMessageContent):
+        return None if in_group else Reply(render.hint_messages(ctx.kb), f"hint for {event.message.type}")
+    text = _addressed_text(event.message, in_group)
+    if text is None:
+        return None
+    if in_group and not text.strip():
+        return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "mention: menu")  # a bare mention
+    if menus.as_number(text) is not None and (offer := ctx.offered()):
+        picked = menus.pick(text, offer[0])
+        if picked in ctx.kb:
+            return _entry_reply(ctx.kb, picked, offer[1], f"picked {picked}")
+    found = ctx.match(text)
+    if in_group and found.kind == "fallback":
+        return None  # a group is no place for "I did not understand"
+    note = f"{found.kind} {found.entry_id or ','.join(found.choices)} len={len(text)}"
+    return Reply(ctx.render(found), note, tuple(menus.options(ctx.kb, found)), found.lang)
+
+
+@handles(PostbackEvent)
+def on_postback(event: PostbackEvent, ctx: Context) -> Reply:
+    """A button: the entry it names, or the menu for data that is not ours."""
+    picked = render.parse_postback(event.postback.data)
+    if picked is None or picked[0] not in ctx.kb:
+        return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "unknown postback: menu")
+    entry_id, lang, code = picked
+    return _entry_reply(ctx.kb, entry_id, lang, f"postback {entry_id}", code)
+
+
+@handles(FollowEvent)
+def on_follow(event: FollowEvent, ctx: Context) -> Reply:
+    """A new friend: the menu as a welcome."""
+    return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "follow: welcome")
+
+
+@handles(JoinEvent)
+def on_join(event: JoinEvent, ctx: Context) -> Reply:
+    """Added to a group or room: a short introduction."""
+    return Reply(render.join_messages(ctx.kb), "join: introduction")

@@ -24,6 +24,12 @@ _ENTRY_KEYS = {"id", "audience", "code", "detail", "reason", "status", "links", 
 _TEXT_KEYS = {"title", "label", "summary", "steps", "aliases"}
 LABEL_MAX = 20  # quick-reply label limit of the Messaging API
 LINK_LABEL_MAX = 40  # Flex button label limit
+UI_FILE = "ui.yaml"
+# The fixed reply strings the code uses; ui.yaml must give each one in every language.
+UI_STRINGS = (
+    "steps", "links", "related", "clarify", "fallback", "how_to_ask", "suggest", "outside", "hint", "join",
+    "other_code", "other_phrase", "unassigned_phrase",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -98,12 +104,27 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class UI:
+    """ui.yaml: the entry ids the code relies on and the fixed reply strings, per language."""
+
+    help: str
+    other_status: str
+    suggestions: tuple[str, ...]
+    strings: dict[str, dict[str, str]]
+
+    def text(self, lang: str, key: str) -> str:
+        """A fixed string in `lang`."""
+        return self.strings[lang][key]
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
-    """All entries, keyed by id, with a content hash as the version."""
+    """All entries, keyed by id, the UI strings, and a content hash as the version."""
 
     entries: dict[str, Entry]
     version: str
-    root: Path | None = None  # the directory it was loaded from (its vocabulary.yaml is read from there)
+    ui: UI
+    root: Path | None = None  # the directory it was loaded from (the matcher reads its vocabulary.yaml)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -137,17 +158,27 @@ def _read_yaml(path: Path, problems: list[Problem]) -> Any:
     return None
 
 
-def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link]]:
-    """Read links.yaml into {name: {lang: Link}}."""
+def read_mapping(path: Path, problems: list[Problem], what: str) -> dict[str, Any] | None:
+    """A data file that must be a YAML mapping (keys' lines in `__lines__`); None after reporting why not.
+
+    For every data file of knowledge/ (links, ui, vocabulary, rich menus): `what` names its content."""
     if not path.exists():
         problems.append(Problem(path.name, None, None, "file is missing"))
-        return {}
+        return None
     data = _read_yaml(path, problems)
     if data is None:
-        return {}
+        return None
     if not isinstance(data, dict):
-        problems.append(Problem(path.name, None, None, "must be a mapping of link names"))
-        return {}
+        problems.append(Problem(path.name, None, None, f"must be a mapping of {what}"))
+        return None
+    return data
+
+
+def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link]] | None:
+    """Read links.yaml into {name: {lang: Link}}; None when the file itself is unusable."""
+    data = read_mapping(path, problems, "link names")
+    if data is None:
+        return None
     links: dict[str, dict[str, Link]] = {}
     lines = data.get("__lines__", {})
     for name, spec in data.items():
@@ -175,6 +206,15 @@ def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link
     return links
 
 
+def _kind(value: Any) -> str:
+    """How a wrong YAML value is named in a message: "a list", "a mapping", "a number"."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a number" if isinstance(value, int | float) else f"a {type(value).__name__}"
+
+
 def _str_list(value: Any) -> list[str] | None:
     if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
         return [str(v) for v in value]
@@ -193,7 +233,10 @@ def _parse_text(raw: Any, report: Any, lang: str, line: int | None) -> Text | No
     values: dict[str, Any] = {}
     for key in ("title", "label", "summary"):
         value = raw.get(key)
-        if not isinstance(value, str) or not value.strip():
+        if value is not None and not isinstance(value, str):
+            report(f"{lang}.{key}", f"must be a text, got {_kind(value)}", lines.get(key, line))
+            ok = False
+        elif not isinstance(value, str) or not value.strip():
             report(f"{lang}.{key}", "is missing or empty", lines.get(key, line))
             ok = False
         else:
@@ -206,6 +249,13 @@ def _parse_text(raw: Any, report: Any, lang: str, line: int | None) -> Text | No
         if items is None or any(not s.strip() for s in items):
             report(f"{lang}.{key}", "must be a list of non-empty texts", lines.get(key, line))
             ok = False
+        elif key == "aliases" and "aliases" in raw and not items:
+            report(
+                f"{lang}.aliases",
+                "is an empty list: list at least one alias, or leave the field out",
+                lines.get(key, line),
+            )
+            ok = False
         elif key == "aliases" and any(s.strip() == "=" for s in items):
             report(f"{lang}.aliases", 'an alias "=" needs text after the "="', lines.get(key, line))
             ok = False
@@ -214,7 +264,10 @@ def _parse_text(raw: Any, report: Any, lang: str, line: int | None) -> Text | No
     return Text(**values) if ok else None
 
 
-def _parse_entry(raw: Any, file: str, links: dict[str, dict[str, Link]], problems: list[Problem]) -> Entry | None:
+def _parse_entry(
+    raw: Any, file: str, links: dict[str, dict[str, Link]] | None, problems: list[Problem]
+) -> Entry | None:
+    """One entry, or None after reporting its problems (links None: links.yaml is unusable, not judged)."""
     if not isinstance(raw, dict):
         problems.append(Problem(file, None, None, "an entry must be a mapping"))
         return None
@@ -246,7 +299,7 @@ def _parse_entry(raw: Any, file: str, links: dict[str, dict[str, Link]], problem
     if link_names is None or not 1 <= len(link_names) <= 3:
         report("links", "must list 1 to 3 link names from links.yaml", lines.get("links"))
         link_names = []
-    for link_name in link_names:
+    for link_name in link_names if links is not None else ():
         if link_name not in links:
             report("links", f"unknown link {link_name!r} (not in links.yaml)", lines.get("links"))
     related = _str_list(raw.get("related", []))
@@ -254,7 +307,7 @@ def _parse_entry(raw: Any, file: str, links: dict[str, dict[str, Link]], problem
         report("related", "must be a list of entry ids", lines.get("related"))
         related = []
     texts = {lang: _parse_text(raw.get(lang), report, lang, lines.get(lang)) for lang in LANGS}
-    if len(problems) > count:
+    if len(problems) > count or links is None:
         return None
     return Entry(
         id=entry_id,
@@ -296,10 +349,56 @@ def _cross_check(entries: dict[str, Entry], named: set[str], problems: list[Prob
                 problems.append(Problem(file, entry.id, "detail", f"{exact!r} is already used by {other}", at))
 
 
-def load(directory: str | Path | None = None) -> KnowledgeBase:
-    """Load and validate a knowledge directory; raise KnowledgeError listing every problem."""
-    from bot import render, vocabulary  # imported here: both need Entry, and validation needs both
+def _load_ui(path: Path, named: set[str], problems: list[Problem]) -> UI | None:
+    """Read ui.yaml; every id must name an entry written in the files, every string must be there."""
+    data = read_mapping(path, problems, "ids and strings")
+    if data is None:
+        return None
+    count = len(problems)
 
+    def report(fld: str, message: str, line: int | None = None) -> None:
+        problems.append(Problem(path.name, None, fld, message, line))
+
+    ids = data.get("ids")
+    if not isinstance(ids, dict):
+        report("ids", "is missing (a mapping of help, other_status and suggestions)", data["__lines__"].get("ids"))
+        ids = {}
+    id_lines = ids.get("__lines__", {})
+    for key in ("help", "other_status"):
+        value = ids.get(key)
+        if not isinstance(value, str) or value not in named:
+            report(f"ids.{key}", f"must name an entry, got {value!r}", id_lines.get(key))
+    suggestions = _str_list(ids.get("suggestions"))
+    if not suggestions or any(s not in named for s in suggestions):
+        report("ids.suggestions", f"must list entry ids, got {ids.get('suggestions')!r}", id_lines.get("suggestions"))
+    strings = data.get("strings")
+    if not isinstance(strings, dict):
+        report("strings", "is missing (a mapping of ja and en)", data["__lines__"].get("strings"))
+        strings = {}
+    texts: dict[str, dict[str, str]] = {}
+    for lang in LANGS:
+        section = strings.get(lang)
+        if not isinstance(section, dict):
+            report(f"strings.{lang}", "language section is missing", strings.get("__lines__", {}).get(lang))
+            continue
+        lines = section.get("__lines__", {})
+        for key in section:
+            if not key.startswith("__") and key not in UI_STRINGS:
+                report(f"strings.{lang}.{key}", "unknown string (the code does not use it)", lines.get(key))
+        for key in UI_STRINGS:
+            value = section.get(key)
+            if not isinstance(value, str) or not value.strip():
+                report(f"strings.{lang}.{key}", "is missing or empty", section.get("__line__"))
+        texts[lang] = {k: " ".join(str(v).split()) for k, v in section.items() if k in UI_STRINGS}
+    if len(problems) > count:
+        return None
+    return UI(ids["help"], ids["other_status"], tuple(suggestions or ()), texts)
+
+
+def load(directory: str | Path | None = None) -> KnowledgeBase:
+    """Load and validate a knowledge directory; raise KnowledgeError listing every problem.
+
+    This checks the data only; bot.limits checks what LINE would refuse once entries are rendered."""
     root = Path(directory) if directory else DEFAULT_DIR
     problems: list[Problem] = []
     if not root.is_dir():
@@ -314,9 +413,11 @@ def load(directory: str | Path | None = None) -> KnowledgeBase:
     for path in sorted(root.glob("*.yaml")):  # every data file counts toward the version
         if path.exists():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    unread = False  # a file that cannot be read hides ids: references to them are not judged
     for path in files:
         data = _read_yaml(path, problems)
         if data is None:
+            unread = True
             continue
         if not isinstance(data, list):
             problems.append(Problem(path.name, None, None, "must be a list of entries"))
@@ -339,12 +440,10 @@ def load(directory: str | Path | None = None) -> KnowledgeBase:
                 )
                 continue
             entries[entry.id] = entry
+    if unread or links is None:
+        raise KnowledgeError(problems)  # the rest would only echo the unreadable file
     _cross_check(entries, named, problems)
-    if problems:
+    ui = _load_ui(root / UI_FILE, named, problems)
+    if problems or ui is None:
         raise KnowledgeError(problems)
-    kb = KnowledgeBase(entries=entries, version=digest.hexdigest()[:12], root=root)
-    problems.extend(render.check_all(kb))
-    problems.extend(vocabulary.check(root, kb))
-    if problems:
-        raise KnowledgeError(problems)
-    return kb
+    return KnowledgeBase(entries=entries, version=digest.hexdigest()[:12], ui=ui, root=root)

@@ -1,12 +1,11 @@
-"""Types passed between the matching stages; this module imports nothing from the pipeline."""
+"""Types that pass between the stages of answering: no logic, no imports from the pipeline."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["answer", "clarify", "fallback"]
-Audience = Literal["operator", "app_user", "sender"]
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,18 @@ class Match:
 
     kind: Kind
     lang: str
-    entry_id: str | None = None  # the answer; for a fallback, the deflection that explains it (if any)
+    entry_id: str | None = None  # an answer's entry, or a deflection's (kind "fallback")
     choices: tuple[str, ...] = ()
     score: float = 0.0
     code: int | None = None  # the HTTP status code the person gave, when there was one
-    suggestions: tuple[str, ...] = ()  # for a plain fallback: topics that came closest
+    suggestions: tuple[str, ...] = field(default=())  # for a fallback: topics that came closest
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to send for one event, and a short note for the log (never the user's text)."""
+
+    messages: list[dict[str, Any]]
+    note: str
+    offered: tuple[str, ...] = ()  # entry ids a number can pick next ("2" for the second)
+    lang: str = "ja"

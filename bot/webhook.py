@@ -7,7 +7,8 @@ import logging
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bot.service import Rejected, Service
+from bot.intake import Rejected
+from bot.service import Service
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from conftest import DATA
 
+from bot import knowledge
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -56,12 +58,12 @@ def test_show_json_maps_ids_to_messages() -> None:
 
 
 def test_show_all_entries() -> None:
-    assert len(json.loads(run("show", "--json").stdout)) == 54
+    assert set(json.loads(run("show", "--json").stdout)) == set(knowledge.load().entries)
 
 
 def test_validate_ok_and_broken() -> None:
     ok = run("validate")
-    assert ok.returncode == 0 and ok.stdout.startswith("ok: 54 entries")
+    assert ok.returncode == 0 and ok.stdout.startswith(f"ok: {len(knowledge.load())} entries")
     broken = run("validate", str(DATA / "broken" / "missing_field"))
     assert broken.returncode == 1
     assert "area.yaml:5: entry area.no_summary: field ja.summary" in broken.stdout

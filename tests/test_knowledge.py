@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA
 
-from bot import knowledge
+from bot import knowledge, limits
 from bot.knowledge import KnowledgeError
 
 BROKEN = DATA / "broken"
@@ -13,13 +13,15 @@ BROKEN = DATA / "broken"
 
 def _problems(case: str) -> list[str]:
     with pytest.raises(KnowledgeError) as info:
-        knowledge.load(BROKEN / case)
+        limits.checked(knowledge.load(BROKEN / case))
     return [str(p) for p in info.value.problems]
 
 
 def test_real_knowledge_base_loads(kb: knowledge.KnowledgeBase) -> None:
-    assert len(kb) == 54
+    assert kb.ui.help in kb and kb.ui.other_status in kb
+    assert all(entry_id in kb for entry_id in kb.ui.suggestions)
     assert len(kb.version) == 12
+    assert limits.check_all(kb) == []
 
 
 def test_every_topic_has_both_languages_and_links(kb: knowledge.KnowledgeBase) -> None:
@@ -34,7 +36,7 @@ def test_every_topic_has_both_languages_and_links(kb: knowledge.KnowledgeBase) -
 
 def test_details_name_their_reason(kb: knowledge.KnowledgeBase) -> None:
     details = [e for e in kb.entries.values() if e.detail and e.id.startswith("webhook.detail.")]
-    assert len(details) == 13
+    assert details
     for entry in details:
         assert f"webhook.reason.{entry.reason}" in entry.related
         assert entry.reason in entry.text["en"].summary
@@ -72,3 +74,78 @@ def test_yaml_error_does_not_half_load(tmp_path: Path) -> None:
 def test_missing_directory() -> None:
     with pytest.raises(KnowledgeError, match="knowledge directory not found"):
         knowledge.load(BROKEN / "does-not-exist")
+
+
+def test_renamed_ui_id_is_named_by_file_and_field(tmp_path: Path) -> None:
+    """Renaming bot.help in the entries but not in ui.yaml fails validation, not every follow event."""
+    for path in knowledge.DEFAULT_DIR.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    ui = tmp_path / "ui.yaml"
+    ui.write_text(ui.read_text(encoding="utf-8").replace("help: bot.help", "help: bot.helpx"), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    assert [(p.file, p.field) for p in info.value.problems] == [("ui.yaml", "ids.help")]
+
+
+def test_missing_ui_string_is_named(tmp_path: Path) -> None:
+    for path in knowledge.DEFAULT_DIR.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    ui = tmp_path / "ui.yaml"
+    ui.write_text(ui.read_text(encoding="utf-8").replace("    hint: Please", "    hintt: Please"), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    fields = sorted(p.field or "" for p in info.value.problems)
+    assert fields == ["strings.en.hint", "strings.en.hintt"]
+
+
+def test_loading_data_does_not_import_the_algorithm_or_the_presentation() -> None:
+    """bot.knowledge parses data only: importing it alone pulls in neither render nor matcher."""
+    import subprocess
+    import sys
+
+    code = "import sys, bot.knowledge; print(sorted(m for m in sys.modules if m.startswith('bot.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['bot.knowledge']"
+
+
+def _copy_of_real_kb(tmp_path: Path) -> Path:
+    for path in knowledge.DEFAULT_DIR.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return tmp_path
+
+
+def test_missing_links_file_is_one_problem_not_one_per_entry(tmp_path: Path) -> None:
+    (_copy_of_real_kb(tmp_path) / "links.yaml").unlink()
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    assert [str(p) for p in info.value.problems] == ["links.yaml: file is missing"]
+
+
+def test_unreadable_file_does_not_cascade_into_unknown_ids(tmp_path: Path) -> None:
+    """Entries elsewhere relate to ids in the broken file: only the YAML error is reported."""
+    broken = sorted(p for p in _copy_of_real_kb(tmp_path).glob("*.yaml") if p.name not in knowledge.DATA_FILES)[0]
+    broken.write_text(broken.read_text(encoding="utf-8") + "\n- id: [unclosed\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    assert len(info.value.problems) == 1 and "YAML error" in str(info.value.problems[0])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("    aliases: [alias]", "    aliases: []", "field en.aliases: is an empty list"),
+        ("    title: Title", "    title: [Title, Other]", "field en.title: must be a text, got a list"),
+        ("    title: Title", "    title: 42", "field en.title: must be a text, got a number"),
+    ],
+)
+def test_wrong_types_and_empty_lists_are_named_as_such(tmp_path: Path, old: str, new: str, message: str) -> None:
+    source = BROKEN / "missing_field"
+    for path in source.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    area = tmp_path / "area.yaml"
+    fixed = area.read_text(encoding="utf-8").replace("    steps: [一つ目]", "    summary: 説明。\n    steps: [一つ目]")
+    area.write_text(fixed.replace(old, new), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    (problem,) = info.value.problems
+    assert f"entry area.no_summary: {message}" in str(problem)

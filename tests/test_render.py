@@ -5,16 +5,17 @@ import json
 import pytest
 from linebot.v3.messaging import ReplyMessageRequest
 
-from bot import render
+from bot import limits, render
 from bot.knowledge import KnowledgeBase
-from bot.matcher import Match, Matcher
+from bot.matcher import Matcher
+from bot.types import Match
 
 
 def test_every_entry_renders_and_parses_with_the_sdk(kb: KnowledgeBase) -> None:
     for entry_id in kb.entries:
         for lang in ("ja", "en"):
             messages = render.answer_messages(kb, entry_id, lang)
-            assert render.check_messages(messages) == [], entry_id
+            assert limits.check_messages(messages) == [], entry_id
             request = ReplyMessageRequest.from_dict({"replyToken": "t", "messages": messages})
             assert len(request.messages) == len(messages)
 
@@ -74,9 +75,9 @@ def test_postback_roundtrip() -> None:
 
 def test_check_messages_catches_limits() -> None:
     too_many = [{"type": "text", "text": "x"}] * 6
-    assert render.check_messages(too_many)
+    assert limits.check_messages(too_many)
     long_text = [{"type": "text", "text": "😀" * 2501}]  # 5,002 UTF-16 units
-    assert any("UTF-16" in p for p in render.check_messages(long_text))
+    assert any("UTF-16" in p for p in limits.check_messages(long_text))
 
 
 def test_every_message_kind_parses_with_the_sdk(kb: KnowledgeBase, matcher: Matcher) -> None:
@@ -91,6 +92,6 @@ def test_every_message_kind_parses_with_the_sdk(kb: KnowledgeBase, matcher: Matc
         render.join_messages(kb),
     ]
     for messages in kinds:
-        assert render.check_messages(messages) == []
+        assert limits.check_messages(messages) == []
         request = ReplyMessageRequest.from_dict({"replyToken": "t", "messages": messages})
         assert request.to_dict()["messages"] == messages

@@ -1,0 +1,101 @@
+"""Take a webhook body in: check its signature (SDK), read its events, queue each one; nothing more."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from linebot.v3.webhook import SignatureValidator
+
+log = logging.getLogger(__name__)
+
+TAKEN_IDS = 10_000
+
+
+class Rejected(Exception):
+    """The body is refused; `status` is the HTTP answer and the message says why (for the log)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What became of a body's events."""
+
+    queued: int
+    skipped: int  # entries that are not even objects, or ids this process queued already
+    refused: tuple[str, ...]  # webhookEventIds not queued because the pool was full
+
+
+class RecentIds:
+    """The last `size` ids added, for a thread-safe `in` (a dict keeps insertion order)."""
+
+    def __init__(self, size: int) -> None:
+        self._ids: dict[str, None] = {}
+        self._size = size
+        self._lock = threading.Lock()
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        with self._lock:
+            self._ids[event_id] = None
+            if len(self._ids) > self._size:
+                del self._ids[next(iter(self._ids))]
+
+
+def event_id(raw: dict[str, Any]) -> str | None:
+    """The event's webhookEventId, when it has one."""
+    value = raw.get("webhookEventId")
+    return value if isinstance(value, str) and value else None
+
+
+class Intake:
+    """Verify and queue: the only work done before LINE gets its 200."""
+
+    def __init__(self, channel_secret: str, submit: Callable[[dict[str, Any]], bool]) -> None:
+        self._validator = SignatureValidator(channel_secret)
+        self._submit = submit
+        # Ids this process queued lately: a cheap first filter before the shared store decides.
+        self._taken = RecentIds(TAKEN_IDS)
+
+    def accept(self, body: str, signature: str | None) -> Accepted:
+        """Verify and queue a webhook body; raise Rejected when it must not be processed."""
+        if not signature:
+            raise Rejected(400, "missing X-Line-Signature")
+        if not self._validator.validate(body, signature):
+            raise Rejected(400, "invalid X-Line-Signature")
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):  # RecursionError: a body nested thousands deep
+            raise Rejected(400, "body is not JSON") from None
+        raw_events = payload.get("events") if isinstance(payload, dict) else None
+        if not isinstance(raw_events, list):
+            raise Rejected(400, "body has no events list")
+        queued = skipped = 0
+        refused: list[str] = []
+        for raw in raw_events:
+            if not isinstance(raw, dict):
+                log.info("event skipped (not an object)")
+                skipped += 1
+                continue
+            found = event_id(raw)
+            if found in self._taken:
+                # Taken by this process already (a redelivery after a 503, say): not worth a slot.
+                log.info("duplicate event skipped: webhookEventId=%s", found)
+                skipped += 1
+            elif self._submit(raw):
+                queued += 1
+                if found:
+                    self._taken.add(found)
+            else:
+                log.warning("reply pool full, event not taken: webhookEventId=%s", found or "-")
+                refused.append(found or "-")
+        return Accepted(queued, skipped, tuple(refused))

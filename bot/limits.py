@@ -1,0 +1,86 @@
+"""What the Messaging API would refuse: checked on every rendered entry before anything is served."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import render
+from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
+
+# Messaging API limits (https://developers.line.biz/en/reference/messaging-api/#message-objects).
+MAX_MESSAGES = 5
+MAX_TEXT = 5000  # UTF-16 code units
+MAX_ALT_TEXT = 1500
+MAX_BUBBLE_BYTES = 30_000
+MAX_QUICK_REPLIES = 13
+MAX_QUICK_LABEL = 20
+MAX_BUTTON_LABEL = 40
+MAX_POSTBACK_DATA = 300
+MAX_URI = 1000
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _walk(node: Any) -> Any:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def check_messages(messages: list[dict[str, Any]]) -> list[str]:
+    """Every way these messages would be refused by the Messaging API (empty when fine)."""
+    problems = []
+    if not 1 <= len(messages) <= MAX_MESSAGES:
+        problems.append(f"{len(messages)} messages (1 to {MAX_MESSAGES} allowed)")
+    for message in messages:
+        if message.get("type") == "text" and _utf16(message["text"]) > MAX_TEXT:
+            problems.append(f"text is over {MAX_TEXT} UTF-16 units")
+        if message.get("type") == "flex":
+            if _utf16(message["altText"]) > MAX_ALT_TEXT:
+                problems.append(f"altText is over {MAX_ALT_TEXT} characters")
+            size = len(json.dumps(message["contents"], ensure_ascii=False).encode())
+            if size > MAX_BUBBLE_BYTES:
+                problems.append(f"bubble JSON is {size} bytes (over {MAX_BUBBLE_BYTES})")
+            for node in _walk(message["contents"]):
+                if node.get("type") == "button" and len(node["action"]["label"]) > MAX_BUTTON_LABEL:
+                    problems.append(f"button label over {MAX_BUTTON_LABEL}: {node['action']['label']!r}")
+        items = message.get("quickReply", {}).get("items", [])
+        if len(items) > MAX_QUICK_REPLIES:
+            problems.append(f"{len(items)} quick-reply items (at most {MAX_QUICK_REPLIES})")
+        for item in items:
+            if len(item["action"]["label"]) > MAX_QUICK_LABEL:
+                problems.append(f"quick-reply label over {MAX_QUICK_LABEL}: {item['action']['label']!r}")
+        for node in _walk(message):
+            if len(node.get("data", "")) > MAX_POSTBACK_DATA:
+                problems.append(f"postback data over {MAX_POSTBACK_DATA}: {node['data']!r}")
+            if len(node.get("uri", "")) > MAX_URI:
+                problems.append(f"URI over {MAX_URI} characters")
+    return problems
+
+
+def check_all(kb: KnowledgeBase) -> list[Problem]:
+    """Render every entry in both languages and report what LINE would refuse."""
+    problems = []
+    for entry in kb.entries.values():
+        file, _, line = entry.source.partition(":")
+        for lang in entry.text:
+            # 511 has the longest standard reason phrase: the worst case for {phrase}.
+            code = 511 if entry.status and "other" in entry.status else None
+            for message in check_messages(render.answer_messages(kb, entry.id, lang, code)):
+                problems.append(Problem(file, entry.id, lang, f"rendered answer: {message}", int(line)))
+    return problems
+
+
+def checked(kb: KnowledgeBase) -> KnowledgeBase:
+    """`kb` itself once every entry renders within LINE's limits; else KnowledgeError naming each."""
+    problems = check_all(kb)
+    if problems:
+        raise KnowledgeError(problems)
+    return kb

@@ -1,0 +1,46 @@
+"""The choices a reply offers, in one order shared by LINE's buttons and the terminal's numbers."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from bot.knowledge import KnowledgeBase
+from bot.types import Match
+
+MAX_SUGGESTIONS = 3
+MAX_BUTTONS = 13  # quick-reply items per message (Messaging API limit)
+
+
+def suggestion_ids(kb: KnowledgeBase, suggestions: tuple[str, ...]) -> list[str]:
+    """The topics a fallback offers: the nearest ones, else ui.yaml's default suggestions."""
+    return [s for s in (suggestions or kb.ui.suggestions) if s in kb][:MAX_SUGGESTIONS]
+
+
+def options(kb: KnowledgeBase, match: Match) -> list[str]:
+    """The entry ids a reply offers, numbered from 1 in this order (the menu button comes after)."""
+    if match.kind == "answer" and match.entry_id:
+        return list(kb[match.entry_id].related)
+    if match.kind == "clarify":
+        return list(match.choices)
+    if match.entry_id:  # a deflection points elsewhere and offers nothing here
+        return []
+    return suggestion_ids(kb, match.suggestions)
+
+
+def buttons(kb: KnowledgeBase, ids: list[str]) -> list[str]:
+    """The quick-reply buttons for `ids`: those in the knowledge base, then the menu, at most 13."""
+    ids = [*ids, kb.ui.help] if kb.ui.help not in ids else ids
+    return list(dict.fromkeys(i for i in ids if i in kb))[:MAX_BUTTONS]
+
+
+def as_number(text: str) -> int | None:
+    """The number in a message that is only a number of one or two digits ("2", "２", "2.")."""
+    text = unicodedata.normalize("NFKC", text).strip().rstrip(".)")
+    # isdecimal, not isdigit: "❶" and "፩" are digits to isdigit() but not numbers to int().
+    return int(text) if text.isdecimal() and 0 < len(text) <= 2 else None
+
+
+def pick(text: str, offered: tuple[str, ...] | list[str]) -> str | None:
+    """The offered entry id a message picks by its number, if it is just a number in range."""
+    number = as_number(text)
+    return offered[number - 1] if number is not None and 0 < number <= len(offered) else None

@@ -1,0 +1,66 @@
+"""Handle one queued event in a reply thread: dedupe, parse (SDK), plan, remember the offer, send."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from linebot.v3.webhooks import Event
+
+from bot import events
+from bot.intake import event_id
+from bot.knowledge import KnowledgeBase
+from bot.sender import Sender
+from bot.store import Store
+from bot.types import Match
+
+log = logging.getLogger(__name__)
+
+
+class ReplyHandler:
+    """Turns a raw event into at most one reply; runs after the webhook has answered."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        store: Store,
+        sender: Sender,
+        match: Callable[[str], Match],
+        render: Callable[[Match], list[dict[str, Any]]],
+    ) -> None:
+        self._kb = kb
+        self._store = store
+        self._sender = sender
+        self._match = match
+        self._render = render
+
+    def handle(self, raw: dict[str, Any]) -> None:
+        """Dedupe, parse and answer one raw event.
+
+        Dedupe and the SDK's parse run here rather than before the 200: each would cost the webhook
+        a SQLite write or a pydantic model per event, with LINE waiting on it. A redelivery that
+        arrives while the first copy is still queued is caught here all the same: exactly one of
+        them records the id first.
+        """
+        found = event_id(raw)
+        if found and not self._store.first_time(found):
+            log.info("duplicate event skipped: webhookEventId=%s", found)
+            return
+        try:
+            event = Event.from_dict(raw)
+        except Exception as exc:  # noqa: BLE001 - the SDK raises ValueError, TypeError, pydantic errors
+            reply = events.plan_unparsed(raw, self._kb)
+            if reply is None:
+                log.info("event skipped (%s): webhookEventId=%s", type(exc).__name__, found or "-")
+            else:
+                self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note)
+            return
+        chat = events.chat_key(event)
+        ctx = events.Context(self._kb, self._match, self._render, lambda: self._store.offered(chat) if chat else None)
+        reply = events.plan(event, ctx)
+        if reply is None:
+            return
+        if chat and reply.offered:
+            self._store.offer(chat, reply.offered, reply.lang)
+        self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note)
