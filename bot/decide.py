@@ -49,7 +49,7 @@ class Decider:
         ranked = self._adjusted(q, scores)
         sig = q.signals
         top = ranked[0] if ranked else None
-        if top and self.kb[top[0]].audience == OUTSIDE and top[1] >= self.s.answer_min:
+        if top and self.kb[top[0]].audience == OUTSIDE and top[1] >= self.s.deflect_min:
             return self._answer(q, top[0], top[1])  # near-domain: say where to go, never guess
         if sig.details:  # a console detail beats its reason; two details: ask which
             return (

@@ -15,6 +15,8 @@ from bot.types import Match, Question
 
 __all__ = ["Match", "Matcher"]
 
+MAX_PHRASE_WORDS = 8  # whole-phrase aliases ("what can you do") are short
+
 
 class Matcher:
     """Everything built once per knowledge base; `match()` is a pure function of the question text."""
@@ -31,7 +33,7 @@ class Matcher:
         # "what can you do", 「何ができる」: an alias of grammar (or soft) words only is a whole phrase,
         # compared as text.
         self._phrases = {
-            analyze.compact(alias.removeprefix("=")): entry.id
+            tuple(self.words(alias.removeprefix("="))): entry.id
             for entry in kb.entries.values()
             for alias in entry.aliases()
             if not set(self.content(alias.removeprefix("="))) - self.vocabulary.soft
@@ -81,7 +83,7 @@ class Matcher:
     def match(self, text: str, lang: str | None = None) -> Match:
         """Match one question; `lang` forces the reply language."""
         question = route(self.question(text, lang), self.vocabulary)
-        phrase = self._phrases.get(analyze.compact(text))
+        phrase = self._phrases.get(question.words) if 0 < len(question.words) <= MAX_PHRASE_WORDS else None
         if phrase is not None:
             return Match("answer", question.lang, entry_id=phrase, score=100.0)
         return self.decider.decide(question, self.index.scores(question))

@@ -117,6 +117,10 @@ class Index:
                 bm25[n] += weight * f * (s.k1 + 1) / norm
         # Alias fit: the share (by IDF) of a concept phrase's words found in the question.
         q_weight = sum(self.idf.get(w, self._unknown_idf) for w in content)
+        # In a long question an alias must explain a fair share of it (of the error line, when there is
+        # one): one incidental phrase ("help me" in a pasted traceback) must not decide the answer.
+        focus = {w for w in question.focus if w in content} or content
+        f_weight = sum(self.idf.get(w, self._unknown_idf) for w in focus)
         fit: dict[int, float] = defaultdict(float)
         seen: set[int] = set()
         for word in content:
@@ -134,6 +138,8 @@ class Index:
                     value = s.contained  # the whole question is a fragment of this phrase
                 else:
                     value = s.partial * got / alias.weight
+                explained = sum(self.idf[w] for w in alias.words & focus)
+                value *= min(1.0, explained / (s.alias_share * f_weight)) if f_weight else 1.0
                 if value > fit[alias.entry]:
                     fit[alias.entry] = value
         out: dict[str, float] = {}

@@ -15,6 +15,10 @@ class Settings:
     # decide: entries within this of the best are "close" and the bot asks back; the widest margin that
     # does not turn the dev set's clear wins into questions.
     clarify_margin: float = 3.0
+    # decide: a deflection (outside.*) ranked first sends the asker elsewhere from this score on: lower
+    # than answer_min, because pointing elsewhere is a fallback (never a wrong answer), and long pastes
+    # about LINE Login or LIFF score low against everything.
+    deflect_min: float = 45.0
     max_choices: int = 4  # a question back offers at most this many entries (LINE shows 4 buttons well)
     max_suggestions: int = 3  # a fallback suggests at most this many topics
     suggest_min: float = 45.0  # ... and only those scoring at least this
@@ -25,6 +29,9 @@ class Settings:
     # retrieve: an alias holding the whole question ("timeout" in "request timeout") fits this well.
     contained: float = 0.86
     contained_share: float = 0.25  # ... when the question is at least this share of the alias (by IDF)
+    # retrieve: an alias fits in full only when it explains at least this share (by IDF) of the question,
+    # or of its error line; fitted on the tune split (0.3-0.5 tried).
+    alias_share: float = 0.25
     partial: float = 0.8  # an alias with a word missing fits its IDF coverage times this
     # retrieve: BM25 over title, summary, steps and aliases; field weights say how much a word found in
     # each counts (aliases and titles name the topic, steps mention many things in passing).
