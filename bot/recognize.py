@@ -21,7 +21,10 @@ _CLASS = re.compile(r"(?<!\w)([1-5])xx(?!\w)")
 
 # Words right before a number that say it is a status code ("status=503", "HTTP/1.1 502", "returned 500",
 # "ApiException: (400)"), and words that say it is something else ("port 443", "other than 200").
-_STATUS_BEFORE = ("status", "code", "http/", "returned", "returns", "return", "ステータス", "エラー", "error", "(")
+_STATUS_BEFORE = (
+    *("status", "code", "http/", "returned", "returns", "return", "ステータス", "エラー", "error", "("),
+    *("detail", "詳細", "コード"),  # the console's "詳細: 502"
+)
 _NOT_STATUS_BEFORE = ("port", "ポート", "other than", "than", "max", "length", "timeout", "size")
 _NOT_STATUS_AFTER = ("以外", "番ポート", "ポート")
 # Units right after a number that make it a quantity ("500ms", "500文字").

@@ -150,3 +150,17 @@ def test_no_alias_word_is_only_grammar(kb: Any) -> None:
         if any(word in grammar for word in re.split(r"\s+", alias.lstrip("=")))
     ]
     assert found == []
+
+
+def test_topic_question_set(matcher: Matcher) -> None:
+    """Questions for the Messaging API errors, set-up topics and deflections (pasted bodies and SDK texts)."""
+    report = evaluate(matcher, load_questions(DATA / "topic-questions.yaml"))
+    misses = [(q.q[:60], m.kind, m.entry_id, m.choices) for q, m in report.misses]
+    assert report.accuracy >= 0.8, (report.summary(), misses)
+
+
+def test_real_questions_tune_split_gives_few_wrong_answers(matcher: Matcher) -> None:
+    """Real questions (tune split only): a fallback is acceptable, a confident wrong answer rarely."""
+    report = evaluate(matcher, load_questions(DATA / "real-questions.yaml", "tune"))
+    assert report.accuracy >= 0.55, report.summary()
+    assert report.confident_wrong <= 0.06 * report.total, report.summary()
