@@ -13,9 +13,10 @@ OTHER_STATUS = "webhook.status.other"  # any code without an entry of its own (w
 class Decider:
     """The last stage: a pure function of the question, the scores and the knowledge base."""
 
-    def __init__(self, kb: KnowledgeBase, settings: Settings) -> None:
+    def __init__(self, kb: KnowledgeBase, settings: Settings, when_calling_api: dict[str, str] | None = None) -> None:
         self.kb = kb
         self.s = settings
+        self._api_side = when_calling_api or {}  # the webhook's entry -> the API caller's, for API signs
         self._order = {entry_id: i for i, entry_id in enumerate(kb.entries)}
         self._status: dict[str, list[str]] = {}
         for entry in kb.entries.values():
@@ -25,6 +26,8 @@ class Decider:
     # -- outcomes -----------------------------------------------------------------------------
 
     def _answer(self, q: Question, entry_id: str, score: float = 100.0, code: int | None = None) -> Match:
+        if q.signals.calls_api:  # "Connection timeout" from api.line.me is the bot's own network
+            entry_id = self._api_side.get(entry_id, entry_id)
         if self.kb[entry_id].audience == OUTSIDE:  # a deflection is a fallback that says where to go
             return Match("fallback", q.lang, entry_id=entry_id, score=score)
         return Match("answer", q.lang, entry_id=entry_id, score=score, code=code)

@@ -29,7 +29,7 @@ class Matcher:
         self.settings = settings
         self.recognizer = Recognizer(kb, self.vocabulary)
         self.index = Index(kb, self.vocabulary, self.content, settings)
-        self.decider = Decider(kb, settings)
+        self.decider = Decider(kb, settings, self.vocabulary.when_calling_api)
         # "what can you do", 「何ができる」: an alias of grammar (or soft) words only is a whole phrase,
         # compared as text.
         self._phrases = {

@@ -5,7 +5,7 @@ field) and turns each phrase into the analyser's words once, so matching compare
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,10 @@ from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
 
 FILE = "vocabulary.yaml"
 AUDIENCE_KEYS = ("operator", "app_user", "sender")
-_KEYS = {"stopwords", "synonyms", "audience", "calls_api", "error_markers", "status_phrases", "exact", "soft"}
+_KEYS = {
+    *("stopwords", "synonyms", "audience", "calls_api", "error_markers", "status_phrases", "exact", "soft"),
+    "when_calling_api",
+}
 
 Phrase = tuple[str, ...]
 
@@ -33,6 +36,7 @@ class Vocabulary:
     error_markers: frozenset[str]  # words that mark a line holding an error
     status_phrases: tuple[tuple[Phrase, int], ...]  # "bad gateway" -> 502
     exact: tuple[tuple[str, str], ...]  # (compact string, entry id), longest first
+    when_calling_api: dict[str, str] = field(default_factory=dict)  # entry id -> its API-side entry
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
@@ -153,6 +157,16 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
             else:
                 exact.append((key, str(entry_id)))
     exact.sort(key=lambda kv: -len(kv[0]))
+    routes: dict[str, str] = {}
+    raw_routes = data.get("when_calling_api") or {}
+    if not isinstance(raw_routes, dict):
+        bad("when_calling_api", "must map an entry id to the entry id to answer instead")
+        raw_routes = {}
+    for source, target in raw_routes.items():
+        for end in (source, target):
+            if not isinstance(end, str) or (kb is not None and end not in kb):
+                bad(f"when_calling_api.{source}", f"unknown entry id {end!r}")
+        routes[str(source)] = str(target)
     return Vocabulary(
         stopwords=stop,
         soft=soft,
@@ -162,6 +176,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         error_markers=markers,
         status_phrases=tuple(sorted(phrases, key=lambda p: -len(p[0]))),
         exact=tuple(exact),
+        when_calling_api=routes,
     )
 
 
