@@ -52,8 +52,13 @@ class Decider:
         ranked = self._adjusted(q, scores)
         sig = q.signals
         top = ranked[0] if ranked else None
-        if top and self.kb[top[0]].audience == OUTSIDE and top[1] >= self.s.deflect_min:
-            return self._answer(q, top[0], top[1])  # near-domain: say where to go, never guess
+        # Near-domain (LINE Login, payments, ...): say where to go, never guess; also when a deflection
+        # is only close to the best, since a wrong answer is worse than pointing elsewhere.
+        for entry_id, score in ranked:
+            if top is None or score < max(self.s.deflect_min, top[1] - self.s.deflect_margin):
+                break
+            if self.kb[entry_id].audience == OUTSIDE:
+                return self._answer(q, entry_id, score)
         if sig.details:  # a console detail beats its reason; two details: ask which
             return (
                 self._answer(q, sig.details[0]) if len(sig.details) == 1 else self._clarify(q, list(sig.details), 100)

@@ -19,6 +19,7 @@ class Settings:
     # than answer_min, because pointing elsewhere is a fallback (never a wrong answer), and long pastes
     # about LINE Login or LIFF score low against everything.
     deflect_min: float = 45.0
+    deflect_margin: float = 10.0  # ... or within this of the best (0, 5, 10 tried: 10 leaves fewest wrong answers)
     max_choices: int = 4  # a question back offers at most this many entries (LINE shows 4 buttons well)
     max_suggestions: int = 3  # a fallback suggests at most this many topics
     suggest_min: float = 45.0  # ... and only those scoring at least this
