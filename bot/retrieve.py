@@ -56,15 +56,16 @@ class Index:
                 for word in words:
                     counts[word] += settings.alias_field
             tf.append(dict(counts))
-        self._tf = tf
-        self._length = [sum(c.values()) for c in tf]
-        self._avg = sum(self._length) / max(1, len(tf))
+        length = [sum(c.values()) for c in tf]
+        avg = sum(length) / max(1, len(tf))
         df: dict[str, int] = defaultdict(int)
-        postings: dict[str, list[int]] = defaultdict(list)
+        # Each word's postings carry its BM25 term factor per entry, computed once here.
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for n, counts in enumerate(tf):
-            for word in counts:
+            norm = settings.k1 * (1 - settings.b + settings.b * length[n] / avg)
+            for word, f in counts.items():
                 df[word] += 1
-                postings[word].append(n)
+                postings[word].append((n, f * (settings.k1 + 1) / (f + norm)))
         total = max(2, len(tf))
         self.idf = {w: math.log(1 + (total - d + 0.5) / (d + 0.5)) for w, d in df.items()}
         # A word no entry uses is as rare as can be: it counts in the question's weight, and no entry
@@ -111,10 +112,8 @@ class Index:
         upper = sum(weights.values()) * (s.k1 + 1)
         bm25: dict[int, float] = defaultdict(float)
         for word, weight in weights.items():
-            for n in self._postings.get(word, ()):
-                f = self._tf[n][word]
-                norm = f + s.k1 * (1 - s.b + s.b * self._length[n] / self._avg)
-                bm25[n] += weight * f * (s.k1 + 1) / norm
+            for n, factor in self._postings.get(word, ()):
+                bm25[n] += weight * factor
         # Alias fit: the share (by IDF) of a concept phrase's words found in the question.
         q_weight = sum(self.idf.get(w, self._unknown_idf) for w in content)
         # In a long question an alias must explain a fair share of it (of the error line, when there is
@@ -145,5 +144,7 @@ class Index:
         out: dict[str, float] = {}
         for n in set(bm25) | set(fit):
             share = min(1.0, bm25.get(n, 0.0) / upper)
-            out[self.ids[n]] = 100.0 * (s.alias_weight * fit.get(n, 0.0) + (1 - s.alias_weight) * share)
+            score = 100.0 * (s.alias_weight * fit.get(n, 0.0) + (1 - s.alias_weight) * share)
+            if score >= s.keep_min:  # lower scores decide nothing: leave them out of the ranking
+                out[self.ids[n]] = score
         return out

@@ -55,6 +55,9 @@ class Settings:
     # retrieve: who is asking moves scores only between entries that already fit (the previous matcher's).
     audience_bonus: float = 6.0
     audience_penalty: float = 12.0
+    # retrieve: entries scoring below this are left out (no threshold above looks at them: suggestions,
+    # deflections and answers start at 45, and who-is-asking adds at most 6).
+    keep_min: float = 30.0
     typo_cutoff: float = 85.0  # rapidfuzz ratio for an unknown Latin word to count as a known one
 
 
