@@ -26,4 +26,6 @@ def route(question: Question, vocabulary: Vocabulary) -> Question:
     best = max(hits.values(), default=0.0)
     leaders = [aud for aud, n in hits.items() if n == best]
     audience = leaders[0] if best >= 1 and len(leaders) == 1 else None  # "my app" alone says nothing
-    return replace(question, audience=audience, mentions_line=audience is None and "line" in question.words)
+    # "LINE" alone means the app, unless anyone else is named, even weakly ("my bot in LINE").
+    alone = best == 0 and "line" in question.words
+    return replace(question, audience=audience, mentions_line=alone)
