@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: chat test lint bench run validate eval clean
+.PHONY: chat test lint bench run validate eval richmenu-images clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ eval: $(STAMP)  ## score the dev question set
 bench: $(STAMP)  ## print matcher and webhook figures
 	$(PY) scripts/bench_matcher.py
 	$(PY) scripts/bench_webhook.py
+
+richmenu-images: $(STAMP)  ## redraw knowledge/richmenu/*.png from the labels (needs fonts-noto-cjk)
+	$(PY) scripts/draw_richmenu.py
 
 run: $(STAMP)  ## start the web process as the Procfile does (reads .env if present)
 	set -a; [ -f .env ] && . ./.env; set +a; PATH=$(VENV)/bin:$$PATH gunicorn wsgi:app

@@ -8,7 +8,7 @@ import sys
 
 from flask import Flask
 
-from bot import knowledge, limits
+from bot import knowledge, limits, richmenu
 from bot.config import ConfigError, Settings
 from bot.service import Service
 from bot.webhook import bp
@@ -44,7 +44,8 @@ def create_app(settings: Settings | None = None, kb: knowledge.KnowledgeBase | N
     kb = kb or limits.checked(knowledge.load(settings.knowledge_dir))
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    service = Service(settings, kb)
+    menus = richmenu.load_if_present(settings.knowledge_dir, kb)  # names only: the images are LINE's now
+    service = Service(settings, kb, menus.names() if menus else None)
     app.extensions["line_error_bot"] = service
     app.register_blueprint(bp)
     # gunicorn's worker_exit hook drains the pool first (gunicorn.conf.py); this covers other servers.

@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
-from bot import knowledge, limits, menus, render, vocabulary
+from bot import knowledge, limits, menus, render, richmenu, vocabulary
 from bot.evaluate import SPLITS, evaluate, load_questions
 from bot.matcher import Matcher
 from bot.types import Match
@@ -88,9 +89,12 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    root = Path(args.dir or args.knowledge or knowledge.DEFAULT_DIR)
     try:
-        kb = limits.checked(knowledge.load(args.dir or args.knowledge))
-        vocabulary.load(kb.root or knowledge.DEFAULT_DIR, kb)
+        kb = limits.checked(knowledge.load(root))
+        vocabulary.load(root, kb)
+        if (root / richmenu.FILE).exists():
+            richmenu.load(root, kb)
     except knowledge.KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=out)
@@ -115,6 +119,11 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         print(f"miss: {question.q!r} wanted {wanted} ({question.lang or 'any'}) got {have} ({got.lang})", file=out)
     print(report.summary(), file=out)
     return 1 if args.min_accuracy is not None and report.accuracy < args.min_accuracy else 0
+
+
+def cmd_richmenu(args: argparse.Namespace, out: TextIO) -> int:
+    kb = limits.checked(knowledge.load(args.knowledge))
+    return richmenu.run(richmenu.load(args.knowledge, kb), args.dry_run, out, sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--min-accuracy", type=float)
     ev.add_argument("--split", choices=SPLITS, help="score only the items of this split (real questions)")
     ev.set_defaults(func=cmd_eval)
+
+    rich = sub.add_parser("richmenu", help="set up the rich menus on LINE (replaces the ones it made before)")
+    rich.add_argument("--dry-run", action="store_true", help="print the requests instead of sending them")
+    rich.set_defaults(func=cmd_richmenu)
     return parser
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from linebot.v3.webhooks import (
@@ -18,9 +18,9 @@ from linebot.v3.webhooks import (
     TextMessageContent,
 )
 
-from bot import menus, render
+from bot import menus, render, richmenu
 from bot.knowledge import KnowledgeBase
-from bot.types import Match, Reply
+from bot.types import PROFILE, Match, Reply
 
 Offer = tuple[tuple[str, ...], str]  # the entry ids last offered in a chat, and their language
 
@@ -131,7 +131,10 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
 
 @handles(PostbackEvent)
 def on_postback(event: PostbackEvent, ctx: Context) -> Reply:
-    """A button: the entry it names, or the menu for data that is not ours."""
+    """A button: the entry it names, a rich-menu language switch, or the menu for data that is not ours."""
+    switch = richmenu.parse_switch(event.postback.data)
+    if switch:  # answer in the new language; the reply side links that language's rich menu
+        return replace(_entry_reply(ctx.kb, ctx.kb.ui.help, switch, f"menu switch: {switch}"), menu=switch)
     picked = render.parse_postback(event.postback.data)
     if picked is None or picked[0] not in ctx.kb:
         return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "unknown postback: menu")
@@ -141,8 +144,11 @@ def on_postback(event: PostbackEvent, ctx: Context) -> Reply:
 
 @handles(FollowEvent)
 def on_follow(event: FollowEvent, ctx: Context) -> Reply:
-    """A new friend: the menu as a welcome."""
-    return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "follow: welcome")
+    """A new friend: the menu as a welcome, in the language of their profile (the reply side looks it up).
+
+    Japanese is the default menu; an English reader also gets the English one linked."""
+    welcome = {lang: _entry_reply(ctx.kb, ctx.kb.ui.help, lang, f"follow: welcome {lang}") for lang in ("ja", "en")}
+    return replace(welcome["ja"], menu=PROFILE, by_language=(welcome["ja"], replace(welcome["en"], menu="en")))
 
 
 @handles(JoinEvent)

@@ -8,12 +8,12 @@ from typing import Any
 
 from linebot.v3.webhooks import Event
 
-from bot import events
+from bot import events, richmenu
 from bot.intake import event_id
 from bot.knowledge import KnowledgeBase
 from bot.sender import Sender
 from bot.store import Store
-from bot.types import Match
+from bot.types import PROFILE, Match, Reply
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,10 @@ class ReplyHandler:
         sender: Sender,
         match: Callable[[str], Match],
         render: Callable[[Match], list[dict[str, Any]]],
+        menu_names: dict[str, str] | None = None,
     ) -> None:
         self._kb = kb
+        self._menu_names = menu_names or {}  # language -> rich menu name (knowledge/richmenu.yaml)
         self._store = store
         self._sender = sender
         self._match = match
@@ -61,6 +63,19 @@ class ReplyHandler:
         reply = events.plan(event, ctx)
         if reply is None:
             return
+        reply = self._rich_menu(event, reply)
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)
         self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note)
+
+    def _rich_menu(self, event: Event, reply: Reply) -> Reply:
+        """The LINE calls a reply asks for: the user's profile language, linking a rich menu."""
+        user = getattr(event.source, "user_id", None)
+        if not user or not reply.menu:
+            return reply
+        if reply.menu == PROFILE:
+            lang = richmenu.menu_language(self._sender.profile_language(user))
+            reply = next((r for r in reply.by_language if r.lang == lang), reply)
+        if reply.menu in self._menu_names:
+            self._sender.link_rich_menu(user, self._menu_names[reply.menu])
+        return reply

@@ -45,6 +45,7 @@ class Sender:
         self._client = ApiClient(config)
         self._api = MessagingApi(self._client)
         self._timeout = (connect_timeout, read_timeout)
+        self._menu_ids: dict[str, str] = {}  # rich menu name -> id, filled on the first link
 
     def reply(self, reply_token: str, messages: list[dict[str, Any]], event_id: str, note: str = "") -> bool:
         """Send one reply; True on success. Every failure is logged once, with its request id."""
@@ -81,6 +82,40 @@ class Sender:
         )
         return True
 
+    def profile_language(self, user_id: str) -> str | None:
+        """The language of a user's LINE profile (None when not shared, or on any failure, logged)."""
+        try:
+            return self._api.get_profile(user_id, _request_timeout=self._timeout).language
+        except Exception as exc:  # noqa: BLE001 - the welcome goes out in Japanese all the same
+            log.warning("profile lookup failed: %s", _failure(exc))
+            return None
+
+    def link_rich_menu(self, user_id: str, name: str) -> bool:
+        """Link the rich menu called `name` to a user; True on success, failures logged.
+
+        Menus are found by name (`python -m bot richmenu` makes them); the ids are remembered, and
+        looked up again once when a link fails, since running that command again replaces the menus."""
+        for attempt in (1, 2):
+            if attempt == 2 or name not in self._menu_ids:
+                try:
+                    menus = self._api.get_rich_menu_list(_request_timeout=self._timeout).richmenus or []
+                except Exception as exc:  # noqa: BLE001 - the reply matters more than the menu
+                    log.warning("rich menu list failed: %s", _failure(exc))
+                    return False
+                self._menu_ids = {m.name: m.rich_menu_id for m in menus}
+            menu_id = self._menu_ids.get(name)
+            if menu_id is None:
+                log.warning("rich menu %r not found: run `python -m bot richmenu`", name)
+                return False
+            try:
+                self._api.link_rich_menu_id_to_user(user_id, menu_id, _request_timeout=self._timeout)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("rich menu link failed (attempt %d): %s", attempt, _failure(exc))
+                continue
+            log.info("rich menu %r linked", name)  # never the user id
+            return True
+        return False
+
     def close(self) -> None:
         """Release the connection pool."""
         self._client.close()
@@ -92,6 +127,14 @@ def _header(headers: Any, name: str) -> str:
         if key.lower() == name:
             return str(value)
     return "-"
+
+
+def _failure(exc: Exception) -> str:
+    """status, request id and body of an SDK failure, or the exception's type."""
+    if isinstance(exc, ApiException):
+        request_id = _header(exc.headers, "x-line-request-id")
+        return f"status={exc.status} x-line-request-id={request_id} body={_short(exc.body)}"
+    return f"error={type(exc).__name__}"
 
 
 def _short(body: Any) -> str:

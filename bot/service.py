@@ -27,8 +27,9 @@ CACHE_CHARS = 300
 class Service:
     """Wires intake -> worker pool -> reply handler for this process."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase) -> None:
+    def __init__(self, settings: Settings, kb: KnowledgeBase, menu_names: dict[str, str] | None = None) -> None:
         self.kb = kb
+        self._menu_names = menu_names or {}
         self.matcher = Matcher(kb)
         # The same errors get pasted again and again: remember recent short questions and replies
         # (short only: 4,096 pastes of 5,000 characters would cost tens of MB).
@@ -57,7 +58,9 @@ class Service:
                 settings.read_timeout,
                 pool_size=settings.reply_threads,
             )
-            handler = ReplyHandler(self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render)
+            handler = ReplyHandler(
+                self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render, self._menu_names
+            )
             self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
                 settings.channel_secret, lambda raw: self._pool.submit(functools.partial(handler.handle, raw))

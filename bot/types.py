@@ -56,3 +56,10 @@ class Reply:
     note: str
     offered: tuple[str, ...] = ()  # entry ids a number can pick next ("2" for the second)
     lang: str = "ja"
+    # Link this language's rich menu to the user (the reply side does it: it is a LINE API call), or
+    # PROFILE: look up the user's profile language, then send the one of `by_language` in it.
+    menu: str | None = None
+    by_language: tuple[Reply, ...] = ()
+
+
+PROFILE = "profile"  # Reply.menu: the language comes from the user's LINE profile
