@@ -70,7 +70,7 @@ class Index:
         self.idf = {w: math.log(1 + (total - d + 0.5) / (d + 0.5)) for w, d in df.items()}
         # A word no entry uses is as rare as can be: it counts in the question's weight, and no entry
         # explains it (「LINEのIDを変更したい」 is not a fragment of "request id").
-        self._unknown_idf = math.log(1 + (total - 0.5) / 1.5)
+        self._unknown_idf = settings.unknown_weight * math.log(1 + (total - 0.5) / 1.5)
         self._postings = dict(postings)
         self._aliases: list[_Alias] = []
         alias_postings: dict[str, list[int]] = defaultdict(list)

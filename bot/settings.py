@@ -50,6 +50,9 @@ class Settings:
     alias_field: float = 3.0
     title_field: float = 2.0
     body_field: float = 1.0
+    # retrieve: a word no entry uses weighs this share of the rarest word's IDF (grid {1.0, 0.6, 0.3}: lower
+    # weights let long questions full of unknown words reach an answer, and doubled the wrong answers).
+    unknown_weight: float = 1.0
     focus_weight: float = 3.0  # words of the line holding a pasted error count this many times
     soft_weight: float = 0.3  # "LINE", "error": in nearly every question, they weigh this much
     # retrieve: who is asking moves scores only between entries that already fit (the previous matcher's).
