@@ -24,6 +24,9 @@ _STEMMER = snowballstemmer.stemmer("english")
 # Latin words (with an apostrophe ending: "couldn't"), numbers ("TLS1.0" = "TLS 1.0"), or runs of any
 # other letters (Japanese): the Japanese runs go to Sudachi, the Latin words to the stemmer.
 _WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[^\W\da-z_]+")
+# Tokens, ids and hashes pasted with an error (20+ letters and digits mixed, as in a JWT or a user id)
+# are not words: every piece would count as a word no entry knows and drown the question's real words.
+_BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]{20,}")
 # Sudachi parts of speech that carry content; particles, auxiliaries and symbols carry none.
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"})
 
@@ -83,7 +86,7 @@ def words(text: str) -> list[str]:
     """Every word of a text in order, Japanese as dictionary forms, English as stems (no stop words
     removed yet: phrases such as "my server" need them)."""
     out: list[str] = []
-    for run in _WORDS.findall(fold(text)):
+    for run in _WORDS.findall(_BLOB.sub(" ", fold(text))):
         if run.isascii():
             out.append(stem(run))
         else:

@@ -10,6 +10,7 @@ from flask import Flask
 
 from bot import knowledge, limits, richmenu
 from bot.config import ConfigError, Settings
+from bot.questionlog import LogUnavailable, open_log
 from bot.service import Service
 from bot.webhook import bp
 
@@ -35,6 +36,25 @@ def create_app_or_exit() -> Flask:
         raise SystemExit(3) from None
 
 
+def _prepare_question_log(settings: Settings) -> None:
+    """Create or upgrade the question log's schema and drop expired texts before serving.
+
+    A database that is down only warns: replies do not need it, and the first write retries."""
+    if not settings.question_log.enabled:
+        return
+    try:
+        question_log = open_log(settings.question_log, settings.channel_secret)
+    except LogUnavailable as exc:
+        logging.getLogger("bot").warning("%s; replies go on, and the log retries on its first write", exc)
+        return
+    try:
+        question_log.prune()
+    except Exception as exc:  # noqa: BLE001 - sqlite3 or psycopg: the next clean-up will do
+        logging.getLogger("bot").warning("question log clean-up failed (%s); it runs again later", type(exc).__name__)
+    finally:
+        question_log.close()
+
+
 def create_app(settings: Settings | None = None, kb: knowledge.KnowledgeBase | None = None) -> Flask:
     """Build the web app; raises ConfigError or KnowledgeError instead of starting half-ready.
 
@@ -44,6 +64,7 @@ def create_app(settings: Settings | None = None, kb: knowledge.KnowledgeBase | N
     kb = kb or limits.checked(knowledge.load(settings.knowledge_dir))
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    _prepare_question_log(settings)
     menus = richmenu.load_if_present(settings.knowledge_dir, kb)  # names only: the images are LINE's now
     service = Service(settings, kb, menus.names() if menus else None)
     app.extensions["line_error_bot"] = service

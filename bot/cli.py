@@ -1,17 +1,20 @@
-"""Command line: ask, chat, show, validate and eval, with no LINE account needed."""
+"""Command line: ask, chat, show, validate and eval, with no LINE account needed; report and forget."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot import knowledge, limits, menus, render, richmenu, vocabulary
+from bot import knowledge, limits, menus, render, report, richmenu, vocabulary
 from bot.evaluate import SPLITS, evaluate, load_questions
 from bot.matcher import Matcher
+from bot.questionlog import LogConfig, LogUnavailable, QuestionLog, open_log
 from bot.types import Match
 
 
@@ -121,6 +124,43 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if args.min_accuracy is not None and report.accuracy < args.min_accuracy else 0
 
 
+def _question_log(config: LogConfig) -> QuestionLog:
+    return open_log(config, os.environ.get("LINE_CHANNEL_SECRET", ""))
+
+
+def _days(text: str) -> int:
+    if not text.isdecimal() or not 1 <= int(text) <= 3650:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days from 1 to 3650, got {text!r}")
+    return int(text)
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    qlog = _question_log(LogConfig.from_env())
+    since = time.time() - args.days * 86400
+    result = report.build(qlog.questions(since), qlog.feedbacks(since), args.days)
+    qlog.close()
+    if args.html:
+        Path(args.html).write_text(report.to_html(result), encoding="utf-8")
+    if args.json:
+        print(report.to_json(result), file=out)
+    elif not args.html:
+        print(report.to_text(result), file=out)
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, out: TextIO) -> int:
+    config = LogConfig.from_env()
+    if args.user and not (config.key or os.environ.get("LINE_CHANNEL_SECRET")):
+        print("forget --user: set QUESTION_LOG_KEY or LINE_CHANNEL_SECRET (the hash key)", file=sys.stderr)
+        return 2
+    qlog = _question_log(config)
+    target = qlog.hash(args.chat) if args.user else args.chat
+    count = qlog.forget(target)
+    qlog.close()
+    print(f"forgot {count} row(s) of chat {target}", file=out)
+    return 0
+
+
 def cmd_richmenu(args: argparse.Namespace, out: TextIO) -> int:
     kb = limits.checked(knowledge.load(args.knowledge))
     return richmenu.run(richmenu.load(args.knowledge, kb), args.dry_run, out, sys.stderr)
@@ -156,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", choices=SPLITS, help="score only the items of this split (real questions)")
     ev.set_defaults(func=cmd_eval)
 
+    rep = sub.add_parser("report", help="questions, gaps and feedback from the question log")
+    rep.add_argument("--days", type=_days, default=30, metavar="N", help="the last N days (default 30)")
+    rep.add_argument("--json", action="store_true")
+    rep.add_argument("--html", metavar="FILE", help="write one self-contained HTML page with a chart")
+    rep.set_defaults(func=cmd_report)
+
+    forget = sub.add_parser("forget", help="delete one chat's rows from the question log")
+    forget.add_argument("chat", metavar="CHAT_HASH", help="the chat's hash as the report and the tables show it")
+    forget.add_argument("--user", action="store_true", help="CHAT_HASH is a LINE user/group/room id: hash it first")
+    forget.set_defaults(func=cmd_forget)
+
     rich = sub.add_parser("richmenu", help="set up the rich menus on LINE (replaces the ones it made before)")
     rich.add_argument("--dry-run", action="store_true", help="print the requests instead of sending them")
     rich.set_defaults(func=cmd_richmenu)
@@ -169,4 +220,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return args.func(args, out or sys.stdout)
     except knowledge.KnowledgeError as exc:
         print(exc, file=sys.stderr)
+        return 1
+    except (LogUnavailable, ValueError) as exc:  # the question log's database or settings
+        print(f"{args.command}: {exc}", file=sys.stderr)
         return 1

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from bot.questionlog import LogConfig
 
 REQUIRED = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
 
@@ -42,6 +44,7 @@ class Settings:
     read_timeout: float = 10.0
     dedupe_path: str = ""  # SQLite file shared by the worker processes; "" = temp dir default
     max_body_bytes: int = 1024 * 1024
+    question_log: LogConfig = field(default_factory=LogConfig)  # QUESTION_LOG*, DATABASE_URL
 
     def __repr__(self) -> str:  # never print the secret or the token
         return f"Settings(api_base_url={self.api_base_url!r}, reply_threads={self.reply_threads})"
@@ -68,4 +71,12 @@ class Settings:
             read_timeout=_number(env, "LINE_READ_TIMEOUT", cls.read_timeout, 0.1, 120),
             dedupe_path=env.get("DEDUPE_DB", "").strip()
             or str(Path(tempfile.gettempdir()) / "line-error-bot-events.sqlite3"),
+            question_log=_log_config(env),
         )
+
+
+def _log_config(env: Mapping[str, str]) -> LogConfig:
+    try:
+        return LogConfig.from_env(env)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.knowledge import KnowledgeBase
 from bot.settings import Settings
-from bot.types import Match, Question
+from bot.types import Match, Query
 
 OUTSIDE = "outside"  # audience of deflections: near-domain topics the bot sends elsewhere
 OTHER_STATUS = "webhook.status.other"  # any code without an entry of its own (webhook context)
@@ -25,21 +25,21 @@ class Decider:
 
     # -- outcomes -----------------------------------------------------------------------------
 
-    def _answer(self, q: Question, entry_id: str, score: float = 100.0, code: int | None = None) -> Match:
+    def _answer(self, q: Query, entry_id: str, score: float = 100.0, code: int | None = None) -> Match:
         if q.signals.calls_api:  # "Connection timeout" from api.line.me is the bot's own network
             entry_id = self._api_side.get(entry_id, entry_id)
         if self.kb[entry_id].audience == OUTSIDE:  # a deflection is a fallback that says where to go
             return Match("fallback", q.lang, entry_id=entry_id, score=score)
         return Match("answer", q.lang, entry_id=entry_id, score=score, code=code)
 
-    def _clarify(self, q: Question, ids: list[str], score: float, code: int | None = None) -> Match:
+    def _clarify(self, q: Query, ids: list[str], score: float, code: int | None = None) -> Match:
         ids = [i for i in dict.fromkeys(ids) if self.kb[i].audience != OUTSIDE]
         if len(ids) == 1:
             return self._answer(q, ids[0], score, code)
         ids = sorted(ids, key=self._order.__getitem__)[: self.s.max_choices]
         return Match("clarify", q.lang, choices=tuple(ids), score=score, code=code)
 
-    def _fallback(self, q: Question, ranked: list[tuple[str, float]]) -> Match:
+    def _fallback(self, q: Query, ranked: list[tuple[str, float]]) -> Match:
         near = tuple(e for e, sc in ranked if sc >= self.s.suggest_min and self.kb[e].audience != OUTSIDE)[
             : self.s.max_suggestions
         ]
@@ -47,7 +47,7 @@ class Decider:
 
     # -- the decision ---------------------------------------------------------------------------
 
-    def decide(self, q: Question, scores: dict[str, float]) -> Match:
+    def decide(self, q: Query, scores: dict[str, float]) -> Match:
         """One outcome for an analysed, recognised and routed question and its entry scores."""
         ranked = self._adjusted(q, scores)
         sig = q.signals
@@ -79,7 +79,7 @@ class Decider:
             return self._answer(q, sig.reasons[0])
         return self._by_score(q, ranked)
 
-    def _adjusted(self, q: Question, scores: dict[str, float]) -> list[tuple[str, float]]:
+    def _adjusted(self, q: Query, scores: dict[str, float]) -> list[tuple[str, float]]:
         """Scores with who-is-asking applied, best first (knowledge-base order breaks ties)."""
         out = dict(scores)
         if q.audience:
@@ -91,7 +91,7 @@ class Decider:
                     out[entry_id] = score - self.s.audience_penalty
         return sorted(out.items(), key=lambda kv: (-kv[1], self._order[kv[0]]))
 
-    def _by_score(self, q: Question, ranked: list[tuple[str, float]]) -> Match:
+    def _by_score(self, q: Query, ranked: list[tuple[str, float]]) -> Match:
         if not ranked or ranked[0][1] < self.s.answer_min:
             return self._fallback(q, ranked)
         top = ranked[0][1]
@@ -110,7 +110,7 @@ class Decider:
     def _candidates(self, code: int) -> list[str]:
         return self._status.get(str(code), []) + self._status.get(f"{code // 100}xx", [])
 
-    def _from_status(self, q: Question, ranked: list[tuple[str, float]]) -> Match | None:
+    def _from_status(self, q: Query, ranked: list[tuple[str, float]]) -> Match | None:
         sig = q.signals
         code = sig.codes[0] if sig.codes else sig.classes[0] * 100
         candidates = self._candidates(code)

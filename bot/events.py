@@ -18,9 +18,9 @@ from linebot.v3.webhooks import (
     TextMessageContent,
 )
 
-from bot import menus, render, richmenu
+from bot import feedback, menus, render, richmenu
 from bot.knowledge import KnowledgeBase
-from bot.types import PROFILE, Match, Reply
+from bot.types import PROFILE, Match, Question, Reply
 
 Offer = tuple[tuple[str, ...], str]  # the entry ids last offered in a chat, and their language
 
@@ -87,6 +87,18 @@ def _entry_reply(kb: KnowledgeBase, entry_id: str, lang: str, note: str, code: i
     return Reply(render.answer_messages(kb, entry_id, lang, code), note, kb[entry_id].related, lang)
 
 
+def _answer(kb: KnowledgeBase, entry_id: str, lang: str, note: str, log: Question, code: int | None = None) -> Reply:
+    """An entry given as the answer to a question or a pick: with the helpful / not helpful buttons."""
+    messages = feedback.with_buttons(kb, render.answer_messages(kb, entry_id, lang, code), entry_id, lang, log.text)
+    return Reply(messages, note, kb[entry_id].related, lang, log)
+
+
+def _outcome(found: Match) -> str:
+    if found.kind == "fallback" and found.entry_id:
+        return "deflection"
+    return found.kind
+
+
 def _in_group(event: Event) -> bool:
     return isinstance(event.source, GroupSource | RoomSource)
 
@@ -121,17 +133,27 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
     if menus.as_number(text) is not None and (offer := ctx.offered()):
         picked = menus.pick(text, offer[0])
         if picked in ctx.kb:
-            return _entry_reply(ctx.kb, picked, offer[1], f"picked {picked}")
+            return _answer(ctx.kb, picked, offer[1], f"picked {picked}", Question("pick", offer[1], picked, 100.0))
     found = ctx.match(text)
     if in_group and found.kind == "fallback":
         return None  # a group is no place for "I did not understand"
     note = f"{found.kind} {found.entry_id or ','.join(found.choices)} len={len(text)}"
-    return Reply(ctx.render(found), note, tuple(menus.options(ctx.kb, found)), found.lang)
+    log = Question(_outcome(found), found.lang, found.entry_id, found.score, found.choices, text)
+    messages = ctx.render(found)
+    if found.kind == "answer" and found.entry_id:
+        messages = feedback.with_buttons(ctx.kb, messages, found.entry_id, found.lang, text)
+    return Reply(messages, note, tuple(menus.options(ctx.kb, found)), found.lang, log)
 
 
 @handles(PostbackEvent)
 def on_postback(event: PostbackEvent, ctx: Context) -> Reply:
-    """A button: the entry it names, a rich-menu language switch, or the menu for data that is not ours."""
+    """A button: a feedback tap's acknowledgement, the entry it names, a rich-menu language switch, or the
+    menu for data that is not ours."""
+    tap = feedback.parse(event.postback.data)
+    if tap is not None and tap.entry_id in ctx.kb:
+        offered = () if tap.helpful else tuple(feedback.related(ctx.kb, tap))
+        note = f"feedback {'helpful' if tap.helpful else 'not helpful'} {tap.entry_id}"
+        return Reply(feedback.ack_messages(ctx.kb, tap), note, offered, tap.lang, tap)
     switch = richmenu.parse_switch(event.postback.data)
     if switch:  # answer in the new language; the reply side links that language's rich menu
         return replace(_entry_reply(ctx.kb, ctx.kb.ui.help, switch, f"menu switch: {switch}"), menu=switch)
@@ -139,7 +161,7 @@ def on_postback(event: PostbackEvent, ctx: Context) -> Reply:
     if picked is None or picked[0] not in ctx.kb:
         return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "unknown postback: menu")
     entry_id, lang, code = picked
-    return _entry_reply(ctx.kb, entry_id, lang, f"postback {entry_id}", code)
+    return _answer(ctx.kb, entry_id, lang, f"postback {entry_id}", Question("pick", lang, entry_id, 100.0), code)
 
 
 @handles(FollowEvent)

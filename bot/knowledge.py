@@ -29,6 +29,7 @@ UI_FILE = "ui.yaml"
 UI_STRINGS = (
     "steps", "links", "related", "clarify", "fallback", "how_to_ask", "suggest", "outside", "hint", "join",
     "other_code", "other_phrase", "unassigned_phrase",
+    "feedback_helpful", "feedback_not_helpful", "feedback_thanks", "feedback_sorry",
 )  # fmt: skip
 
 

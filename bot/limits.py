@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import render
+from bot import feedback, render
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
-
-# Messaging API limits (https://developers.line.biz/en/reference/messaging-api/#message-objects).
-MAX_MESSAGES = 5
-MAX_TEXT = 5000  # UTF-16 code units
-MAX_ALT_TEXT = 1500
-MAX_BUBBLE_BYTES = 30_000
-MAX_QUICK_REPLIES = 13
-MAX_QUICK_LABEL = 20
-MAX_BUTTON_LABEL = 40
-MAX_POSTBACK_DATA = 300
-MAX_URI = 1000
+from bot.linelimits import (
+    MAX_ALT_TEXT,
+    MAX_BUBBLE_BYTES,
+    MAX_BUTTON_LABEL,
+    MAX_MESSAGES,
+    MAX_POSTBACK_DATA,
+    MAX_QUICK_LABEL,
+    MAX_QUICK_REPLIES,
+    MAX_TEXT,
+    MAX_URI,
+)
 
 
 def _utf16(text: str) -> int:
@@ -73,7 +73,11 @@ def check_all(kb: KnowledgeBase) -> list[Problem]:
         for lang in entry.text:
             # 511 has the longest standard reason phrase: the worst case for {phrase}.
             code = 511 if entry.status and "other" in entry.status else None
-            for message in check_messages(render.answer_messages(kb, entry.id, lang, code)):
+            # With the feedback buttons and a long question in "not helpful": the largest an answer gets.
+            messages = feedback.with_buttons(
+                kb, render.answer_messages(kb, entry.id, lang, code), entry.id, lang, "?" * 300
+            )
+            for message in check_messages(messages):
                 problems.append(Problem(file, entry.id, lang, f"rendered answer: {message}", int(line)))
     return problems
 

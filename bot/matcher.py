@@ -11,7 +11,7 @@ from bot.recognize import Recognizer
 from bot.retrieve import Index
 from bot.route import route
 from bot.settings import SETTINGS, Settings
-from bot.types import Match, Question
+from bot.types import Match, Query
 
 __all__ = ["Match", "Matcher"]
 
@@ -55,7 +55,7 @@ class Matcher:
         """Not a stop word, a bare number (status codes are the recognisers' job) or one Latin letter."""
         return word not in stop and not word.isdigit() and not (len(word) == 1 and word.isascii())
 
-    def question(self, text: str, lang: str | None = None) -> Question:
+    def question(self, text: str, lang: str | None = None) -> Query:
         """Analyse and recognise a question: its words, the error lines' words, exact signals."""
         text = text[: analyze.MAX_CHARS]
         segments = [s for s in text.replace("。", "\n").splitlines() if s.strip()]
@@ -66,7 +66,7 @@ class Matcher:
         marked = [seg for seg in per_segment if markers.intersection(seg)]
         # In a paste of several lines, the lines that hold the error weigh most.
         focus = [w for seg in marked for w in seg] if 1 <= len(marked) < len(per_segment) else []
-        return Question(
+        return Query(
             text=text,
             lang=lang or analyze.language(text),
             words=tuple(words),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import unicodedata
 
 from bot.knowledge import KnowledgeBase
+from bot.linelimits import MAX_QUICK_REPLIES
 from bot.types import Match
 
 MAX_SUGGESTIONS = 3
-MAX_BUTTONS = 13  # quick-reply items per message (Messaging API limit)
 
 
 def suggestion_ids(kb: KnowledgeBase, suggestions: tuple[str, ...]) -> list[str]:
@@ -30,7 +30,7 @@ def options(kb: KnowledgeBase, match: Match) -> list[str]:
 def buttons(kb: KnowledgeBase, ids: list[str]) -> list[str]:
     """The quick-reply buttons for `ids`: those in the knowledge base, then the menu, at most 13."""
     ids = [*ids, kb.ui.help] if kb.ui.help not in ids else ids
-    return list(dict.fromkeys(i for i in ids if i in kb))[:MAX_BUTTONS]
+    return list(dict.fromkeys(i for i in ids if i in kb))[:MAX_QUICK_REPLIES]
 
 
 def as_number(text: str) -> int | None:

@@ -8,10 +8,8 @@ from urllib.parse import parse_qs, urlencode
 
 from bot import menus
 from bot.knowledge import Entry, KnowledgeBase
+from bot.linelimits import MAX_ALT_TEXT
 from bot.types import Match
-
-MAX_ALT_TEXT = 1500  # a Flex message's altText limit (bot/limits.py checks the rest)
-
 
 # -- postback data --------------------------------------------------------------------------
 

@@ -11,9 +11,10 @@ from linebot.v3.webhooks import Event
 from bot import events, richmenu
 from bot.intake import event_id
 from bot.knowledge import KnowledgeBase
+from bot.questionlog import QuestionLog
 from bot.sender import Sender
 from bot.store import Store
-from bot.types import PROFILE, Match, Reply
+from bot.types import PROFILE, Feedback, Match, Reply
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class ReplyHandler:
         match: Callable[[str], Match],
         render: Callable[[Match], list[dict[str, Any]]],
         menu_names: dict[str, str] | None = None,
+        question_log: QuestionLog | None = None,
     ) -> None:
         self._kb = kb
         self._menu_names = menu_names or {}  # language -> rich menu name (knowledge/richmenu.yaml)
@@ -36,6 +38,7 @@ class ReplyHandler:
         self._sender = sender
         self._match = match
         self._render = render
+        self._log = question_log
 
     def handle(self, raw: dict[str, Any]) -> None:
         """Dedupe, parse and answer one raw event.
@@ -67,6 +70,14 @@ class ReplyHandler:
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)
         self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note)
+        if reply.log is not None and self._log is not None:
+            # After the reply: a slow or failing database delays nobody's answer (it warns, once).
+            source = event.source
+            who = getattr(source, "user_id", None) or chat
+            if isinstance(reply.log, Feedback):
+                self._log.feedback(who, reply.log)
+            else:
+                self._log.record(who, reply.log)
 
     def _rich_menu(self, event: Event, reply: Reply) -> Reply:
         """The LINE calls a reply asks for: the user's profile language, linking a rich menu."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bot.analyze import Typos
 from bot.knowledge import LANGS, KnowledgeBase
 from bot.settings import Settings
-from bot.types import Question
+from bot.types import Query
 from bot.vocabulary import Vocabulary
 
 Analyse = Callable[[str], list[str]]
@@ -89,7 +89,7 @@ class Index:
         """Whether any entry uses this word."""
         return word in self.idf
 
-    def _weights(self, question: Question) -> dict[str, float]:
+    def _weights(self, question: Query) -> dict[str, float]:
         """Each question word's weight: IDF, times focus_weight on the error line, soft words light."""
         focus = set(question.focus)
         weights: dict[str, float] = {}
@@ -99,7 +99,7 @@ class Index:
             weights[word] = w * (self._settings.focus_weight if word in focus else 1.0)
         return weights
 
-    def scores(self, question: Question) -> dict[str, float]:
+    def scores(self, question: Query) -> dict[str, float]:
         """Score (0-100) of every entry sharing a word with the question, before who-is-asking."""
         s = self._settings
         weights = self._weights(question)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.types import Question
+from bot.types import Query
 from bot.vocabulary import Vocabulary
 
 CALLS_API_WEIGHT = 3.0  # api.line.me, x-line-request-id, an SDK's API exception: the asker sends
 EXACT_REASON_WEIGHT = 2.0  # a console reason or detail string: the asker runs the bot
 
 
-def route(question: Question, vocabulary: Vocabulary) -> Question:
+def route(question: Query, vocabulary: Vocabulary) -> Query:
     """The question with `audience` set from its who-is-asking words and signals (None when unclear)."""
     joined = f" {' '.join(question.words)} "
     hits = {

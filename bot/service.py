@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.intake import Accepted, Intake
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
+from bot.questionlog import QuestionLog, open_log
 from bot.replies import ReplyHandler
 from bot.sender import Sender
 from bot.store import Store
@@ -38,6 +39,7 @@ class Service:
         self._settings = settings
         self._lock = threading.Lock()
         self._pid = 0
+        self._log: QuestionLog | None = None
 
     def match(self, text: str) -> Match:
         """Matcher.match, cached for questions of up to CACHE_CHARS characters."""
@@ -58,9 +60,11 @@ class Service:
                 settings.read_timeout,
                 pool_size=settings.reply_threads,
             )
-            handler = ReplyHandler(
-                self.kb, Store(settings.dedupe_path), self._sender, self.match, self.render, self._menu_names
-            )
+            # The schema was made at start-up (create_app); were the database down then, the first write makes it.
+            config = settings.question_log
+            self._log = open_log(config, settings.channel_secret, migrate=False) if config.enabled else None
+            store = Store(settings.dedupe_path)
+            handler = ReplyHandler(self.kb, store, self._sender, self.match, self.render, self._menu_names, self._log)
             self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
                 settings.channel_secret, lambda raw: self._pool.submit(functools.partial(handler.handle, raw))
@@ -82,3 +86,5 @@ class Service:
         """Finish queued replies within `timeout` seconds, then release connections."""
         if self._pid == os.getpid() and self._pool.shutdown(timeout):
             self._sender.close()
+            if self._log is not None:
+                self._log.close()

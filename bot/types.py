@@ -18,12 +18,11 @@ class Signals:
     codes: tuple[int, ...] = ()  # HTTP status codes read from their context
     classes: tuple[int, ...] = ()  # status classes written like "5xx"
     calls_api: bool = False  # signs the asker calls the Messaging API (api.line.me, x-line-request-id, ...)
-    error_lines: tuple[str, ...] = ()  # lines of a long paste that hold an error: they weigh most
 
 
 @dataclass(frozen=True)
-class Question:
-    """A question analysed once: every later stage reads it, none changes it."""
+class Query:
+    """A question analysed once (the pipeline's question; `Question` below is the log record)."""
 
     text: str
     lang: str  # reply language, "ja" or "en"
@@ -49,6 +48,28 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Question:
+    """What one reply did with a question, for the question log (the planner returns it; the reply side writes it)."""
+
+    outcome: str  # answer / clarify / fallback / deflection / pick
+    lang: str
+    entry_id: str | None = None
+    score: float = 0.0
+    choices: tuple[str, ...] = ()  # what a clarify offered
+    text: str | None = None  # the question as sent; the log keeps it only for clarify and fallback, masked
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A helpful / not helpful tap on an answer."""
+
+    helpful: bool
+    entry_id: str
+    lang: str
+    text: str | None = None  # the question the answer was for; kept only when not helpful, masked
+
+
+@dataclass(frozen=True)
 class Reply:
     """What to send for one event, and a short note for the log (never the user's text)."""
 
@@ -56,6 +77,7 @@ class Reply:
     note: str
     offered: tuple[str, ...] = ()  # entry ids a number can pick next ("2" for the second)
     lang: str = "ja"
+    log: Question | Feedback | None = None  # what the question log records once the reply is sent
     # Link this language's rich menu to the user (the reply side does it: it is a LINE API call), or
     # PROFILE: look up the user's profile language, then send the one of `by_language` in it.
     menu: str | None = None

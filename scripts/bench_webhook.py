@@ -209,6 +209,7 @@ def run_bot(delay: float, n: int, concurrency: int) -> float:
         LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
         LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}",
         DEDUPE_DB=f"{tmp}/seen.sqlite3",
+        QUESTION_LOG_DB=f"{tmp}/questions.sqlite3",
     )
     proc, boot = start(procfile_argv(), env, port)
     try:

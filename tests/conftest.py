@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pgserver import pg_cluster, pg_url  # noqa: F401 - fixtures for the PostgreSQL tests
 from pytest_httpserver import HTTPServer
 
 from bot import knowledge
 from bot.app import create_app
 from bot.config import Settings
 from bot.matcher import Matcher
+from bot.questionlog import LogConfig
 
 DATA = Path(__file__).parent / "data"
 SECRET = "test-channel-secret-0123456789"
@@ -117,6 +119,7 @@ def settings_for(server_url: str, tmp_path: Path, **overrides: Any) -> Settings:
         "connect_timeout": 1.0,
         "read_timeout": 1.0,
         "dedupe_path": str(tmp_path / "seen.sqlite3"),
+        "question_log": LogConfig(sqlite_path=str(tmp_path / "questions.sqlite3")),
     }
     values.update(overrides)
     return Settings(**values)

@@ -69,3 +69,10 @@ def test_one_tokenizer_per_thread() -> None:
     for t in threads:
         t.join()
     assert len(results) == 200 and all(results)
+
+
+def test_pasted_tokens_and_ids_are_not_words() -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    assert words(f"TLSハンドシェイク失敗 token {jwt}") == words("TLSハンドシェイク失敗 token")
+    assert words("user U0123456789abcdef0123456789abcdef not found") == words("user not found")
+    assert "api" in words("https://api.line.me/v2/bot/message/push")  # a URL keeps its words

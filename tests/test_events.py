@@ -8,10 +8,10 @@ import pytest
 from conftest import sample_events, text_event
 from linebot.v3.webhooks import Event
 
-from bot import events, menus, render
+from bot import events, feedback, menus, render
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
-from bot.types import Match
+from bot.types import Match, Question
 
 
 class Offers:
@@ -44,7 +44,9 @@ def test_follow_gets_the_menu_named_in_ui_yaml(kb: KnowledgeBase, matcher: Match
 def test_a_number_picks_from_the_last_offer_and_asks_the_store_only_then(kb: KnowledgeBase, matcher: Matcher) -> None:
     offers = Offers((("webhook.status.404", "webhook.status.405"), "en"))
     reply = _plan(text_event("２"), _ctx(kb, matcher, offers))
-    assert reply.messages == render.answer_messages(kb, "webhook.status.405", "en")
+    answer = render.answer_messages(kb, "webhook.status.405", "en")
+    assert reply.messages == feedback.with_buttons(kb, answer, "webhook.status.405", "en")
+    assert reply.log == Question("pick", "en", "webhook.status.405", 100.0)
     assert offers.asked == 1
     _plan(text_event("webhook 404"), _ctx(kb, matcher, offers))
     assert offers.asked == 1
@@ -54,7 +56,12 @@ def test_a_number_picks_from_the_last_offer_and_asks_the_store_only_then(kb: Kno
 def test_digits_that_are_not_numbers_are_questions_not_picks(kb: KnowledgeBase, matcher: Matcher, text: str) -> None:
     ctx = _ctx(kb, matcher, Offers((("webhook.status.404",), "ja")))
     reply = _plan(text_event(text), ctx)
-    assert reply is not None and reply.messages == render.render(kb, matcher.match(text))
+    found = matcher.match(text)
+    expected = render.render(kb, found)
+    if found.kind == "answer" and found.entry_id:
+        expected = feedback.with_buttons(kb, expected, found.entry_id, found.lang, text)
+    assert reply is not None and reply.messages == expected
+    assert reply.log is not None and reply.log.text == text and reply.log.entry_id == found.entry_id
 
 
 def test_menu_numbers_follow_the_buttons(kb: KnowledgeBase) -> None:

@@ -111,6 +111,7 @@ def web_env(api_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
         LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
         LINE_API_BASE_URL=api_url.rstrip("/"),
         DEDUPE_DB=str(tmp_path / "seen.sqlite3"),
+        QUESTION_LOG_DB=str(tmp_path / "questions.sqlite3"),
         WEB_CONCURRENCY="2",
         LINE_READ_TIMEOUT="5",
         GRACEFUL_TIMEOUT="15",

@@ -235,13 +235,16 @@ def test_logs_are_collected_and_carry_no_user_text_or_secret(client: Any, line_a
 
 
 def test_reply_json_is_exactly_the_rendered_messages(client: Any, line_api: HTTPServer, kb: Any) -> None:
-    from bot import render
+    from bot import feedback, render
     from bot.matcher import Matcher
 
     question = "could_not_connect TLS handshake failure"
     post(client, [text_event(question)])
     sent = _one_reply(line_api)
-    assert sent["messages"] == render.render(kb, Matcher(kb).match(question))
+    found = Matcher(kb).match(question)
+    assert found.entry_id
+    rendered = feedback.with_buttons(kb, render.render(kb, found), found.entry_id, found.lang, question)
+    assert sent["messages"] == rendered
     assert set(sent) == {"replyToken", "messages"}
 
 

@@ -1,0 +1,82 @@
+"""Helpful / not helpful buttons under every answer, and what a tap on one gets back (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from bot import menus, render
+from bot.knowledge import KnowledgeBase
+from bot.linelimits import MAX_POSTBACK_DATA, MAX_QUICK_REPLIES
+from bot.mask import mask
+from bot.types import Feedback
+
+
+def _escape(text: str) -> str:
+    # Only what parse_qs would misread; other characters stay as they are (a %XX for each byte of
+    # Japanese would leave room for about 30 characters in LINE's 300).
+    return text.replace("%", "%25").replace("&", "%26").replace("+", "%2B").replace("=", "%3D")
+
+
+def postback_data(helpful: bool, entry_id: str, lang: str, question: str | None = None) -> str:
+    """Postback data for a feedback button; "not helpful" carries the masked question (clipped to fit)."""
+    data = f"fb={int(helpful)}&{render.postback_data(entry_id, lang)}"
+    if helpful or not question:
+        return data
+    room = MAX_POSTBACK_DATA - len(data) - len("&q=")
+    text = _escape(mask(question.strip()))[:room]
+    if "%" in text[-2:]:  # never cut an escape in half
+        text = text[: text.rindex("%")]
+    return f"{data}&q={text}" if text else data
+
+
+def parse(data: str) -> Feedback | None:
+    """The feedback tap in postback data, or None when the data is not feedback."""
+    if not data.startswith("fb="):
+        return None
+    picked = render.parse_postback(data)
+    try:
+        fields = parse_qs(data, strict_parsing=True)
+    except ValueError:
+        return None
+    flag = fields.get("fb", [""])[0]
+    if picked is None or flag not in {"0", "1"}:
+        return None
+    entry_id, lang, _ = picked
+    return Feedback(flag == "1", entry_id, lang, fields.get("q", [None])[0])
+
+
+def _item(label: str, data: str) -> dict[str, Any]:
+    return {"type": "action", "action": {"type": "postback", "label": label, "data": data, "displayText": label}}
+
+
+def with_buttons(
+    kb: KnowledgeBase, messages: list[dict[str, Any]], entry_id: str, lang: str, question: str | None = None
+) -> list[dict[str, Any]]:
+    """A copy of `messages` (an answer) with helpful / not helpful first in the last message's quick replies."""
+    buttons = [
+        _item(kb.ui.text(lang, "feedback_helpful"), postback_data(True, entry_id, lang)),
+        _item(kb.ui.text(lang, "feedback_not_helpful"), postback_data(False, entry_id, lang, question)),
+    ]
+    items = messages[-1].get("quickReply", {}).get("items", [])
+    # Keep within LINE's 13: drop related topics from the end, but keep the menu (the last item).
+    keep = MAX_QUICK_REPLIES - len(buttons)
+    if len(items) > keep:
+        items = [*items[: keep - 1], items[-1]]
+    # Copy only what changes: the rendered answer is cached and shared between threads.
+    last = {**messages[-1], "quickReply": {"items": [*buttons, *items]}}
+    return [*messages[:-1], last]
+
+
+def ack_messages(kb: KnowledgeBase, tap: Feedback) -> list[dict[str, Any]]:
+    """One short line for a tap; "not helpful" also offers the entry's related topics and the menu."""
+    if tap.helpful:
+        return [{"type": "text", "text": kb.ui.text(tap.lang, "feedback_thanks")}]
+    items = [_item(kb[i].text[tap.lang].label, render.postback_data(i, tap.lang)) for i in related(kb, tap)]
+    return [{"type": "text", "text": kb.ui.text(tap.lang, "feedback_sorry"), "quickReply": {"items": items}}]
+
+
+def related(kb: KnowledgeBase, tap: Feedback) -> list[str]:
+    """What "not helpful" offers: the entry's related topics, then the menu (a number picks them too)."""
+    ids = [*kb[tap.entry_id].related] if tap.entry_id in kb else []
+    return menus.buttons(kb, [i for i in ids if i != tap.entry_id])
