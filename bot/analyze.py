@@ -34,7 +34,7 @@ CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞",
 def _tokenizer() -> Tokenizer:
     tok = getattr(_local, "tokenizer", None)
     if tok is None:
-        tok = _local.tokenizer = _DICTIONARY.create(mode=SplitMode.C)
+        tok = _local.tokenizer = _DICTIONARY.tokenizer(mode=SplitMode.C)
     return tok
 
 

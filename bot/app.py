@@ -8,13 +8,11 @@ import sys
 
 from flask import Flask
 
-from bot import knowledge, limits, richmenu
+from bot import knowledge, limits, logfmt, richmenu
 from bot.config import ConfigError, Settings
 from bot.questionlog import LogUnavailable, open_log
 from bot.service import Service
 from bot.webhook import bp
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 
 def _configure_logging() -> None:
@@ -22,7 +20,7 @@ def _configure_logging() -> None:
     if not any(h.get_name() == "line-error-bot" for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.set_name("line-error-bot")
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setFormatter(logfmt.Formatter())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
 

@@ -1,4 +1,4 @@
-"""Command line: ask, chat, show, validate and eval, with no LINE account needed; report and forget."""
+"""Command line: ask, chat, show, validate, eval and diagnose, with no LINE account needed; report and forget."""
 
 from __future__ import annotations
 
@@ -11,7 +11,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot import knowledge, limits, menus, render, report, richmenu, vocabulary
+from bot import (
+    diagnose,
+    diagnose_data,
+    diagnose_render,
+    knowledge,
+    limits,
+    menus,
+    render,
+    report,
+    richmenu,
+    vocabulary,
+)
+from bot.config import ConfigError
 from bot.evaluate import SPLITS, evaluate, load_questions
 from bot.matcher import Matcher
 from bot.questionlog import LogConfig, LogUnavailable, QuestionLog, open_log
@@ -98,6 +110,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
         vocabulary.load(root, kb)
         if (root / richmenu.FILE).exists():
             richmenu.load(root, kb)
+        diagnose_data.load(root)  # the URL-check texts and limits, as at start-up
     except knowledge.KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=out)
@@ -122,6 +135,28 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         print(f"miss: {question.q!r} wanted {wanted} ({question.lang or 'any'}) got {have} ({got.lang})", file=out)
     print(report.summary(), file=out)
     return 1 if args.min_accuracy is not None and report.accuracy < args.min_accuracy else 0
+
+
+def cmd_diagnose(args: argparse.Namespace, out: TextIO) -> int:
+    kb = _kb(args)
+    data = diagnose_data.load(args.knowledge)
+    secret = None
+    if args.secret_env:
+        secret = os.environ.get(args.secret_env)
+        if not secret:
+            print(f"diagnose: environment variable {args.secret_env} is not set", file=sys.stderr)
+            return 2
+    try:
+        options = diagnose.Options.from_env()
+    except ConfigError as exc:
+        print(f"diagnose: {exc}", file=sys.stderr)
+        return 2
+    finding = diagnose.run(args.url, kb, data, secret, options)
+    if args.json:
+        print(json.dumps(finding.as_json(), ensure_ascii=False), file=out)
+    else:
+        print(diagnose_render.text(finding, kb, data, args.lang), file=out)
+    return 2 if finding.refused else 0 if finding.ok else 1
 
 
 def _question_log(config: LogConfig) -> QuestionLog:
@@ -195,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--min-accuracy", type=float)
     ev.add_argument("--split", choices=SPLITS, help="score only the items of this split (real questions)")
     ev.set_defaults(func=cmd_eval)
+
+    diag = sub.add_parser("diagnose", help="check a webhook URL the way LINE's Verify does")
+    diag.add_argument("url")
+    diag.add_argument("--json", action="store_true")
+    diag.add_argument("--lang", choices=("ja", "en"), default="ja")
+    diag.add_argument("--secret-env", metavar="NAME", help="sign the probe with the channel secret in $NAME")
+    diag.set_defaults(func=cmd_diagnose)
 
     rep = sub.add_parser("report", help="questions, gaps and feedback from the question log")
     rep.add_argument("--days", type=_days, default=30, metavar="N", help="the last N days (default 30)")

@@ -42,6 +42,7 @@ class Settings:
     reply_queue: int = 2000
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
+    reply_budget: float = 30.0  # seconds after a webhook arrived during which its reply is retried
     dedupe_path: str = ""  # SQLite file shared by the worker processes; "" = temp dir default
     max_body_bytes: int = 1024 * 1024
     question_log: LogConfig = field(default_factory=LogConfig)  # QUESTION_LOG*, DATABASE_URL
@@ -69,6 +70,7 @@ class Settings:
             reply_queue=int(_number(env, "REPLY_QUEUE", cls.reply_queue, 1, 100_000)),
             connect_timeout=_number(env, "LINE_CONNECT_TIMEOUT", cls.connect_timeout, 0.1, 60),
             read_timeout=_number(env, "LINE_READ_TIMEOUT", cls.read_timeout, 0.1, 120),
+            reply_budget=_number(env, "REPLY_BUDGET", cls.reply_budget, 1, 50),
             dedupe_path=env.get("DEDUPE_DB", "").strip()
             or str(Path(tempfile.gettempdir()) / "line-error-bot-events.sqlite3"),
             question_log=_log_config(env),

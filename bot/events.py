@@ -19,6 +19,8 @@ from linebot.v3.webhooks import (
 )
 
 from bot import feedback, menus, render, richmenu
+from bot.diagnose_data import DiagnoseData
+from bot.diagnose_request import recognise
 from bot.knowledge import KnowledgeBase
 from bot.types import PROFILE, Match, Question, Reply
 
@@ -33,6 +35,7 @@ class Context:
     match: Callable[[str], Match]
     render: Callable[[Match], list[dict[str, Any]]]
     offered: Callable[[], Offer | None]  # asked only when a message is just a number
+    diagnose: DiagnoseData | None = None  # set when the reply side can check webhook URLs
 
 
 Handler = Callable[[Any, Context], Reply | None]
@@ -130,6 +133,9 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
         return None
     if in_group and not text.strip():
         return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "mention: menu")  # a bare mention
+    if ctx.diagnose is not None and (request := recognise(text, ctx.diagnose, addressed=True)):
+        # Only recognised here: the reply side probes the URL (never before the webhook's 200).
+        return Reply([], f"diagnose len={len(text)}", lang=request.lang, probe=request.url)
     if menus.as_number(text) is not None and (offer := ctx.offered()):
         picked = menus.pick(text, offer[0])
         if picked in ctx.kb:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from linebot.v3.webhook import SignatureValidator
+
+from bot.logfmt import ID_CHARS, kv
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,35 @@ class RecentIds:
                 del self._ids[next(iter(self._ids))]
 
 
+def clean_ids(raw: dict[str, Any]) -> None:
+    """Bound the event's ids and replace lone surrogates in them, once, before anything stores or logs them.
+
+    LINE's ids are 26-44 ASCII characters; anything else is a forgery or a bug, and a lone
+    surrogate cannot even be encoded for SQLite or a log."""
+    _clean(raw, ("webhookEventId", "replyToken"))
+    _clean(raw.get("source"), ("userId", "groupId", "roomId"))
+    message = raw.get("message")
+    mention = message.get("mention") if isinstance(message, dict) else None
+    mentionees = mention.get("mentionees") if isinstance(mention, dict) else None
+    for mentionee in mentionees if isinstance(mentionees, list) else ():
+        _clean(mentionee, ("userId",))
+
+
+def _clean(node: Any, keys: tuple[str, ...]) -> None:
+    if isinstance(node, dict):
+        for key in keys:
+            value = node.get(key)
+            if isinstance(value, str) and (len(value) > ID_CHARS or not value.isprintable() or not value.isascii()):
+                node[key] = safe_id(value)
+
+
+def safe_id(value: str) -> str:
+    """A printable id of at most ID_CHARS characters; a digest of the original keeps distinct ids distinct."""
+    digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+    kept = "".join(c for c in value[: ID_CHARS - 13] if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF)
+    return f"{kept}~{digest}"
+
+
 def event_id(raw: dict[str, Any]) -> str | None:
     """The event's webhookEventId, when it has one."""
     value = raw.get("webhookEventId")
@@ -83,19 +115,20 @@ class Intake:
         refused: list[str] = []
         for raw in raw_events:
             if not isinstance(raw, dict):
-                log.info("event skipped (not an object)")
+                log.info(kv("event skipped", reason="not an object"))
                 skipped += 1
                 continue
+            clean_ids(raw)
             found = event_id(raw)
             if found in self._taken:
                 # Taken by this process already (a redelivery after a 503, say): not worth a slot.
-                log.info("duplicate event skipped: webhookEventId=%s", found)
+                log.info(kv("duplicate event skipped", webhookEventId=found))
                 skipped += 1
             elif self._submit(raw):
                 queued += 1
                 if found:
                     self._taken.add(found)
             else:
-                log.warning("reply pool full, event not taken: webhookEventId=%s", found or "-")
+                log.warning(kv("reply pool full, event not taken", webhookEventId=found))
                 refused.append(found or "-")
         return Accepted(queued, skipped, tuple(refused))

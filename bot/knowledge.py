@@ -15,7 +15,7 @@ LANGS = ("ja", "en")
 AUDIENCES = ("operator", "app_user", "sender", "anyone", "outside")  # outside: a deflection
 LINKS_FILE = "links.yaml"
 # Files in knowledge/ that are not lists of entries; each is read by its own module.
-DATA_FILES = frozenset({LINKS_FILE, "ui.yaml", "vocabulary.yaml", "richmenu.yaml"})
+DATA_FILES = frozenset({LINKS_FILE, "ui.yaml", "vocabulary.yaml", "richmenu.yaml", "diagnose.yaml"})
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 
 _ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 from linebot.v3.webhooks import Event
 
 from bot import events, richmenu
+from bot.diagnose import Diagnoser
 from bot.intake import event_id
 from bot.knowledge import KnowledgeBase
+from bot.logfmt import kv
 from bot.questionlog import QuestionLog
 from bot.sender import Sender
 from bot.store import Store
@@ -31,6 +34,7 @@ class ReplyHandler:
         render: Callable[[Match], list[dict[str, Any]]],
         menu_names: dict[str, str] | None = None,
         question_log: QuestionLog | None = None,
+        diagnoser: Diagnoser | None = None,
     ) -> None:
         self._kb = kb
         self._menu_names = menu_names or {}  # language -> rich menu name (knowledge/richmenu.yaml)
@@ -39,9 +43,10 @@ class ReplyHandler:
         self._match = match
         self._render = render
         self._log = question_log
+        self._diagnoser = diagnoser
 
-    def handle(self, raw: dict[str, Any]) -> None:
-        """Dedupe, parse and answer one raw event.
+    def handle(self, raw: dict[str, Any], received: float | None = None) -> None:
+        """Dedupe, parse and answer one raw event that arrived at `received` (time.monotonic()).
 
         Dedupe and the SDK's parse run here rather than before the 200: each would cost the webhook
         a SQLite write or a pydantic model per event, with LINE waiting on it. A redelivery that
@@ -50,26 +55,36 @@ class ReplyHandler:
         """
         found = event_id(raw)
         if found and not self._store.first_time(found):
-            log.info("duplicate event skipped: webhookEventId=%s", found)
+            log.info(kv("duplicate event skipped", webhookEventId=found))
             return
         try:
             event = Event.from_dict(raw)
         except Exception as exc:  # noqa: BLE001 - the SDK raises ValueError, TypeError, pydantic errors
             reply = events.plan_unparsed(raw, self._kb)
             if reply is None:
-                log.info("event skipped (%s): webhookEventId=%s", type(exc).__name__, found or "-")
+                log.info(kv("event skipped", reason=type(exc).__name__, webhookEventId=found))
             else:
-                self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note)
+                self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note, received)
             return
         chat = events.chat_key(event)
-        ctx = events.Context(self._kb, self._match, self._render, lambda: self._store.offered(chat) if chat else None)
+        ctx = events.Context(
+            self._kb,
+            self._match,
+            self._render,
+            lambda: self._store.offered(chat) if chat else None,
+            self._diagnoser.data if self._diagnoser else None,
+        )
         reply = events.plan(event, ctx)
         if reply is None:
             return
+        if reply.probe and self._diagnoser:
+            # The webhook has long been answered; the probe is bounded (~10 s) well inside the token's minute.
+            messages, note = self._diagnoser.reply(reply.probe, reply.lang, chat or "-")
+            reply = dataclasses.replace(reply, messages=messages, note=note)
         reply = self._rich_menu(event, reply)
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)
-        self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note)
+        self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note, received)
         if reply.log is not None and self._log is not None:
             # After the reply: a slow or failing database delays nobody's answer (it warns, once).
             source = event.source

@@ -1,34 +1,36 @@
-"""Send replies through one shared line-bot-sdk client; log failures, never raise."""
+"""Send replies through one shared line-bot-sdk client; retry what may not have arrived, never raise."""
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import random
+import time
+from collections.abc import Callable
 from typing import Any
 
-from linebot.v3.messaging import ApiClient, ApiException, Configuration, MessagingApi, ReplyMessageRequest
+import urllib3
+from linebot.v3.messaging import ApiClient, ApiException, Configuration, Message, MessagingApi, ReplyMessageRequest
+
+from bot.logfmt import kv
 
 log = logging.getLogger(__name__)
 
-
-class _Checked:
-    """A message dict already proven against the SDK's models (tests/test_render.py renders and parses
-    every kind) and LINE's limits (checked when the knowledge base loads).
-
-    The SDK would parse it into pydantic models and serialise it back for every reply: about 2.5 ms
-    of CPU per reply, several times the cost of matching and of the webhook itself. Handed over as
-    it is, it goes out byte for byte the same (tests/test_webhook.py compares)."""
-
-    __slots__ = ("message",)
-
-    def __init__(self, message: dict[str, Any]) -> None:
-        self.message = message
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.message
+REPLY_BUDGET = 30.0  # seconds after the webhook arrived: a reply token lasts about a minute
+FIRST_BACKOFF = 0.1  # seconds before the second attempt; doubles, with full jitter
+MAX_BACKOFF = 2.0
+# Connections that fail before the request is sent are retried by urllib3 at once (nothing reached
+# LINE); everything after that is retried here, where the reply token's deadline is known.
+POOL_RETRIES = urllib3.Retry(total=None, connect=2, read=False, status=False, other=False, redirect=False)
 
 
 class Sender:
-    """One MessagingApi (and one connection pool) shared by every reply thread of a process."""
+    """One MessagingApi (and one connection pool) shared by every reply thread of a process.
+
+    A reply token works once, which is what makes retrying safe: if an earlier attempt did reach
+    LINE, the next one is refused with 400 "Invalid reply token" and nothing is delivered twice.
+    """
 
     def __init__(
         self,
@@ -37,50 +39,73 @@ class Sender:
         connect_timeout: float,
         read_timeout: float,
         pool_size: int,
+        *,
+        budget: float = REPLY_BUDGET,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         config = Configuration(host=base_url, access_token=access_token)
-        # A reply token works once: a retried POST could only fail again or reply twice.
-        config.retries = False
+        config.retries = POOL_RETRIES
         config.connection_pool_maxsize = pool_size
         self._client = ApiClient(config)
         self._api = MessagingApi(self._client)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._timeout = (connect_timeout, read_timeout)
+        self._budget = budget
+        self._sleep = sleep
         self._menu_ids: dict[str, str] = {}  # rich menu name -> id, filled on the first link
 
-    def reply(self, reply_token: str, messages: list[dict[str, Any]], event_id: str, note: str = "") -> bool:
-        """Send one reply; True on success. Every failure is logged once, with its request id."""
+    def reply(
+        self,
+        reply_token: str,
+        messages: list[dict[str, Any]],
+        event_id: str,
+        note: str = "",
+        received: float | None = None,
+    ) -> bool:
+        """Send one reply, retrying until `received` (time.monotonic()) + budget; True when delivered.
+
+        One log line per event says how it ended and after how many attempts."""
+        deadline = (time.monotonic() if received is None else received) + self._budget
         try:
-            request = ReplyMessageRequest.construct(
-                reply_token=reply_token, messages=[_Checked(m) for m in messages], notification_disabled=None
-            )
-            response = self._api.reply_message_with_http_info(request, _request_timeout=self._timeout)
-        except ApiException as exc:
-            headers = exc.headers
-            log.warning(
-                "reply failed: status=%s x-line-request-id=%s webhookEventId=%s body=%s (%s)",
-                exc.status,
-                _header(headers, "x-line-request-id"),
-                event_id,
-                _short(exc.body),
-                note,
-            )
+            models = [_model(json.dumps(m, ensure_ascii=False)) for m in messages]
+            request = ReplyMessageRequest(reply_token=reply_token, messages=models)
+        except Exception as exc:  # noqa: BLE001 - pydantic ValidationError, ValueError: a bug in render
+            log.error(kv("reply failed", status="-", webhookEventId=event_id, error=type(exc).__name__, note=note))
             return False
-        except Exception as exc:  # noqa: BLE001 - timeouts, refused connections, bad messages
-            log.warning(
-                "reply failed: status=- x-line-request-id=- webhookEventId=%s error=%s (%s)",
-                event_id,
-                type(exc).__name__,
-                note,
-            )
-            return False
-        log.info(
-            "replied: status=%s x-line-request-id=%s webhookEventId=%s (%s)",
-            response.status_code,
-            _header(response.headers, "x-line-request-id"),
-            event_id,
-            note,
-        )
-        return True
+        attempt = 0
+        while True:
+            attempt += 1
+            left = deadline - time.monotonic()
+            timeout = (min(self._connect_timeout, max(left, 0.1)), min(self._read_timeout, max(left, 0.1)))
+            status: int | str = "-"
+            request_id = error = "-"
+            try:
+                response = self._api.reply_message_with_http_info(request, _request_timeout=timeout)
+            except ApiException as exc:
+                status, request_id, body = exc.status, _header(exc.headers, "x-line-request-id"), _bytes(exc.body)
+                error = body.decode("utf-8", "replace")
+                if attempt > 1 and status == 400 and b"invalid reply token" in body.lower():
+                    # An earlier attempt reached LINE after all (or the token's minute ran out).
+                    outcome, level, delivered = "already delivered or expired", logging.INFO, True
+                    break
+                retry = status == 429 or 500 <= status <= 599
+            except urllib3.exceptions.HTTPError as exc:  # dropped connections, timeouts, refused
+                retry, error = True, type(exc).__name__
+            except Exception as exc:  # noqa: BLE001 - never let a reply kill its thread
+                retry, error = False, type(exc).__name__
+            else:
+                status, request_id = response.status_code, _header(response.headers, "x-line-request-id")
+                outcome, level, delivered = "replied", logging.INFO, True
+                break
+            pause = random.uniform(0, min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (attempt - 1)))  # noqa: S311 - jitter
+            if not retry or time.monotonic() + pause + 0.5 > deadline:
+                outcome, level, delivered = "reply failed", logging.WARNING, False
+                break
+            self._sleep(pause)
+        fields = {"x-line-request-id": request_id, "webhookEventId": event_id, "error": error, "note": note}
+        log.log(level, kv(outcome, status=status, attempts=attempt, **fields))
+        return delivered
 
     def profile_language(self, user_id: str) -> str | None:
         """The language of a user's LINE profile (None when not shared, or on any failure, logged)."""
@@ -121,12 +146,22 @@ class Sender:
         self._client.close()
 
 
+@functools.lru_cache(maxsize=1024)
+def _model(message: str) -> Message:
+    """The SDK's model of a message (its public from_json); the same answers go out again and again."""
+    return Message.from_json(message)
+
+
 def _header(headers: Any, name: str) -> str:
     """A response header by case-insensitive name, "-" when absent."""
     for key, value in (headers or {}).items():
         if key.lower() == name:
             return str(value)
     return "-"
+
+
+def _bytes(body: Any) -> bytes:
+    return body if isinstance(body, bytes) else str(body or "").encode()
 
 
 def _failure(exc: Exception) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 
-from bot import render
+from bot import diagnose, diagnose_data, render
 from bot.config import Settings
 from bot.intake import Accepted, Intake
 from bot.knowledge import KnowledgeBase
@@ -37,6 +38,9 @@ class Service:
         self._match_cached = functools.lru_cache(maxsize=4096)(self.matcher.match)
         self.render = functools.lru_cache(maxsize=512)(functools.partial(render.render, kb))
         self._settings = settings
+        # Webhook URL checks: data validated now (start-up); the rate limits count per process.
+        self.diagnose_data = diagnose_data.load(settings.knowledge_dir)
+        self._diagnose_options = diagnose.Options.from_env()
         self._lock = threading.Lock()
         self._pid = 0
         self._log: QuestionLog | None = None
@@ -59,15 +63,20 @@ class Service:
                 settings.connect_timeout,
                 settings.read_timeout,
                 pool_size=settings.reply_threads,
+                budget=settings.reply_budget,
             )
             # The schema was made at start-up (create_app); were the database down then, the first write makes it.
             config = settings.question_log
             self._log = open_log(config, settings.channel_secret, migrate=False) if config.enabled else None
             store = Store(settings.dedupe_path)
-            handler = ReplyHandler(self.kb, store, self._sender, self.match, self.render, self._menu_names, self._log)
+            diagnoser = diagnose.Diagnoser(self.kb, self.diagnose_data, self._diagnose_options)
+            handler = ReplyHandler(
+                self.kb, store, self._sender, self.match, self.render, self._menu_names, self._log, diagnoser
+            )
             self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
-                settings.channel_secret, lambda raw: self._pool.submit(functools.partial(handler.handle, raw))
+                settings.channel_secret,
+                lambda raw: self._pool.submit(functools.partial(handler.handle, raw, time.monotonic())),
             )
             self._pid = os.getpid()
 

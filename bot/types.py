@@ -82,6 +82,7 @@ class Reply:
     # PROFILE: look up the user's profile language, then send the one of `by_language` in it.
     menu: str | None = None
     by_language: tuple[Reply, ...] = ()
+    probe: str | None = None  # a webhook URL the reply side must check first (bot/diagnose.py renders it)
 
 
 PROFILE = "profile"  # Reply.menu: the language comes from the user's LINE profile

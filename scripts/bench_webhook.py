@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import http.client
 import json
 import os
-import runpy
 import shlex
 import signal
 import socket
@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-channel-secret"
@@ -71,7 +72,14 @@ def start(argv: list[str], env: dict[str, str], port: int) -> tuple[subprocess.P
 
 def workers() -> int:
     """The worker count gunicorn.conf.py gives (WEB_CONCURRENCY, which the servers inherit, or its default)."""
-    return int(runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"])
+    return int(gunicorn_setting("workers"))
+
+
+@functools.cache
+def gunicorn_setting(name: str) -> str:
+    """A setting of gunicorn.conf.py, read in a child process: the file monkey-patches for gevent."""
+    code = f"import runpy; print(runpy.run_path({str(ROOT / 'gunicorn.conf.py')!r})[{name!r}])"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def children(pid: int) -> list[int]:
@@ -188,21 +196,31 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def arrivals_at(port: int) -> dict[str, list[float]]:
+def stats_at(port: int) -> dict[str, Any]:
+    """The fake API's record: arrivals (token -> call times), accepted (token -> count), calls."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/stats")
     return json.loads(conn.getresponse().read())
 
 
-def run_bot(delay: float, n: int, concurrency: int) -> float:
-    """One bot run against a fake LINE API answering after `delay` s; print its figures, return requests/s."""
-    fake_port = free_port()
-    fake = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts/fake_line.py"), "--port", str(fake_port), "--delay", str(delay)]
-    )
+def start_fake(delay: float, drop_every: int = 0) -> tuple[subprocess.Popen[bytes], int]:
+    """scripts/fake_line.py in a process of its own; a token is accepted once, every Nth call dropped."""
     port = free_port()
+    argv = [sys.executable, str(ROOT / "scripts/fake_line.py"), "--port", str(port), "--delay", str(delay)]
+    fake = subprocess.Popen([*argv, "--drop-every", str(drop_every)])
+    while not _port_open(port):
+        time.sleep(0.05)
+    return fake, port
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def bot_env(port: int, fake_port: int) -> dict[str, str]:
     tmp = tempfile.mkdtemp(prefix="bench-")
-    env = dict(
+    return dict(
         os.environ,
         PORT=str(port),
         LINE_CHANNEL_SECRET=SECRET,
@@ -211,29 +229,38 @@ def run_bot(delay: float, n: int, concurrency: int) -> float:
         DEDUPE_DB=f"{tmp}/seen.sqlite3",
         QUESTION_LOG_DB=f"{tmp}/questions.sqlite3",
     )
-    proc, boot = start(procfile_argv(), env, port)
+
+
+def run_bot(delay: float, n: int, concurrency: int, drop_every: int = 0) -> float:
+    """One bot run against a fake LINE API answering after `delay` s; print its figures, return requests/s."""
+    fake, fake_port = start_fake(delay, drop_every)
+    port = free_port()
+    proc, boot = start(procfile_argv(), bot_env(port, fake_port), port)
     try:
         bodies = make_bodies(n)
         cpu_before = cpu_seconds(proc.pid)
         seconds, latencies, acked = load(port, bodies, concurrency)
         cpu_load = cpu_seconds(proc.pid) - cpu_before
         deadline = time.monotonic() + REPLY_WINDOW + delay
-        while time.monotonic() < deadline and len(arrivals := arrivals_at(fake_port)) < n:
+        while time.monotonic() < deadline and len(stats_at(fake_port)["accepted"]) < n:
             time.sleep(0.2)
         rss = rss_mb(proc.pid)
         cpu_total = cpu_seconds(proc.pid) - cpu_before
-        arrivals = arrivals_at(fake_port)
+        stats = stats_at(fake_port)
+        arrivals, accepted = stats["arrivals"], stats["accepted"]
     finally:
         stop(proc)
         fake.terminate()
         fake.wait(timeout=10)
-    duplicates = sum(len(times) - 1 for times in arrivals.values())
+    duplicates = sum(count - 1 for count in accepted.values())  # delivered twice: must be 0
+    retries = stats["calls"] - len(arrivals)
     delays = [arrivals[t][0] - acked[t] for t in acked if t in arrivals]
     within = sum(1 for d in delays if d <= REPLY_WINDOW)
     rps = n / seconds
     print(
         f"  bot   {rps:5.0f} req/s  ack p50 {statistics.median(latencies):5.1f} ms p99 {pct(latencies, 0.99):5.1f} ms"
-        f"  replies {len(arrivals)}/{n} ({within} within {REPLY_WINDOW:.0f} s), {duplicates} duplicate(s),"
+        f"  replied {len(accepted)}/{n} ({within} within {REPLY_WINDOW:.0f} s), {duplicates} duplicate(s),"
+        f" {retries} retried call(s){f' (every {drop_every}th call dropped)' if drop_every else ''},"
         f" largest ack-to-reply {max(delays) if delays else float('nan'):.1f} s"
     )
     print(
@@ -263,13 +290,57 @@ def run_bare(n: int, concurrency: int) -> float:
     return rps
 
 
+def run_slow_clients(n: int = 200, slow: int = 64) -> None:
+    """Webhook acks, one at a time, while `slow` connections each hold half a request header."""
+    fake, fake_port = start_fake(0.3)
+    port = free_port()
+    proc, _ = start(procfile_argv(), bot_env(port, fake_port), port)
+    held = []
+    try:
+        for _ in range(slow):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+            conn.sendall(b"POST /callback HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Line-Sig")
+            held.append(conn)
+        latencies, acked = [], 0
+        for _, body, signature in make_bodies(n):  # a new connection each: either worker may take it
+            began = time.monotonic()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                headers = {"Content-Type": "application/json", "X-Line-Signature": signature}
+                conn.request("POST", "/callback", body=body.encode(), headers=headers)
+                acked += conn.getresponse().status == 200
+            except OSError:
+                pass  # a timeout: counted as 10 s below
+            finally:
+                conn.close()
+            latencies.append((time.monotonic() - began) * 1000)
+    finally:
+        for conn in held:
+            conn.close()
+        stop(proc)
+        fake.terminate()
+        fake.wait(timeout=10)
+    print(
+        f"  {slow} slow clients attached: {acked}/{n} webhooks acked,"
+        f" ack p50 {statistics.median(latencies):.1f} ms"
+        f" p99 {pct(latencies, 0.99):.1f} ms max {max(latencies):.1f} ms"
+        f" (worker class {gunicorn_setting('worker_class')})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--delays", default="0.3,3")
     parser.add_argument("--runs", type=int, default=3, help="bare/bot pairs per delay (the machine is noisy)")
+    parser.add_argument("--drop-every", type=int, default=3, help="the fault run: the fake drops every Nth call")
     args = parser.parse_args()
+    print("Slow clients (issue 15.3):")
+    run_slow_clients()
+    print(f"Dropped connections (issue 17): LINE API delay 0.3 s, every {args.drop_every}th call cut, x{args.runs}:")
+    for _ in range(args.runs):
+        run_bot(0.3, args.events, args.concurrency, drop_every=args.drop_every)
     for delay in (float(d) for d in args.delays.split(",")):
         print(f"LINE API delay {delay:g} s, N={args.events}, C={args.concurrency}; bare Flask, then bot, x{args.runs}:")
         ratios = []

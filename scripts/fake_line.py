@@ -1,6 +1,10 @@
-"""A fake LINE Messaging API for benchmarks, in a process of its own so it does not share the load
-generator's GIL: answers every reply after --delay seconds; GET /stats returns when each reply
-token arrived (time.monotonic(), which is system-wide on Linux)."""
+"""A fake LINE Messaging API on 127.0.0.1 for tests and benchmarks, with LINE's reply-token rule: a token
+is accepted once, and any later call with it gets 400 "Invalid reply token".
+
+Faults on demand: drop every Nth call (the connection closes without an answer, after the reply was
+accepted or before), answer some calls with a status, hang once past the client's read timeout.
+Run alone (for benchmarks, so it does not share the load generator's GIL), GET /stats returns when
+each call arrived per token (time.monotonic(), system-wide on Linux) and which tokens were accepted."""
 
 from __future__ import annotations
 
@@ -9,15 +13,98 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ARRIVALS: dict[str, list[float]] = {}
-LOCK = threading.Lock()
-DELAY = 0.0
+REPLY_PATH = "/v2/bot/message/reply"
+OK_BODY = b'{"sentMessages":[{"id":"1","quoteToken":"q"}]}'
 
 
-class Handler(BaseHTTPRequestHandler):
+@dataclass
+class Faults:
+    """What the fake does wrong, by call number (1-based, all reply calls counted)."""
+
+    drop_every: int = 0  # every Nth call: no answer, connection closed
+    drop_after_accepting: bool = False  # ... after the reply was delivered (the answer is what got lost)
+    statuses: dict[int, int] = field(default_factory=dict)  # call number -> status answered (400: bad token)
+    hang_on: set[int] = field(default_factory=set)  # call numbers accepted, then answered after `hang` s
+    hang: float = 3.0
+    delay: float = 0.0  # every answer waits this long
+
+
+class FakeLine:
+    """The fake API, served from threads of this process; `accepted` maps token -> times accepted."""
+
+    def __init__(self, faults: Faults | None = None, port: int = 0) -> None:
+        self.faults = faults or Faults()
+        self.calls = 0
+        self.arrivals: dict[str, list[float]] = {}
+        self.accepted: dict[str, int] = {}
+        self.answered: list[tuple[str, int]] = []  # (token, status) per answered call, in order
+        self.requests: list[tuple[dict[str, str], bytes]] = []  # headers and body of every reply call
+        self.lock = threading.Condition()
+        self.server = _Server(("127.0.0.1", port), _Handler)
+        self.server.fake = self
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="fake-line", daemon=True)
+
+    def __enter__(self) -> FakeLine:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait(self, predicate: Callable[[FakeLine], bool], timeout: float = 15.0) -> bool:
+        """Block until predicate(self) holds (checked on every call); False after `timeout`."""
+        with self.lock:
+            return self.lock.wait_for(lambda: predicate(self), timeout)
+
+    def call(self, token: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes, str]:
+        """Decide one reply call: (status, body, what to do: answer | drop | hang)."""
+        faults = self.faults
+        with self.lock:
+            self.requests.append((headers, body))
+            self.calls += 1
+            n = self.calls
+            self.arrivals.setdefault(token, []).append(time.monotonic())
+            dropped = faults.drop_every and n % faults.drop_every == 0
+            if dropped and not faults.drop_after_accepting:
+                outcome = (0, b"", "drop")
+            elif n in faults.statuses:
+                status = faults.statuses[n]
+                outcome = (
+                    status,
+                    b'{"message":"Invalid reply token"}' if status == 400 else b'{"message":"fault"}',
+                    "answer",
+                )
+            elif token in self.accepted:
+                outcome = (400, b'{"message":"Invalid reply token"}', "answer")
+            else:
+                self.accepted[token] = self.accepted.get(token, 0) + 1
+                outcome = (200, OK_BODY, "drop" if dropped else "hang" if n in faults.hang_on else "answer")
+            if outcome[2] == "answer":
+                self.answered.append((token, outcome[0]))
+            self.lock.notify_all()
+            return outcome
+
+    def stats(self) -> bytes:
+        with self.lock:
+            return json.dumps({"arrivals": self.arrivals, "accepted": self.accepted, "calls": self.calls}).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+    fake: FakeLine
+
+
+class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    server: _Server
 
     def setup(self) -> None:
         super().setup()
@@ -26,49 +113,49 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        now = time.monotonic()
         try:
-            token = json.loads(body)["replyToken"]
-        except (ValueError, KeyError):
+            token = str(json.loads(body)["replyToken"])
+        except (ValueError, KeyError, TypeError):
             token = "?"
-        with LOCK:
-            ARRIVALS.setdefault(token, []).append(now)
-        time.sleep(DELAY)
-        self._send(b'{"sentMessages":[{"id":"1","quoteToken":"q"}]}')
+        fake = self.server.fake
+        status, payload, action = (
+            fake.call(token, dict(self.headers), body) if self.path == REPLY_PATH else (404, b"{}", "answer")
+        )
+        if action == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        time.sleep(fake.faults.hang if action == "hang" else fake.faults.delay)
+        self._send(status, payload)
 
     def do_GET(self) -> None:
-        with LOCK:
-            payload = json.dumps(ARRIVALS).encode()
-        self._send(payload)
+        self._send(200, self.server.fake.stats())
 
-    def _send(self, payload: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("x-line-request-id", "bench")
-        self.end_headers()
-        self.wfile.write(payload)
+    def _send(self, status: int, payload: bytes) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("x-line-request-id", f"fake-{status}")
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True  # the client gave up waiting (a hang past its timeout)
 
     def log_message(self, *args: object) -> None:
         pass
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-
-
 def main() -> None:
-    global DELAY
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.3)
+    parser.add_argument("--drop-every", type=int, default=0, help="close every Nth call without an answer")
     parser.add_argument("--lifetime", type=float, default=600, help="exit after this many seconds")
     args = parser.parse_args()
-    DELAY = args.delay
-    server = Server(("127.0.0.1", args.port), Handler)
-    threading.Timer(args.lifetime, server.shutdown).start()
-    server.serve_forever()
+    fake = FakeLine(Faults(drop_every=args.drop_every, delay=args.delay), port=args.port)
+    threading.Timer(args.lifetime, fake.server.shutdown).start()
+    fake.server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -22,6 +23,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.matcher import Matcher
 from bot.questionlog import LogConfig
+from scripts.fake_line import FakeLine
 
 DATA = Path(__file__).parent / "data"
 SECRET = "test-channel-secret-0123456789"
@@ -116,6 +118,7 @@ def settings_for(server_url: str, tmp_path: Path, **overrides: Any) -> Settings:
         "api_base_url": server_url.rstrip("/"),
         "reply_threads": 4,
         "reply_queue": 1000,
+        "reply_budget": 5.0,
         "connect_timeout": 1.0,
         "read_timeout": 1.0,
         "dedupe_path": str(tmp_path / "seen.sqlite3"),
@@ -126,10 +129,35 @@ def settings_for(server_url: str, tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def app(line_api: HTTPServer, tmp_path: Path) -> Iterator[Any]:
-    application = create_app(settings_for(line_api.url_for("/"), tmp_path))
+def app(line_api: HTTPServer, tmp_path: Path, kb: knowledge.KnowledgeBase) -> Iterator[Any]:
+    application = create_app(settings_for(line_api.url_for("/"), tmp_path), kb=kb)
     yield application
     application.extensions["line_error_bot"].shutdown(5.0)
+
+
+@pytest.fixture
+def serial_client(line_api: HTTPServer, tmp_path: Path, kb: knowledge.KnowledgeBase) -> Iterator[Any]:
+    """A client of an app with one reply thread: events are handled in the order they came, so a
+    later event's reply is the signal that an earlier, quiet one was processed."""
+    with app_for(line_api.url_for("/"), tmp_path, kb, reply_threads=1) as application:
+        yield application.test_client()
+
+
+@contextlib.contextmanager
+def app_for(url: str, tmp_path: Path, kb: knowledge.KnowledgeBase, **overrides: Any) -> Iterator[Any]:
+    """An app with its own settings (the loaded knowledge base shared), its replies drained on exit."""
+    application = create_app(settings_for(url, tmp_path, **overrides), kb=kb)
+    try:
+        yield application
+    finally:
+        application.extensions["line_error_bot"].shutdown(10.0)
+
+
+@pytest.fixture
+def fake_line() -> Iterator[FakeLine]:
+    """The scripted fake LINE API (scripts/fake_line.py): a reply token is accepted once; faults on demand."""
+    with FakeLine() as fake:
+        yield fake
 
 
 @pytest.fixture

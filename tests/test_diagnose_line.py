@@ -1,0 +1,189 @@
+"""The LINE path: a message asking to check a URL -> 200 -> probe of a local server -> Flex reply at the fake API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import trustme
+from conftest import post, replies, text_event, wait_for
+from diagnose_servers import Server, answer, self_signed_context, server_context
+from linebot.v3.webhooks import Event
+from pytest_httpserver import HTTPServer
+
+from bot import diagnose_data, events, limits
+from bot.diagnose import Diagnoser, Options
+from bot.diagnose_request import recognise
+from bot.ratelimit import MemoryRateLimiter
+from bot.render import parse_postback
+from bot.types import Match
+
+
+@pytest.fixture(scope="module")
+def data() -> diagnose_data.DiagnoseData:
+    return diagnose_data.load()
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def loopback(monkeypatch: pytest.MonkeyPatch, ca: trustme.CA, tmp_path: Any) -> str:
+    """The two test-only settings, as a test deployment would set them (before the app: read at start-up)."""
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    monkeypatch.setenv("DIAGNOSE_ALLOW_LOOPBACK", "1")
+    monkeypatch.setenv("DIAGNOSE_CA_FILE", str(path))
+    return str(path)
+
+
+@pytest.fixture
+def app(loopback: str, line_api: HTTPServer, tmp_path: Any) -> Iterator[Any]:
+    """conftest's app, made after the test-only settings are in the environment."""
+    from conftest import settings_for
+
+    from bot.app import create_app
+
+    application = create_app(settings_for(line_api.url_for("/"), tmp_path))
+    yield application
+    application.extensions["line_error_bot"].shutdown(5.0)
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    started: list[Server] = []
+    yield started
+    for server in started:
+        server.close()
+
+
+def _one_reply(line_api: HTTPServer) -> dict[str, Any]:
+    assert wait_for(lambda: len(replies(line_api)) >= 1), "no reply reached the fake LINE API"
+    (got,) = replies(line_api)
+    return got
+
+
+def test_probe_runs_after_the_webhook_200_and_replies_with_the_finding(
+    loopback: str, client: Any, line_api: HTTPServer, ca: trustme.CA, servers: list[Server]
+) -> None:
+    answered = threading.Event()  # set once the webhook's 200 is in hand
+
+    def after_webhook(conn: Any, request: bytes) -> None:
+        # Probed before the 200, this would wait out LINE's 2 s and the finding would be request_timeout.
+        answered.wait(10)
+        answer(200)(conn, request)
+
+    server = Server(after_webhook, server_context(ca.issue_cert("127.0.0.1")))
+    servers.append(server)
+    event = text_event(f"{server.url()} を診断して")
+    response = post(client, [event])
+    assert response.status_code == 200
+    answered.set()
+    sent = _one_reply(line_api)
+    assert sent["replyToken"] == event["replyToken"]
+    (message,) = sent["messages"]
+    assert message["type"] == "flex" and "問題なし" in message["altText"]
+    assert len(server.requests) == 1 and b"/callback" in server.requests[0]
+    assert not limits.check_messages(sent["messages"])
+
+
+def test_bad_certificate_reply_names_line_reason_and_entry(
+    loopback: str, client: Any, line_api: HTTPServer, servers: list[Server], tmp_path: Any
+) -> None:
+    server = Server(answer(200), self_signed_context(tmp_path))
+    servers.append(server)
+    post(client, [text_event(f"check {server.url()}")])
+    messages = _one_reply(line_api)["messages"]
+    assert [m["type"] for m in messages] == ["flex", "flex"]
+    finding, entry = messages
+    assert "could_not_connect" in finding["altText"] and "TLS handshake failure" in finding["altText"]
+    assert "self-signed" in finding["altText"] and "LINE would fail" in finding["altText"]
+    bubble = json.dumps(finding["contents"], ensure_ascii=False)
+    assert "127.0.0.1" in bubble and "Measured" in bubble
+    assert "fullchain.pem" in entry["altText"]  # the entry's steps, in English like the request
+    related = [parse_postback(i["action"]["data"]) for i in entry["quickReply"]["items"]]
+    assert ("webhook.reason.could_not_connect", "en", None) in related
+    assert not limits.check_messages(messages)
+
+
+def test_refused_url_gets_a_clear_reply_and_no_connection(loopback: str, client: Any, line_api: HTTPServer) -> None:
+    post(client, [text_event("https://169.254.169.254/latest/meta-data を診断して")])
+    (message,) = _one_reply(line_api)["messages"]
+    assert message["type"] == "text" and "診断できません" in message["text"] and "link-local" in message["text"]
+
+
+def test_url_alone_in_a_one_to_one_chat_is_a_request(data: diagnose_data.DiagnoseData) -> None:
+    assert recognise("https://example.com/callback", data, addressed=True).url == "https://example.com/callback"
+    request = recognise("「https://example.com/callback」を診断して", data, addressed=True)
+    assert request.url == "https://example.com/callback" and request.lang == "ja"
+    assert recognise("please check https://example.com/cb.", data, addressed=True).lang == "en"
+    assert (
+        recognise("（https://example.com/callback）を確認して", data, addressed=True).url
+        == "https://example.com/callback"
+    )
+    typo = recognise("https://example.com／callback を診断", data, addressed=True)
+    assert typo.url == "https://example.com／callback"  # checked as written: LINE's "Invalid URL syntax"
+    assert recognise("TLS handshake failure on https://example.com/callback", data, addressed=True) is None
+    assert recognise("could_not_connect TLS handshake failure", data, addressed=True) is None
+
+
+def _group_event(text: str, mentioned: bool) -> Event:
+    raw = text_event(text, source={"type": "group", "groupId": "C" + "1" * 32, "userId": "U" + "2" * 32})
+    if mentioned:
+        raw["message"]["text"] = "@bot " + text
+        raw["message"]["mention"] = {"mentionees": [{"index": 0, "length": 4, "type": "user", "isSelf": True}]}
+    return Event.from_dict(raw)
+
+
+def test_groups_only_when_mentioned(kb: Any, data: diagnose_data.DiagnoseData) -> None:
+    ctx = events.Context(kb, lambda text: Match("fallback", "ja"), lambda match: [], lambda: None, diagnose=data)
+    assert events.plan(_group_event("https://example.com/callback を診断して", False), ctx) is None
+    planned = events.plan(_group_event("https://example.com/callback を診断して", True), ctx)
+    assert planned is not None and planned.probe == "https://example.com/callback" and planned.messages == []
+
+
+def test_rate_limits_per_chat_without_probing(kb: Any, data: diagnose_data.DiagnoseData) -> None:
+    diagnoser = Diagnoser(kb, data, Options(), MemoryRateLimiter(), resolver=lambda host, timeout: ["10.0.0.1"])
+    notes = [diagnoser.reply("https://example.com/cb", "en", "U1")[1] for _ in range(data.per_chat.count)]
+    assert all(note.startswith("diagnose: refused") for note in notes)  # probed (and refused: 10.0.0.1)
+    messages, note = diagnoser.reply("https://example.com/cb", "en", "U1")
+    assert note == "diagnose: rate limited" and "wait" in messages[0]["text"]
+    assert diagnoser.reply("https://example.com/cb", "en", "U2")[1].startswith("diagnose: refused")
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_worst_case_finding_fits_line_limits(kb: Any, data: diagnose_data.DiagnoseData, lang: str) -> None:
+    from bot import diagnose_render
+    from bot.diagnosis import Cert, Facts, diagnose
+
+    facts = Facts(
+        url="https://" + "a" * 60 + ".example.com/" + "p" * 420,
+        addresses=tuple(f"2606:4700:{i:x}::1111" for i in range(40)),
+        address="2606:4700::1111",
+        connect_ms=12.0,
+        tls_error="verify",
+        verify_code=62,
+        tls_info="x" * 2000,
+        cert=Cert("CN=" + "i" * 300, "CN=s", tuple(f"name{i}.example.com" for i in range(200)), None),
+        verified=False,
+    )
+    finding = diagnose(facts, kb)
+    messages = diagnose_render.messages(finding, kb, data, lang)
+    assert finding.detail == "TLS handshake failure" and len(messages) == 2
+    assert not limits.check_messages(messages)
+
+
+def test_missing_test_ca_file_stops_start_up(monkeypatch: pytest.MonkeyPatch, kb: Any, tmp_path: Any) -> None:
+    from conftest import settings_for
+
+    from bot.app import create_app
+    from bot.config import ConfigError
+
+    monkeypatch.setenv("DIAGNOSE_CA_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match="DIAGNOSE_CA_FILE"):
+        create_app(settings_for("http://127.0.0.1:9", tmp_path), kb)
