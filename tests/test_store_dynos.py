@@ -61,7 +61,7 @@ def _answered_once(a: Web, b: Web, line_api: HTTPServer, event: dict[str, Any]) 
 
     def settled() -> bool:
         lines = [ln for web in (a, b) for ln in web.output if f"webhookEventId={event_id}" in ln]
-        return sum("duplicate event skipped" in ln for ln in lines) + sum("replied:" in ln for ln in lines) >= 4
+        return sum("duplicate event skipped" in ln for ln in lines) + sum("msg=replied" in ln for ln in lines) >= 4
 
     assert wait_for(settled), a.text + b.text
     return _tokens(line_api).count(event["replyToken"]) == 1
@@ -108,7 +108,7 @@ def _worker_pids(web: Web) -> set[str]:
 def _lines_per_pid(web: Web, text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for line in web.output:
-        if text in line and (m := re.search(r" \[(\d+)\] ", line)):
+        if text in line and (m := re.search(r" pid=(\d+) ", line)):
             counts[m.group(1)] = counts.get(m.group(1), 0) + 1
     return counts
 

@@ -28,7 +28,7 @@ def _slow_api(line_api: HTTPServer, delay: float) -> None:
 
 
 def _replied_per_pid(web: Web) -> Counter[str]:
-    return Counter(m.group(1) for ln in web.output if "replied:" in ln and (m := re.search(r" \[(\d+)\] ", ln)))
+    return Counter(m.group(1) for ln in web.output if "msg=replied" in ln and (m := re.search(r" pid=(\d+) ", ln)))
 
 
 def test_sigkill_of_a_worker_mid_burst_loses_no_young_event(line_api: HTTPServer, tmp_path: Path) -> None:
