@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: chat test lint bench run validate eval richmenu-images clean
+.PHONY: chat test lint bench soak run validate eval richmenu-images clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)  ## print matcher and webhook figures
 
 richmenu-images: $(STAMP)  ## redraw knowledge/richmenu/*.png from the labels (needs fonts-noto-cjk)
 	$(PY) scripts/draw_richmenu.py
+
+soak: $(STAMP)  ## RSS per worker and the SQLite file from 5,000 to 100,000 events
+	$(PY) scripts/soak.py
 
 run: $(STAMP)  ## start the web process as the Procfile does (reads .env if present)
 	set -a; [ -f .env ] && . ./.env; set +a; PATH=$(VENV)/bin:$$PATH gunicorn wsgi:app

@@ -36,3 +36,10 @@ def worker_exit(server, worker):
     service = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("line_error_bot")
     if service is not None:
         service.shutdown(max(1.0, graceful_timeout - 2.0))
+
+
+def post_worker_init(worker):
+    """Make this worker's store, threads and journal worker now: it takes over what a dead sibling left."""
+    service = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("line_error_bot")
+    if service is not None:
+        service.start()

@@ -11,9 +11,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot import diagnose, diagnose_data, diagnose_render, knowledge, limits, menus, render, report, richmenu
+from bot import (
+    diagnose,
+    diagnose_data,
+    diagnose_render,
+    knowledge,
+    limits,
+    menus,
+    render,
+    report,
+    richmenu,
+    vocabulary,
+)
 from bot.config import ConfigError
-from bot.evaluate import evaluate, load_questions
+from bot.evaluate import SPLITS, evaluate, load_questions
 from bot.matcher import Matcher
 from bot.questionlog import LogConfig, LogUnavailable, QuestionLog, open_log
 from bot.types import Match
@@ -96,6 +107,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     root = Path(args.dir or args.knowledge or knowledge.DEFAULT_DIR)
     try:
         kb = limits.checked(knowledge.load(root))
+        vocabulary.load(root, kb)
         if (root / richmenu.FILE).exists():
             richmenu.load(root, kb)
         diagnose_data.load(root)  # the URL-check texts and limits, as at start-up
@@ -110,13 +122,15 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     matcher = Matcher(_kb(args))
     try:
-        questions = load_questions(args.file)
+        questions = load_questions(args.file, args.split)
     except (OSError, ValueError) as exc:
         print(f"eval: {exc}", file=sys.stderr)
         return 2
     report = evaluate(matcher, questions)
     for question, got in report.misses:
         wanted = question.expect or "clarify " + ",".join(question.clarify)
+        if question.deflect:
+            wanted += f" ({question.deflect})"
         have = got.entry_id or (got.kind + " " + ",".join(got.choices)).strip()
         print(f"miss: {question.q!r} wanted {wanted} ({question.lang or 'any'}) got {have} ({got.lang})", file=out)
     print(report.summary(), file=out)
@@ -214,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="score a question file")
     ev.add_argument("file")
     ev.add_argument("--min-accuracy", type=float)
+    ev.add_argument("--split", choices=SPLITS, help="score only the items of this split (real questions)")
     ev.set_defaults(func=cmd_eval)
 
     diag = sub.add_parser("diagnose", help="check a webhook URL the way LINE's Verify does")

@@ -45,6 +45,9 @@ class Settings:
     reply_budget: float = 30.0  # seconds after a webhook arrived during which its reply is retried
     dedupe_path: str = ""  # SQLite file shared by the worker processes; "" = temp dir default
     max_body_bytes: int = 1024 * 1024
+    redis_url: str = ""  # REDIS_URL: shared state for several dynos; "" = the SQLite file alone
+    redis_timeout: float = 0.25  # seconds per Redis call before falling back (Redis answers in ~1 ms)
+    redis_connections: int = 10  # Redis connections per worker process
     question_log: LogConfig = field(default_factory=LogConfig)  # QUESTION_LOG*, DATABASE_URL
 
     def __repr__(self) -> str:  # never print the secret or the token
@@ -71,6 +74,9 @@ class Settings:
             connect_timeout=_number(env, "LINE_CONNECT_TIMEOUT", cls.connect_timeout, 0.1, 60),
             read_timeout=_number(env, "LINE_READ_TIMEOUT", cls.read_timeout, 0.1, 120),
             reply_budget=_number(env, "REPLY_BUDGET", cls.reply_budget, 1, 50),
+            redis_url=env.get("REDIS_URL", "").strip(),
+            redis_timeout=_number(env, "REDIS_TIMEOUT", cls.redis_timeout, 0.01, 10),
+            redis_connections=int(_number(env, "REDIS_MAX_CONNECTIONS", cls.redis_connections, 1, 1000)),
             dedupe_path=env.get("DEDUPE_DB", "").strip()
             or str(Path(tempfile.gettempdir()) / "line-error-bot-events.sqlite3"),
             question_log=_log_config(env),

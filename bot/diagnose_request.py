@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.analyze import language
 from bot.diagnose_data import DiagnoseData
-from bot.normalize import language
 
 # A URL runs until whitespace or Japanese text; full-width forms of ASCII (／, ：, ａ) stay in it, so a
 # URL typed with them is checked as written (and found malformed, as LINE would find it).

@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from bot.matcher import Match, Matcher
+from bot.matcher import Matcher
+from bot.types import Match
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class Question:
     clarify: tuple[str, ...] = ()
     accept: tuple[str, ...] = ()
     lang: str | None = None
+    split: str | None = None  # real questions: "tune" (may shape rules) or "frozen" (scored only)
+    source: str | None = None  # where the question was found
+    deflect: str | None = None  # near-domain: the deflection expected (counted as expect: none)
 
     @property
     def group(self) -> str:
@@ -36,6 +40,7 @@ class Report:
     right: int = 0
     groups: dict[str, list[int]] = field(default_factory=dict)  # group -> [right, total]
     wrong_language: int = 0
+    confident_wrong: int = 0  # answered with an entry when the right outcome was not that answer
     misses: list[tuple[Question, Match]] = field(default_factory=list)
 
     @property
@@ -47,12 +52,17 @@ class Report:
         for name in ("in-scope", "out-of-scope", "clarify"):
             right, total = self.groups.get(name, [0, 0])
             parts.append(f"{name} {right}/{total}")
+        parts.append(f"wrong answers {self.confident_wrong}")
         parts.append(f"wrong language {self.wrong_language}")
         return " · ".join(parts)
 
 
-def load_questions(path: str | Path) -> list[Question]:
-    """Read a question file; raise ValueError naming the item that is malformed."""
+SPLITS = ("tune", "frozen")
+_FIELDS = {"q", "expect", "clarify", "accept", "lang", "split", "source", "deflect"}
+
+
+def load_questions(path: str | Path, split: str | None = None) -> list[Question]:
+    """Read a question file (only the items of `split` when given); raise ValueError naming a bad item."""
     data: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, list):
         raise ValueError(f"{path}: must be a list of questions")
@@ -60,8 +70,13 @@ def load_questions(path: str | Path) -> list[Question]:
     for i, item in enumerate(data, 1):
         if not isinstance(item, dict) or not isinstance(item.get("q"), str):
             raise ValueError(f"{path}: item {i}: needs a text 'q'")
+        unknown = set(item) - _FIELDS
+        if unknown:
+            raise ValueError(f"{path}: item {i}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
         if ("expect" in item) == ("clarify" in item):
             raise ValueError(f"{path}: item {i}: needs exactly one of 'expect' and 'clarify'")
+        if item.get("split") not in (None, *SPLITS):
+            raise ValueError(f"{path}: item {i}: split must be one of {', '.join(SPLITS)}")
         questions.append(
             Question(
                 q=item["q"],
@@ -69,18 +84,27 @@ def load_questions(path: str | Path) -> list[Question]:
                 clarify=tuple(item.get("clarify") or ()),
                 accept=tuple(item.get("accept") or ()),
                 lang=item.get("lang"),
+                split=item.get("split"),
+                source=item.get("source"),
+                deflect=item.get("deflect"),
             )
         )
+    if split is not None:
+        questions = [q for q in questions if q.split == split]
     return questions
 
 
 def is_right(question: Question, match: Match) -> bool:
-    """Whether the match is what the question file asks for (language aside)."""
+    """Whether the match is what the question file asks for (language aside). A deflection is a
+    fallback: `expect: none` is right for it, and `expect: outside.x` wants that deflection."""
     if question.clarify:
         return match.kind == "clarify" and set(question.clarify) <= set(match.choices)
     if question.expect == "none":
         return match.kind == "fallback"
-    return match.kind == "answer" and match.entry_id in (question.expect, *question.accept)
+    wanted = (question.expect, *question.accept)
+    if match.kind == "fallback":
+        return match.entry_id is not None and match.entry_id in wanted
+    return match.kind == "answer" and match.entry_id in wanted
 
 
 def evaluate(matcher: Matcher, questions: list[Question]) -> Report:
@@ -100,4 +124,5 @@ def evaluate(matcher: Matcher, questions: list[Question]) -> Report:
         counts[1] += 1
         if not ok:
             report.misses.append((question, match))
+            report.confident_wrong += match.kind == "answer"
     return report

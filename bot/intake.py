@@ -13,6 +13,7 @@ from typing import Any
 from linebot.v3.webhook import SignatureValidator
 
 from bot.logfmt import ID_CHARS, kv
+from bot.store import Entry
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,19 @@ def event_id(raw: dict[str, Any]) -> str | None:
 class Intake:
     """Verify and queue: the only work done before LINE gets its 200."""
 
-    def __init__(self, channel_secret: str, submit: Callable[[dict[str, Any]], bool]) -> None:
+    def __init__(
+        self,
+        channel_secret: str,
+        submit: Callable[[dict[str, Any]], bool],
+        journal: Callable[[list[Entry]], None] = lambda entries: None,
+        forget: Callable[[str], None] = lambda event_id: None,
+    ) -> None:
         self._validator = SignatureValidator(channel_secret)
         self._submit = submit
+        # Accepted means journaled: written to the store before the 200, dropped after the reply
+        # (or here, when the pool refuses it and LINE is told to redeliver).
+        self._journal = journal
+        self._forget = forget
         # Ids this process queued lately: a cheap first filter before the shared store decides.
         self._taken = RecentIds(TAKEN_IDS)
 
@@ -113,6 +124,7 @@ class Intake:
             raise Rejected(400, "body has no events list")
         queued = skipped = 0
         refused: list[str] = []
+        fresh: list[tuple[str | None, dict[str, Any]]] = []
         for raw in raw_events:
             if not isinstance(raw, dict):
                 log.info(kv("event skipped", reason="not an object"))
@@ -124,11 +136,17 @@ class Intake:
                 # Taken by this process already (a redelivery after a 503, say): not worth a slot.
                 log.info(kv("duplicate event skipped", webhookEventId=found))
                 skipped += 1
-            elif self._submit(raw):
+            else:
+                fresh.append((found, raw))
+        self._journal([(found, raw) for found, raw in fresh if found])  # before any reply can finish
+        for found, raw in fresh:
+            if self._submit(raw):
                 queued += 1
                 if found:
                     self._taken.add(found)
             else:
                 log.warning(kv("reply pool full, event not taken", webhookEventId=found))
                 refused.append(found or "-")
+                if found:
+                    self._forget(found)
         return Accepted(queued, skipped, tuple(refused))

@@ -125,6 +125,7 @@ class KnowledgeBase:
     entries: dict[str, Entry]
     version: str
     ui: UI
+    root: Path | None = None  # the directory it was loaded from (the matcher reads its vocabulary.yaml)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -446,4 +447,4 @@ def load(directory: str | Path | None = None) -> KnowledgeBase:
     ui = _load_ui(root / UI_FILE, named, problems)
     if problems or ui is None:
         raise KnowledgeError(problems)
-    return KnowledgeBase(entries=entries, version=digest.hexdigest()[:12], ui=ui)
+    return KnowledgeBase(entries=entries, version=digest.hexdigest()[:12], ui=ui, root=root)

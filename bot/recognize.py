@@ -1,152 +1,107 @@
-"""Exact recognisers: reason codes, detail strings, HTTP status codes and who is asking."""
+"""Exact recognisers for what people paste: console strings, API messages, status codes read in context.
+
+Strings come from the knowledge base (reason codes, detail strings) and from vocabulary.yaml (API error
+messages, SDK exception names, router/proxy log phrases); this module only knows the shapes around them."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass
+from http import HTTPStatus
 
+from bot.analyze import compact, fold
 from bot.knowledge import KnowledgeBase
-from bot.normalize import compact, fold, words
+from bot.types import Signals
+from bot.vocabulary import Vocabulary
 
-# A status code is three digits standing alone: not part of a longer number, a version
-# ("1.502") or a quantity ("500ms", "500文字").
-_STATUS = re.compile(r"(?<![\d.])([1-5]\d\d)(?!\d|\.\d|\s*(?:ms|kb|mb|gb|px|円|件|回|文字|秒|分|時間|個|人|通|%))")
-# Port numbers are not status codes: "port 443", 「ポート443」, "example.com:443".
-_PORT = re.compile(r"(?:port|ぽと)\s*\d+|\d+\s*番?ぽと|(?:[a-z0-9-]+\.)+[a-z]{2,}:\d+|localhost:\d+", re.IGNORECASE)
-_STATUS_CLASS = re.compile(r"(?<![\w])([1-5])xx(?![\w])")
-_STATUS_CLASS_ANY_CASE = re.compile(_STATUS_CLASS.pattern, re.IGNORECASE)
+# A three-digit number standing alone: not inside a longer number, a version ("1.502"), a time or a
+# port ("10:15", "host:443"), a path or id ("/502/", "u502").
+_NUMBER = re.compile(r"(?<![a-z0-9_.#/-])([1-5]\d\d)(?![a-z0-9_.:/-]|[.,]\d)")
+# A status class written like "5xx".
+_CLASS = re.compile(r"(?<!\w)([1-5])xx(?!\w)")
 
-# Standard reason phrases people type instead of the number. "Not Found" is left out on
-# purpose: "host not found" is the Unknown host detail, not a 404.
-PHRASES = {
-    "bad request": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "method not allowed": 405,
-    "payload too large": 413,
-    "request entity too large": 413,
-    "too many requests": 429,
-    "internal server error": 500,
-    "bad gateway": 502,
-    "service unavailable": 503,
-    "gateway timeout": 504,
-}
-
-# Words that tell who is asking (see "Ambiguity" in the topics). "~word" counts half: anyone
-# has an "app", so "Heroku app crashed" stays the operator's; senders run bots too, so
-# 「ボットからのプッシュが500」 is the sender's.
-CONTEXT = {
-    "operator": """
-        webhook | ウェブフック | ~bot | ~ボット | 統計 | console | コンソール | channel | チャネル |
-        callback | flask | django | express | heroku | render | gas | apps script | waf | cdn |
-        cloudflare | proxy | プロキシ | firewall | ファイアウォール | load balancer |
-        ロードバランサー | endpoint | エンドポイント | vercel | aws | lambda | cloud run | ngrok |
-        deploy | デプロイ | routing | ルーティング | route | プログラム | program | upstream |
-        アップストリーム | 証明書 | certificate | ssl | tls | dns |
-        ドメイン | domain | レート制限 | rate limit | my server | our server | bot server | web server |
-        ボットサーバー | 自分のサーバー | 自社サーバー | backend | バックエンド
-    """,
-    "app_user": """
-        ~app | ~アプリ | スタンプ | sticker | スマホ | iphone | ipad | android | 携帯 | ショップ | shop |
-        着せかえ | トーク | 機種 | line app | lineアプリ | line アプリ
-    """,
-    "sender": """
-        push | プッシュ | multicast | マルチキャスト | broadcast | ブロードキャスト | narrowcast |
-        reply | ~返信 | reply api | messaging api | メッセージングapi | 送信 | retry key | リトライキー
-    """,
-}
-_LINE_WORD = re.compile(r"(?<![a-z])line(?![a-z])")
+# Words right before a number that say it is a status code ("status=503", "HTTP/1.1 502", "returned 500",
+# "ApiException: (400)"), and words that say it is something else ("port 443", "other than 200").
+_STATUS_BEFORE = (
+    *("status", "code", "http/", "returned", "returns", "return", "ステータス", "エラー", "error", "("),
+    *("detail", "詳細", "コード"),  # the console's "詳細: 502"
+)
+_NOT_STATUS_BEFORE = ("port", "ポート", "other than", "than", "max", "length", "timeout", "size")
+_NOT_STATUS_AFTER = ("以外", "番ポート", "ポート")
+# Units right after a number that make it a quantity ("500ms", "500文字").
+_UNITS = ("ms", "kb", "mb", "gb", "px", "円", "件", "回", "文字", "秒", "分", "時間", "個", "人", "通", "%", " sec")
 
 
-def without_codes(text: str) -> str:
-    """The text with its status codes ("404", "5xx") blanked out, to read what else it says."""
-    text = unicodedata.normalize("NFKC", text)  # not folded: words() still needs the katakana
-    return _STATUS_CLASS_ANY_CASE.sub(" ", _STATUS.sub(" ", text))
+def _phrase_after(code: int, after: str) -> bool:
+    """The code is followed by its standard reason phrase: "302 Found", "404 Not Found"."""
+    try:
+        phrase = HTTPStatus(code).phrase.casefold()
+    except ValueError:
+        return False
+    return after.lstrip(" )").startswith(phrase) or after.lstrip().startswith(f"{phrase}")
 
 
-def _word_patterns(listing: str) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
-    """Regexes for a "|"-separated list of context words: (full weight, half weight for "~word")."""
-    phrases = [p.strip() for p in listing.split("|") if p.strip()]
-    weak = [p[1:] for p in phrases if p.startswith("~")]
-    strong = [p for p in phrases if not p.startswith("~")]
-    return _word_pattern(strong), (_word_pattern(weak) if weak else None)
-
-
-def _word_pattern(phrases: list[str]) -> re.Pattern[str]:
-    """One regex for context words; Latin words match whole words only ("bot", not "both"),
-    written in any case and kana (they are folded like the questions)."""
-    alts = []
-    for phrase in phrases:
-        folded = re.escape(fold(phrase))
-        alts.append(rf"(?<![a-z]){folded}(?:s|es)?(?![a-z])" if phrase.isascii() else folded)
-    return re.compile("|".join(alts))
-
-
-@dataclass(frozen=True)
-class Signals:
-    """What the exact recognisers found in one question."""
-
-    details: tuple[str, ...] = ()  # entry ids of detail strings found, longest match first
-    reasons: tuple[str, ...] = ()  # entry ids of reason codes found
-    codes: tuple[int, ...] = ()  # HTTP status codes found (numbers, then phrases)
-    classes: tuple[int, ...] = ()  # status classes written like "5xx"
-    audience: str | None = None  # operator, app_user, sender, or None when unclear
-    mentions_line: bool = False  # "LINE" alone: the app, unless a stronger word says otherwise
+def status_codes(folded: str) -> list[int]:
+    """HTTP status codes read from their context, the most certain first (then in order of appearance)."""
+    found: list[tuple[int, int, int]] = []  # (-certainty, position, code)
+    for m in _NUMBER.finditer(folded):
+        code = int(m.group(1))
+        before = folded[max(0, m.start() - 14) : m.start()].rstrip(" =:\"'")
+        after = folded[m.end() : m.end() + 30]
+        if after.lstrip().startswith(_UNITS + _NOT_STATUS_AFTER) or before.endswith(_NOT_STATUS_BEFORE):
+            continue
+        if folded[: m.start()].endswith(":") and not before.endswith(_STATUS_BEFORE):
+            continue  # a time ("10:15") or a port ("host:443"), unless "status:502"
+        certainty = 1
+        if _phrase_after(code, after):
+            certainty += 2
+        if before.endswith(_STATUS_BEFORE):
+            certainty += 1
+        if 200 <= code < 300:
+            certainty -= 2  # success: only the code of the question when nothing else is there
+        found.append((-certainty, m.start(), code))
+    found.sort()
+    return list(dict.fromkeys(code for _, _, code in found))
 
 
 class Recognizer:
-    """Exact-match tables built once from the knowledge base."""
+    """Exact-match tables built once from the knowledge base and the vocabulary."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, vocabulary: Vocabulary) -> None:
         exact: dict[str, tuple[str, str]] = {}
         for entry in kb.entries.values():
             if entry.detail:
                 exact[compact(entry.detail)] = ("detail", entry.id)
             if entry.code:
                 exact[compact(entry.code)] = ("reason", entry.id)
+        for key, entry_id in vocabulary.exact:
+            exact.setdefault(key, ("exact", entry_id))
         # Longest first, so "Connection failed (received GOAWAY)" wins over "Connection failed".
         self._exact = sorted(exact.items(), key=lambda kv: -len(kv[0]))
-        self._context = {aud: _word_patterns(ws) for aud, ws in CONTEXT.items()}
+        self._vocabulary = vocabulary
 
-    def scan(self, text: str) -> Signals:
-        """Find every exact signal in `text`."""
+    def scan(self, text: str, tokens: list[str]) -> Signals:
+        """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
         squeezed = compact(text)
-        details: list[str] = []
-        reasons: list[str] = []
+        found: dict[str, list[str]] = {"detail": [], "reason": [], "exact": []}
         for key, (kind, entry_id) in self._exact:
             at = squeezed.find(key)
             if at < 0:
                 continue
             # Blank the match out so a shorter string inside it is not found again.
             squeezed = squeezed[:at] + "\0" + squeezed[at + len(key) :]
-            target = details if kind == "detail" else reasons
-            if entry_id not in target:
-                target.append(entry_id)
-        folded = _PORT.sub(" ", fold(text))
-        spaced = words(text)
-        codes = [int(m) for m in _STATUS.findall(folded)]
-        codes += [code for phrase, code in PHRASES.items() if re.search(rf"\b{phrase}\b", spaced)]
-        classes = [int(m) for m in _STATUS_CLASS.findall(folded)]
+            if entry_id not in found[kind]:
+                found[kind].append(entry_id)
+        folded = fold(text)
+        codes = status_codes(folded)
+        joined = f" {' '.join(tokens)} "
+        for phrase, code in self._vocabulary.status_phrases:
+            if f" {' '.join(phrase)} " in joined and code not in codes:
+                codes.append(code)
         return Signals(
-            details=tuple(details),
-            reasons=tuple(reasons),
-            codes=tuple(dict.fromkeys(codes)),
-            classes=tuple(dict.fromkeys(classes)),
-            audience=self.audience(folded, has_reason=bool(details or reasons)),
-            mentions_line=bool(_LINE_WORD.search(folded)),
+            details=tuple(found["detail"]),
+            reasons=tuple(found["reason"]),
+            exact=tuple(found["exact"]),
+            codes=tuple(codes),
+            classes=tuple(dict.fromkeys(int(c) for c in _CLASS.findall(folded))),
+            calls_api=any(sign in folded for sign in self._vocabulary.calls_api),
         )
-
-    def audience(self, folded: str, has_reason: bool = False) -> str | None:
-        """Who is asking, from context words; None when nothing or a tie says so."""
-        hits = {
-            aud: len(strong.findall(folded)) + (0.5 * len(weak.findall(folded)) if weak else 0.0)
-            for aud, (strong, weak) in self._context.items()
-        }
-        if has_reason:
-            hits["operator"] += 2
-        best = max(hits.values())
-        if best < 1:
-            return None  # weak words alone ("my app") do not say who is asking
-        leaders = [aud for aud, n in hits.items() if n == best]
-        return leaders[0] if len(leaders) == 1 else None

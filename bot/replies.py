@@ -45,18 +45,28 @@ class ReplyHandler:
         self._log = question_log
         self._diagnoser = diagnoser
 
-    def handle(self, raw: dict[str, Any], received: float | None = None) -> None:
-        """Dedupe, parse and answer one raw event that arrived at `received` (time.monotonic()).
+    def handle(self, raw: dict[str, Any], received: float | None = None, recovered: bool = False) -> None:
+        """Dedupe, parse and answer one raw event that arrived at `received` (time.monotonic()), then drop
+        it from the journal.
 
         Dedupe and the SDK's parse run here rather than before the 200: each would cost the webhook
         a SQLite write or a pydantic model per event, with LINE waiting on it. A redelivery that
         arrives while the first copy is still queued is caught here all the same: exactly one of
-        them records the id first.
+        them records the id first. A `recovered` event (taken over from a dead process's journal)
+        was recorded by that process and is answered all the same.
         """
         found = event_id(raw)
-        if found and not self._store.first_time(found):
-            log.info(kv("duplicate event skipped", webhookEventId=found))
-            return
+        try:
+            if found and not self._store.first_time(found) and not recovered:
+                log.info(kv("duplicate event skipped", webhookEventId=found))
+                return
+            self._answer(raw, found, received)
+        finally:
+            if found:
+                self._store.done(found)
+
+    def _answer(self, raw: dict[str, Any], found: str | None, received: float | None) -> None:
+        """Parse (SDK), plan, remember what is offered, send."""
         try:
             event = Event.from_dict(raw)
         except Exception as exc:  # noqa: BLE001 - the SDK raises ValueError, TypeError, pydantic errors

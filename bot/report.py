@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from rapidfuzz import fuzz, process
 
-from bot import normalize
+from bot import analyze
 from bot.questionlog import OUTCOMES, FeedbackRow, QuestionRow
 
 # Two unanswered questions are one row when their words (token_set_ratio) or their letters (ratio)
@@ -86,7 +86,7 @@ def _day(at: float) -> str:
 
 def _nearest(text: str, by_words: list[str], by_letters: list[str]) -> tuple[int, str, str]:
     """(index of the most similar spelling seen or -1, words key, letters key)."""
-    words, letters = normalize.words(text), normalize.compact(text)
+    words, letters = " ".join(analyze.words(text)), analyze.compact(text)
     # A one-word question is a subset of every question with that word: compare its letters only.
     words = words if " " in words else ""
     found = [

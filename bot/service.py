@@ -1,12 +1,13 @@
 """One per process: the matcher and caches shared by every thread, and the per-process edges.
 
 gunicorn loads the app once in the master (preload_app) and forks: nothing that holds a thread
-or a connection may be made before the fork, so each worker makes its own pool, store and client
-on its first webhook."""
+or a connection may be made before the fork, so each worker makes its own pool, store, client and
+journal worker when it starts (gunicorn.conf.py's post_worker_init) or on its first request."""
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 import time
@@ -17,11 +18,14 @@ from bot.intake import Accepted, Intake
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
 from bot.questionlog import QuestionLog, open_log
+from bot.recovery import Recovery
 from bot.replies import ReplyHandler
 from bot.sender import Sender
-from bot.store import Store
+from bot.store import Store, open_store, prepare
 from bot.types import Match
 from bot.workers import WorkerPool
+
+log = logging.getLogger(__name__)
 
 CACHE_CHARS = 300
 
@@ -38,19 +42,21 @@ class Service:
         self._match_cached = functools.lru_cache(maxsize=4096)(self.matcher.match)
         self.render = functools.lru_cache(maxsize=512)(functools.partial(render.render, kb))
         self._settings = settings
-        # Webhook URL checks: data validated now (start-up); the rate limits count per process.
+        prepare(settings.redis_url)
+        # Webhook URL checks: data validated now (start-up); the rate limits count in the shared store.
         self.diagnose_data = diagnose_data.load(settings.knowledge_dir)
         self._diagnose_options = diagnose.Options.from_env()
         self._lock = threading.Lock()
         self._pid = 0
+        self._stopped = False
         self._log: QuestionLog | None = None
 
     def match(self, text: str) -> Match:
         """Matcher.match, cached for questions of up to CACHE_CHARS characters."""
         return self._match_cached(text) if len(text) <= CACHE_CHARS else self.matcher.match(text)
 
-    def _start(self) -> None:
-        """Threads, sockets and the store connection of this process, made on first use."""
+    def start(self) -> None:
+        """Threads, sockets and the store connection of this process, made once per process."""
         if self._pid == os.getpid():
             return
         with self._lock:
@@ -68,15 +74,27 @@ class Service:
             # The schema was made at start-up (create_app); were the database down then, the first write makes it.
             config = settings.question_log
             self._log = open_log(config, settings.channel_secret, migrate=False) if config.enabled else None
-            store = Store(settings.dedupe_path)
-            diagnoser = diagnose.Diagnoser(self.kb, self.diagnose_data, self._diagnose_options)
+            store = open_store(
+                settings.dedupe_path,
+                settings.redis_url,
+                redis_timeout=settings.redis_timeout,
+                redis_connections=settings.redis_connections,
+            )
+            diagnoser = diagnose.Diagnoser(self.kb, self.diagnose_data, self._diagnose_options, limiter=store)
             handler = ReplyHandler(
                 self.kb, store, self._sender, self.match, self.render, self._menu_names, self._log, diagnoser
             )
-            self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
+            pool = self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
             self._intake = Intake(
                 settings.channel_secret,
-                lambda raw: self._pool.submit(functools.partial(handler.handle, raw, time.monotonic())),
+                lambda raw: pool.submit(functools.partial(handler.handle, raw, time.monotonic())),
+                journal=store.put,
+                forget=store.done,
+            )
+            self.store: Store = store
+            self._stopped = False
+            self._recovery = Recovery(
+                store, lambda raw: pool.submit(functools.partial(handler.handle, raw, None, True))
             )
             self._pid = os.getpid()
 
@@ -85,15 +103,29 @@ class Service:
         """Replies accepted and not yet finished in this process."""
         return self._pool.pending if self._pid == os.getpid() else 0
 
+    @property
+    def problem(self) -> str | None:
+        """Why this process's store is degraded, if it is (for /healthz)."""
+        self.start()
+        return self.store.problem
+
     def accept(self, body: str, signature: str | None) -> Accepted:
         """Verify and queue a webhook body (intake.Rejected when refused); replies wait meanwhile."""
-        self._start()
+        self.start()
         with self._pool.foreground():
             return self._intake.accept(body, signature)
 
     def shutdown(self, timeout: float) -> None:
-        """Finish queued replies within `timeout` seconds, then release connections."""
-        if self._pid == os.getpid() and self._pool.shutdown(timeout):
+        """Finish queued replies within `timeout` seconds; what is left stays journaled for another process."""
+        if self._pid != os.getpid() or self._stopped:
+            return  # gunicorn's worker_exit and atexit both call this: the grace period is spent once
+        self._stopped = True
+        finished = self._pool.shutdown(timeout)
+        self._recovery.stop()
+        self.store.release()
+        if finished:
             self._sender.close()
             if self._log is not None:
                 self._log.close()
+        else:
+            log.warning("shutdown: %d event(s) left journaled for another process", self._pool.pending)

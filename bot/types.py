@@ -9,6 +9,32 @@ Kind = Literal["answer", "clarify", "fallback"]
 
 
 @dataclass(frozen=True)
+class Signals:
+    """What the exact recognisers found in one question (pasted artefacts and exact strings)."""
+
+    details: tuple[str, ...] = ()  # entry ids of console detail strings, longest match first
+    reasons: tuple[str, ...] = ()  # entry ids of reason codes
+    exact: tuple[str, ...] = ()  # entry ids named by an exact string (API error messages, SDK exceptions)
+    codes: tuple[int, ...] = ()  # HTTP status codes read from their context
+    classes: tuple[int, ...] = ()  # status classes written like "5xx"
+    calls_api: bool = False  # signs the asker calls the Messaging API (api.line.me, x-line-request-id, ...)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question analysed once (the pipeline's question; `Question` below is the log record)."""
+
+    text: str
+    lang: str  # reply language, "ja" or "en"
+    words: tuple[str, ...]  # every word in order: dictionary forms (ja), stems (en), synonyms applied
+    tokens: tuple[str, ...]  # the content words among them (stop words and digits dropped)
+    focus: tuple[str, ...]  # the tokens of the lines that hold a pasted error (empty when none)
+    signals: Signals = field(default_factory=Signals)
+    audience: str | None = None  # set by routing: operator, app_user, sender, or None when unclear
+    mentions_line: bool = False  # "LINE" named with nobody else: the app
+
+
+@dataclass(frozen=True)
 class Match:
     """The matcher's verdict for one question."""
 

@@ -67,7 +67,18 @@ def _body(limit: int) -> bytes:
 
 
 @bp.get("/healthz")
-def healthz() -> Response:
-    """Liveness plus what is loaded: entry count and knowledge version (a content hash)."""
+def healthz() -> Response | tuple[Response, int]:
+    """Liveness plus what is loaded: entry count and knowledge version (a content hash).
+
+    A store that cannot be used (dedupe file unusable, Redis unreachable) makes it 503 "degraded"
+    with the reason: the bot still answers, but may answer a redelivered event twice."""
     service = _service()
-    return jsonify(status="ok", entries=len(service.kb), version=service.kb.version, pending=service.pending)
+    problem = service.problem
+    body = jsonify(
+        status="degraded" if problem else "ok",
+        entries=len(service.kb),
+        version=service.kb.version,
+        pending=service.pending,
+        **({"reason": problem} if problem else {}),
+    )
+    return (body, 503) if problem else body

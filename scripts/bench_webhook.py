@@ -1,6 +1,8 @@
 """Webhook figures under LINE-like load: the web process started as the Procfile starts it, a fake
 LINE API on loopback that answers after a set delay, N signed webhooks at concurrency C.
 
+The bot runs twice per pair: with its SQLite file alone, and with REDIS_URL pointing at a redis-server
+the bench starts on 127.0.0.1 (skipped when redis-server is not installed, or with --no-redis).
 Usage: python scripts/bench_webhook.py [--events 1000] [--concurrency 16] [--delays 0.3,3]
 Everything runs on 127.0.0.1 and stops by itself; figures are printed, nothing is asserted."""
 
@@ -16,6 +18,7 @@ import http.client
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +222,7 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def bot_env(port: int, fake_port: int) -> dict[str, str]:
+def bot_env(port: int, fake_port: int, redis_url: str = "") -> dict[str, str]:
     tmp = tempfile.mkdtemp(prefix="bench-")
     return dict(
         os.environ,
@@ -227,15 +231,16 @@ def bot_env(port: int, fake_port: int) -> dict[str, str]:
         LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
         LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}",
         DEDUPE_DB=f"{tmp}/seen.sqlite3",
+        REDIS_URL=redis_url,
         QUESTION_LOG_DB=f"{tmp}/questions.sqlite3",
     )
 
 
-def run_bot(delay: float, n: int, concurrency: int, drop_every: int = 0) -> float:
+def run_bot(delay: float, n: int, concurrency: int, drop_every: int = 0, redis_url: str = "") -> float:
     """One bot run against a fake LINE API answering after `delay` s; print its figures, return requests/s."""
     fake, fake_port = start_fake(delay, drop_every)
     port = free_port()
-    proc, boot = start(procfile_argv(), bot_env(port, fake_port), port)
+    proc, boot = start(procfile_argv(), bot_env(port, fake_port, redis_url), port)
     try:
         bodies = make_bodies(n)
         cpu_before = cpu_seconds(proc.pid)
@@ -258,7 +263,8 @@ def run_bot(delay: float, n: int, concurrency: int, drop_every: int = 0) -> floa
     within = sum(1 for d in delays if d <= REPLY_WINDOW)
     rps = n / seconds
     print(
-        f"  bot   {rps:5.0f} req/s  ack p50 {statistics.median(latencies):5.1f} ms p99 {pct(latencies, 0.99):5.1f} ms"
+        f"  {'redis' if redis_url else 'bot':5} {rps:5.0f} req/s  ack p50 {statistics.median(latencies):5.1f} ms"
+        f" p99 {pct(latencies, 0.99):5.1f} ms"
         f"  replied {len(accepted)}/{n} ({within} within {REPLY_WINDOW:.0f} s), {duplicates} duplicate(s),"
         f" {retries} retried call(s){f' (every {drop_every}th call dropped)' if drop_every else ''},"
         f" largest ack-to-reply {max(delays) if delays else float('nan'):.1f} s"
@@ -328,6 +334,53 @@ def run_slow_clients(n: int = 200, slow: int = 64) -> None:
     )
 
 
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A redis-server on a free loopback port without persistence; "" when it is not installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        print("redis-server not installed: Redis runs skipped (apt-get install redis-server)")
+        yield ""
+        return
+    port = free_port()
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+    try:
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def journal_cost(redis_url: str, n: int = 2000) -> None:
+    """What journaling one event costs the webhook (put, before the 200) and the reply (done), per store."""
+    sys.path.insert(0, str(ROOT))
+    from bot.store import open_store
+
+    event = json.loads(make_bodies(1)[0][1])["events"][0]
+    for name, url in (("SQLite", ""), ("Redis", redis_url)):
+        if name == "Redis" and not url:
+            continue
+        store = open_store(f"{tempfile.mkdtemp(prefix='bench-')}/seen.sqlite3", url)
+        ids = [f"01JOURNAL{time.time_ns()}{i}" for i in range(n)]
+        began = time.perf_counter()
+        for event_id in ids:
+            store.put([(event_id, event)])
+        put = time.perf_counter() - began
+        began = time.perf_counter()
+        for event_id in ids:
+            store.done(event_id)
+        done = time.perf_counter() - began
+        store.release()
+        print(f"journal ({name}): put {1e6 * put / n:.0f} us per webhook, done {1e6 * done / n:.0f} us per reply")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1000)
@@ -335,20 +388,37 @@ def main() -> None:
     parser.add_argument("--delays", default="0.3,3")
     parser.add_argument("--runs", type=int, default=3, help="bare/bot pairs per delay (the machine is noisy)")
     parser.add_argument("--drop-every", type=int, default=3, help="the fault run: the fake drops every Nth call")
+    parser.add_argument("--no-redis", action="store_true", help="SQLite runs only")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        redis_url = "" if args.no_redis else stack.enter_context(redis_server())
+        journal_cost(redis_url)
+        run_all(args, redis_url)
+
+
+def run_all(args: argparse.Namespace, redis_url: str) -> None:
+    """Slow clients, dropped connections, then bare/bot pairs per LINE API delay (SQLite and Redis)."""
     print("Slow clients (issue 15.3):")
     run_slow_clients()
     print(f"Dropped connections (issue 17): LINE API delay 0.3 s, every {args.drop_every}th call cut, x{args.runs}:")
     for _ in range(args.runs):
         run_bot(0.3, args.events, args.concurrency, drop_every=args.drop_every)
     for delay in (float(d) for d in args.delays.split(",")):
-        print(f"LINE API delay {delay:g} s, N={args.events}, C={args.concurrency}; bare Flask, then bot, x{args.runs}:")
-        ratios = []
+        then = "bot (SQLite), bot (Redis)" if redis_url else "bot"
+        print(f"LINE API delay {delay:g} s, N={args.events}, C={args.concurrency}; bare Flask, {then}, x{args.runs}:")
+        ratios: dict[str, list[float]] = {"SQLite": [], "Redis": []}
         for _ in range(args.runs):
             ceiling = run_bare(args.events, args.concurrency)
-            ratios.append(run_bot(delay, args.events, args.concurrency) / ceiling)
-        shown = ", ".join(f"{r:.2f}" for r in ratios)
-        print(f"  throughput / bare Flask: median {statistics.median(ratios):.2f} (runs: {shown})")
+            ratios["SQLite"].append(run_bot(delay, args.events, args.concurrency) / ceiling)
+            if redis_url:
+                ratios["Redis"].append(run_bot(delay, args.events, args.concurrency, redis_url=redis_url) / ceiling)
+        for name, values in ratios.items():
+            if values:
+                shown = ", ".join(f"{r:.2f}" for r in values)
+                print(f"  throughput / bare Flask, {name}: median {statistics.median(values):.2f} (runs: {shown})")
+        if ratios["Redis"]:
+            cost = 1 - statistics.median(ratios["Redis"]) / statistics.median(ratios["SQLite"])
+            print(f"  Redis costs {100 * cost:.0f}% of SQLite's throughput (target: at most 10%)")
 
 
 if __name__ == "__main__":

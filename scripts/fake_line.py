@@ -4,7 +4,8 @@ is accepted once, and any later call with it gets 400 "Invalid reply token".
 Faults on demand: drop every Nth call (the connection closes without an answer, after the reply was
 accepted or before), answer some calls with a status, hang once past the client's read timeout.
 Run alone (for benchmarks, so it does not share the load generator's GIL), GET /stats returns when
-each call arrived per token (time.monotonic(), system-wide on Linux) and which tokens were accepted."""
+each call arrived per token (time.monotonic(), system-wide on Linux) and which tokens were accepted;
+GET /count how many tokens arrived."""
 
 from __future__ import annotations
 
@@ -95,6 +96,11 @@ class FakeLine:
         with self.lock:
             return json.dumps({"arrivals": self.arrivals, "accepted": self.accepted, "calls": self.calls}).encode()
 
+    def count(self) -> bytes:
+        """How many reply tokens arrived (cheap to poll, for the soak benchmark)."""
+        with self.lock:
+            return str(len(self.arrivals)).encode()
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -129,7 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, payload)
 
     def do_GET(self) -> None:
-        self._send(200, self.server.fake.stats())
+        fake = self.server.fake
+        self._send(200, fake.count() if self.path == "/count" else fake.stats())
 
     def _send(self, status: int, payload: bytes) -> None:
         try:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from pgserver import pg_cluster, pg_url  # noqa: F401 - fixtures for the PostgreSQL tests
 from pytest_httpserver import HTTPServer
+from redisserver import redis_server  # noqa: F401 - a fixture for every test module
 
 from bot import knowledge
 from bot.app import create_app

@@ -37,7 +37,7 @@ def test_bare_status_with_several_entries_asks_back(matcher: Matcher) -> None:
 
 def test_app_context_picks_app_entry(matcher: Matcher) -> None:
     assert matcher.match("LINEアプリで503が出る").entry_id == "line_app.503"
-    assert matcher.match("アプリで503が出る").kind == "clarify"  # anyone's app: ask
+    assert matcher.match("アプリで503が出る").entry_id != "webhook.status.503"  # "app" alone is not the bot
 
 
 def test_sender_context_picks_messaging_api(matcher: Matcher) -> None:
@@ -56,13 +56,6 @@ def test_request_words_name_no_topic(matcher: Matcher) -> None:
 def test_english_endings_do_not_hide_a_word(matcher: Matcher) -> None:
     assert matcher.match("how long until LINE fixes the error").entry_id == "line_app.wait_and_retry"  # ~ fixed
     assert matcher.match("retrying pushes without duplicates").entry_id == "messaging_api.retry_key"  # ~ retry
-
-
-def test_https_is_not_http_with_an_ending() -> None:
-    from bot.matcher import _stems
-
-    assert "http" not in _stems("https")
-    assert {"close", "clos"} <= _stems("closed") and "fix" in _stems("fixes")
 
 
 def test_line_alone_breaks_a_tie_for_the_app(matcher: Matcher) -> None:
@@ -93,7 +86,7 @@ def test_english_question_gets_english(matcher: Matcher) -> None:
 def test_dev_set_accuracy(matcher: Matcher) -> None:
     report = evaluate(matcher, load_questions(DATA / "dev-questions.yaml"))
     misses = [(q.q, m.kind, m.entry_id, m.choices) for q, m in report.misses]
-    assert report.accuracy >= 0.95, (report.summary(), misses)
+    assert report.accuracy >= 0.98, (report.summary(), misses)
     assert report.groups["out-of-scope"][0] == report.groups["out-of-scope"][1], misses
     assert report.groups["clarify"][0] == report.groups["clarify"][1], misses
 
@@ -102,7 +95,7 @@ def test_paraphrase_set_accuracy(matcher: Matcher) -> None:
     """Questions written apart from the dev set and the aliases: a check on generalisation."""
     report = evaluate(matcher, load_questions(DATA / "paraphrase-questions.yaml"))
     misses = [(q.q, m.kind, m.entry_id, m.choices) for q, m in report.misses]
-    assert report.accuracy >= 0.85, (report.summary(), misses)
+    assert report.accuracy >= 0.95, (report.summary(), misses)
 
 
 @settings(max_examples=300, deadline=None)
@@ -125,33 +118,22 @@ def test_control_zero_width_emoji_mix(matcher: Matcher, text: str) -> None:
     assert matcher.match(text).kind in ("answer", "clarify", "fallback")
 
 
-def test_no_alias_is_only_a_generic_word(matcher: Matcher) -> None:
-    """An alias that normalises to a lone generic word such as "bot" or 「アプリ」 would claim every
-    question naming it (the lesson of "what can this bot do", which became "bot")."""
-    from bot.matcher import _core, _parts
-
+def test_no_alias_is_only_a_generic_word(kb: Any, matcher: Matcher) -> None:
+    """An alias whose content is a lone generic word such as "bot" or 「アプリ」 would claim every question
+    naming it (the lesson of "what can this bot do", which became "bot")."""
     generic = {
-        _core(_parts(w))
-        for w in (
-            "bot",
-            "ボット",
-            "webhook",
-            "app",
-            "アプリ",
-            "スマホ",
-            "iPhone",
-            "api",
-            "server",
-            "サーバー",
-            "message",
-            "メッセージ",
-            "使う",
-            "use",
-        )
+        w
+        for text in ("bot", "webhook", "app", "アプリ", "スマホ", "api", "server", "サーバー", "message")
+        for w in matcher.content(text)
     }
-    lone = [(a.entry_id, a.spaced) for a in matcher._aliases if a.squeezed in generic]
+    cores = {
+        (entry.id, alias): set(matcher.content(alias.removeprefix("="))) - matcher.vocabulary.soft
+        for entry in kb.entries.values()
+        for alias in entry.aliases()
+        if not alias.startswith("=")
+    }
+    lone = [key for key, core in cores.items() if core and core <= generic]
     assert lone == []
-    assert _core(_parts("what can this bot do")) in generic  # the check would have caught it
 
 
 def test_no_alias_word_is_only_grammar(kb: Any) -> None:
@@ -168,3 +150,17 @@ def test_no_alias_word_is_only_grammar(kb: Any) -> None:
         if any(word in grammar for word in re.split(r"\s+", alias.lstrip("=")))
     ]
     assert found == []
+
+
+def test_topic_question_set(matcher: Matcher) -> None:
+    """Questions for the Messaging API errors, set-up topics and deflections (pasted bodies and SDK texts)."""
+    report = evaluate(matcher, load_questions(DATA / "topic-questions.yaml"))
+    misses = [(q.q[:60], m.kind, m.entry_id, m.choices) for q, m in report.misses]
+    assert report.accuracy >= 0.8, (report.summary(), misses)
+
+
+def test_real_questions_tune_split_gives_few_wrong_answers(matcher: Matcher) -> None:
+    """Real questions (tune split only): a fallback is acceptable, a confident wrong answer rarely."""
+    report = evaluate(matcher, load_questions(DATA / "real-questions.yaml", "tune"))
+    assert report.accuracy >= 0.55, report.summary()
+    assert report.confident_wrong <= 0.06 * report.total, report.summary()

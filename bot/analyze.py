@@ -1,0 +1,114 @@
+"""Words of a text: Japanese through SudachiPy, English through the Snowball stemmer.
+
+The Sudachi dictionary is loaded once, at import, so gunicorn's preloaded master shares it with every
+worker it forks; a Sudachi tokenizer is not thread-safe, so each thread makes its own (cheap)."""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import unicodedata
+
+import snowballstemmer
+from rapidfuzz import fuzz, process
+from sudachipy import Dictionary, SplitMode, Tokenizer
+
+MAX_CHARS = 2000  # longer pastes are cut: matching cost stays bounded
+
+_DICTIONARY = Dictionary(dict="core")
+_local = threading.local()
+_stemmer_lock = threading.Lock()
+_STEMMER = snowballstemmer.stemmer("english")
+
+# Latin words (with an apostrophe ending: "couldn't"), numbers ("TLS1.0" = "TLS 1.0"), or runs of any
+# other letters (Japanese): the Japanese runs go to Sudachi, the Latin words to the stemmer.
+_WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[^\W\da-z_]+")
+# Tokens, ids and hashes pasted with an error (20+ letters and digits mixed, as in a JWT or a user id)
+# are not words: every piece would count as a word no entry knows and drown the question's real words.
+_BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]{20,}")
+# Sudachi parts of speech that carry content; particles, auxiliaries and symbols carry none.
+CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"})
+
+
+def _tokenizer() -> Tokenizer:
+    tok = getattr(_local, "tokenizer", None)
+    if tok is None:
+        tok = _local.tokenizer = _DICTIONARY.tokenizer(mode=SplitMode.C)
+    return tok
+
+
+def fold(text: str) -> str:
+    """NFKC (full/half width), case folded, control and zero-width characters as spaces."""
+    text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+
+
+def compact(text: str) -> str:
+    """Letters and digits only: "could_not_connect" = "Could not connect" = "couldnotconnect"."""
+    return "".join(ch for ch in fold(text) if ch.isalnum())
+
+
+def language(text: str) -> str:
+    """ "ja" for text with kana or kanji, "en" for text with Latin words, else "ja" (the default)."""
+    folded = fold(text)
+    for ch in folded:
+        if "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff":
+            return "ja"
+    return "en" if any(w.isascii() and w.isalpha() and len(w) > 1 for w in _WORDS.findall(folded)) else "ja"
+
+
+@functools.lru_cache(maxsize=16384)
+def stem(word: str) -> str:
+    """The Snowball stem of an English word ("failed" -> "fail"); digits and codes stay as they are."""
+    word = word.split("'")[0]
+    if not word.isalpha():
+        return word
+    with _stemmer_lock:  # the stemmer object keeps state between calls
+        return _STEMMER.stemWord(word)
+
+
+@functools.lru_cache(maxsize=4096)
+def _japanese(run: str) -> tuple[str, ...]:
+    """Content words of a Japanese run, as Sudachi's normalized forms; compounds also as their parts."""
+    out: list[str] = []
+    for m in _tokenizer().tokenize(run):
+        if m.part_of_speech()[0] not in CONTENT_POS:
+            continue
+        out.append(m.normalized_form())
+        parts = m.split(SplitMode.A)
+        if len(parts) > 1:  # 「期限切れ」 also as 期限 / 切れる, so 「期限が切れた」 shares both
+            out.extend(p.normalized_form() for p in parts if p.part_of_speech()[0] in CONTENT_POS)
+    return tuple(out)
+
+
+def words(text: str) -> list[str]:
+    """Every word of a text in order, Japanese as dictionary forms, English as stems (no stop words
+    removed yet: phrases such as "my server" need them)."""
+    out: list[str] = []
+    for run in _WORDS.findall(_BLOB.sub(" ", fold(text))):
+        if run.isascii():
+            out.append(stem(run))
+        else:
+            out.extend(w.casefold() for w in _japanese(run))
+    return out
+
+
+class Typos:
+    """Latin words the index does not know, mapped to a known word within a small edit distance."""
+
+    def __init__(self, known: set[str], cutoff: float) -> None:
+        self._all = known
+        self._known = sorted(w for w in known if w.isascii() and w.isalpha() and len(w) >= 5)
+        self._cutoff = cutoff
+        self._fix = functools.lru_cache(maxsize=8192)(self._nearest)
+
+    def _nearest(self, word: str) -> str:
+        best = process.extractOne(word, self._known, scorer=fuzz.ratio, processor=None, score_cutoff=self._cutoff)
+        return best[0] if best else word
+
+    def __call__(self, word: str) -> str:
+        """`word`, or the known word it is a typo of ("hanshake" -> "handshak", the stem of handshake)."""
+        if word in self._all or len(word) < 5 or not word.isascii() or not word.isalpha():
+            return word
+        return self._fix(word)

@@ -1,0 +1,145 @@
+"""Turn recognised signals and entry scores into one outcome: answer, clarify, fallback or deflection."""
+
+from __future__ import annotations
+
+from bot.knowledge import KnowledgeBase
+from bot.settings import Settings
+from bot.types import Match, Query
+
+OUTSIDE = "outside"  # audience of deflections: near-domain topics the bot sends elsewhere
+OTHER_STATUS = "webhook.status.other"  # any code without an entry of its own (webhook context)
+
+
+class Decider:
+    """The last stage: a pure function of the question, the scores and the knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase, settings: Settings, when_calling_api: dict[str, str] | None = None) -> None:
+        self.kb = kb
+        self.s = settings
+        self._api_side = when_calling_api or {}  # the webhook's entry -> the API caller's, for API signs
+        self._order = {entry_id: i for i, entry_id in enumerate(kb.entries)}
+        self._status: dict[str, list[str]] = {}
+        for entry in kb.entries.values():
+            for status in entry.status:
+                self._status.setdefault(status, []).append(entry.id)
+
+    # -- outcomes -----------------------------------------------------------------------------
+
+    def _answer(self, q: Query, entry_id: str, score: float = 100.0, code: int | None = None) -> Match:
+        if q.signals.calls_api:  # "Connection timeout" from api.line.me is the bot's own network
+            entry_id = self._api_side.get(entry_id, entry_id)
+        if self.kb[entry_id].audience == OUTSIDE:  # a deflection is a fallback that says where to go
+            return Match("fallback", q.lang, entry_id=entry_id, score=score)
+        return Match("answer", q.lang, entry_id=entry_id, score=score, code=code)
+
+    def _clarify(self, q: Query, ids: list[str], score: float, code: int | None = None) -> Match:
+        ids = [i for i in dict.fromkeys(ids) if self.kb[i].audience != OUTSIDE]
+        if len(ids) == 1:
+            return self._answer(q, ids[0], score, code)
+        ids = sorted(ids, key=self._order.__getitem__)[: self.s.max_choices]
+        return Match("clarify", q.lang, choices=tuple(ids), score=score, code=code)
+
+    def _fallback(self, q: Query, ranked: list[tuple[str, float]]) -> Match:
+        near = tuple(e for e, sc in ranked if sc >= self.s.suggest_min and self.kb[e].audience != OUTSIDE)[
+            : self.s.max_suggestions
+        ]
+        return Match("fallback", q.lang, score=ranked[0][1] if ranked else 0.0, suggestions=near)
+
+    # -- the decision ---------------------------------------------------------------------------
+
+    def decide(self, q: Query, scores: dict[str, float]) -> Match:
+        """One outcome for an analysed, recognised and routed question and its entry scores."""
+        ranked = self._adjusted(q, scores)
+        sig = q.signals
+        top = ranked[0] if ranked else None
+        # Near-domain (LINE Login, payments, ...): say where to go, never guess; also when a deflection
+        # is only close to the best, since a wrong answer is worse than pointing elsewhere.
+        for entry_id, score in ranked:
+            if top is None or score < max(self.s.deflect_min, top[1] - self.s.deflect_margin):
+                break
+            if self.kb[entry_id].audience == OUTSIDE:
+                return self._answer(q, entry_id, score)
+        if sig.details:  # a console detail beats its reason; two details: ask which
+            return (
+                self._answer(q, sig.details[0]) if len(sig.details) == 1 else self._clarify(q, list(sig.details), 100)
+            )
+        if sig.exact:  # the API's own words, an SDK exception name
+            return self._answer(q, sig.exact[0])
+        if sig.codes or sig.classes:
+            status = self._from_status(q, ranked)
+            if status is not None:
+                return status
+        if sig.reasons:
+            if len(sig.reasons) > 1:
+                return self._clarify(q, list(sig.reasons), 100.0)
+            # A detail beats its reason also when only matched by words ("webhook dispatch error unclassified").
+            code = self.kb[sig.reasons[0]].code
+            if top and top[1] >= self.s.answer_min and self.kb[top[0]].reason == code:
+                return self._answer(q, top[0], top[1])
+            return self._answer(q, sig.reasons[0])
+        return self._by_score(q, ranked)
+
+    def _adjusted(self, q: Query, scores: dict[str, float]) -> list[tuple[str, float]]:
+        """Scores with who-is-asking applied, best first (knowledge-base order breaks ties)."""
+        out = dict(scores)
+        if q.audience:
+            for entry_id, score in scores.items():
+                audience = self.kb[entry_id].audience
+                if audience == q.audience and score >= self.s.answer_min:
+                    out[entry_id] = score + self.s.audience_bonus  # context picks between fits, never makes one
+                elif audience not in ("anyone", OUTSIDE, q.audience):
+                    out[entry_id] = score - self.s.audience_penalty
+        return sorted(out.items(), key=lambda kv: (-kv[1], self._order[kv[0]]))
+
+    def _by_score(self, q: Query, ranked: list[tuple[str, float]]) -> Match:
+        if not ranked or ranked[0][1] < self.s.answer_min:
+            return self._fallback(q, ranked)
+        top = ranked[0][1]
+        close = [e for e, sc in ranked if sc >= top - self.s.clarify_margin]
+        if len(close) > 1 and q.mentions_line:  # 「LINEがメンテナンス中」: LINE alone means the app
+            app = [e for e in close if self.kb[e].audience == "app_user"]
+            if len(app) == 1:
+                return self._answer(q, app[0], top)
+        # A detail beats its reason: 「接続に失敗しました」 is "Connection failed", not all of could_not_connect.
+        details_of = {self.kb[e].reason for e in close if self.kb[e].reason}
+        close = [e for e in close if self.kb[e].code not in details_of or not self.kb[e].code]
+        if len(close) > 1:
+            return self._clarify(q, close, top)
+        return self._answer(q, close[0], top)
+
+    def _candidates(self, code: int) -> list[str]:
+        return self._status.get(str(code), []) + self._status.get(f"{code // 100}xx", [])
+
+    def _from_status(self, q: Query, ranked: list[tuple[str, float]]) -> Match | None:
+        sig = q.signals
+        code = sig.codes[0] if sig.codes else sig.classes[0] * 100
+        candidates = self._candidates(code)
+        audience = "app_user" if q.mentions_line else q.audience  # 「LINEで500エラー」
+        if sig.calls_api:
+            audience = "sender"  # a code from api.line.me is the API's answer, not the webhook's
+        if audience is None:
+            # No who-is-asking word: the rest of the question decides ("client_max_body_size で 413").
+            fits = [(e, sc) for e, sc in ranked if sc >= self.s.answer_min]
+            if fits and fits[0][0] in candidates:
+                close = [e for e, sc in fits if e in candidates and sc >= fits[0][1] - self.s.clarify_margin]
+                if len(close) > 1:
+                    return self._clarify(q, close, fits[0][1], code=code)
+                return self._answer(q, fits[0][0], code=code)
+            if fits and not self.kb[fits[0][0]].status:
+                audience = self.kb[fits[0][0]].audience
+        if audience:
+            mine = [e for e in candidates if self.kb[e].audience in (audience, "anyone")]
+            if mine:
+                return self._answer(q, mine[0], code=code)
+            if audience == "operator" and OTHER_STATUS in self.kb and 200 <= code <= 599:
+                return None if code < 300 else self._answer(q, OTHER_STATUS, code=code)
+            if len(candidates) > 1:
+                return self._clarify(q, candidates, 100.0, code=code)
+            return None
+        if len(candidates) == 1:
+            return self._answer(q, candidates[0], code=code)
+        if candidates:
+            return self._clarify(q, candidates, 100.0, code=code)
+        if OTHER_STATUS in self.kb and 300 <= code <= 599 and sig.codes:
+            return self._answer(q, OTHER_STATUS, code=code)
+        return None

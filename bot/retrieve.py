@@ -1,0 +1,150 @@
+"""Score entries against a question: concept-phrase (alias) fit plus BM25 over each entry's whole text."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.analyze import Typos
+from bot.knowledge import LANGS, KnowledgeBase
+from bot.settings import Settings
+from bot.types import Query
+from bot.vocabulary import Vocabulary
+
+Analyse = Callable[[str], list[str]]
+
+
+@dataclass(frozen=True)
+class _Alias:
+    entry: int
+    words: frozenset[str]  # content words, soft ones excluded
+    weight: float  # sum of their IDF
+    whole: bool  # written "=text": fits only a question that is exactly this
+
+
+class Index:
+    """Per-entry word statistics and an inverted index, built once per knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase, vocabulary: Vocabulary, analyse: Analyse, settings: Settings) -> None:
+        self.ids = list(kb.entries)
+        self.audience = [kb[i].audience for i in self.ids]
+        self._settings = settings
+        self._soft = vocabulary.soft
+        tf: list[dict[str, float]] = []
+        alias_words: list[tuple[int, list[str], bool]] = []
+        self.phrases: dict[tuple[str, ...], int] = {}  # "=what can you do": grammar words only, whole text
+        for n, entry_id in enumerate(self.ids):
+            entry = kb[entry_id]
+            counts: dict[str, float] = defaultdict(float)
+            for lang in LANGS:
+                text = entry.text[lang]
+                for field, weight in (
+                    ((text.title, text.label), settings.title_field),
+                    ((text.summary, *text.steps), settings.body_field),
+                ):
+                    for part in field:
+                        for word in analyse(part):
+                            counts[word] += weight
+            for alias in entry.aliases():
+                whole = alias.startswith("=")
+                words = analyse(alias.removeprefix("="))
+                if not words:
+                    continue
+                alias_words.append((n, words, whole))
+                for word in words:
+                    counts[word] += settings.alias_field
+            tf.append(dict(counts))
+        length = [sum(c.values()) for c in tf]
+        avg = sum(length) / max(1, len(tf))
+        df: dict[str, int] = defaultdict(int)
+        # Each word's postings carry its BM25 term factor per entry, computed once here.
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for n, counts in enumerate(tf):
+            norm = settings.k1 * (1 - settings.b + settings.b * length[n] / avg)
+            for word, f in counts.items():
+                df[word] += 1
+                postings[word].append((n, f * (settings.k1 + 1) / (f + norm)))
+        total = max(2, len(tf))
+        self.idf = {w: math.log(1 + (total - d + 0.5) / (d + 0.5)) for w, d in df.items()}
+        # A word no entry uses is as rare as can be: it counts in the question's weight, and no entry
+        # explains it (「LINEのIDを変更したい」 is not a fragment of "request id").
+        self._unknown_idf = settings.unknown_weight * math.log(1 + (total - 0.5) / 1.5)
+        self._postings = dict(postings)
+        self._aliases: list[_Alias] = []
+        alias_postings: dict[str, list[int]] = defaultdict(list)
+        for n, words, whole in alias_words:
+            content = frozenset(w for w in words if w not in self._soft)
+            if not content:
+                continue
+            alias = _Alias(n, content, sum(self.idf.get(w, 0.0) for w in content), whole)
+            for word in content:
+                alias_postings[word].append(len(self._aliases))
+            self._aliases.append(alias)
+        self._alias_postings = dict(alias_postings)
+        self.typos = Typos(set(self.idf), settings.typo_cutoff)
+
+    def known(self, word: str) -> bool:
+        """Whether any entry uses this word."""
+        return word in self.idf
+
+    def _weights(self, question: Query) -> dict[str, float]:
+        """Each question word's weight: IDF, times focus_weight on the error line, soft words light."""
+        focus = set(question.focus)
+        weights: dict[str, float] = {}
+        for word in question.tokens:
+            idf = self.idf.get(word, self._unknown_idf)
+            w = idf * (self._settings.soft_weight if word in self._soft else 1.0)
+            weights[word] = w * (self._settings.focus_weight if word in focus else 1.0)
+        return weights
+
+    def scores(self, question: Query) -> dict[str, float]:
+        """Score (0-100) of every entry sharing a word with the question, before who-is-asking."""
+        s = self._settings
+        weights = self._weights(question)
+        if not weights:
+            return {}
+        words = set(weights)
+        content = {w for w in words if w not in self._soft}
+        whole_text = frozenset(content)
+        # BM25 with field weights, as a share of what the question's words could score at most.
+        upper = sum(weights.values()) * (s.k1 + 1)
+        bm25: dict[int, float] = defaultdict(float)
+        for word, weight in weights.items():
+            for n, factor in self._postings.get(word, ()):
+                bm25[n] += weight * factor
+        # Alias fit: the share (by IDF) of a concept phrase's words found in the question.
+        q_weight = sum(self.idf.get(w, self._unknown_idf) for w in content)
+        # In a long question an alias must explain a fair share of it (of the error line, when there is
+        # one): one incidental phrase ("help me" in a pasted traceback) must not decide the answer.
+        focus = {w for w in question.focus if w in content} or content
+        f_weight = sum(self.idf.get(w, self._unknown_idf) for w in focus)
+        fit: dict[int, float] = defaultdict(float)
+        seen: set[int] = set()
+        for word in content:
+            for a in self._alias_postings.get(word, ()):
+                if a in seen:
+                    continue
+                seen.add(a)
+                alias = self._aliases[a]
+                if alias.whole and alias.words != whole_text:
+                    continue
+                got = sum(self.idf[w] for w in alias.words & content)
+                if got >= alias.weight - 1e-9:
+                    value = 1.0
+                elif content <= alias.words and q_weight >= s.contained_share * alias.weight:
+                    value = s.contained  # the whole question is a fragment of this phrase
+                else:
+                    value = s.partial * got / alias.weight
+                explained = sum(self.idf[w] for w in alias.words & focus)
+                value *= min(1.0, explained / (s.alias_share * f_weight)) if f_weight else 1.0
+                if value > fit[alias.entry]:
+                    fit[alias.entry] = value
+        out: dict[str, float] = {}
+        for n in set(bm25) | set(fit):
+            share = min(1.0, bm25.get(n, 0.0) / upper)
+            score = 100.0 * (s.alias_weight * fit.get(n, 0.0) + (1 - s.alias_weight) * share)
+            if score >= s.keep_min:  # lower scores decide nothing: leave them out of the ranking
+                out[self.ids[n]] = score
+        return out

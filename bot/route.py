@@ -1,0 +1,31 @@
+"""Who is speaking: the bot's operator, a sender calling the Messaging API, or a LINE app user."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.types import Query
+from bot.vocabulary import Vocabulary
+
+CALLS_API_WEIGHT = 3.0  # api.line.me, x-line-request-id, an SDK's API exception: the asker sends
+EXACT_REASON_WEIGHT = 2.0  # a console reason or detail string: the asker runs the bot
+
+
+def route(question: Query, vocabulary: Vocabulary) -> Query:
+    """The question with `audience` set from its who-is-asking words and signals (None when unclear)."""
+    joined = f" {' '.join(question.words)} "
+    hits = {
+        audience: sum(weight for phrase, weight in phrases if f" {' '.join(phrase)} " in joined)
+        for audience, phrases in vocabulary.audience.items()
+    }
+    signals = question.signals
+    if signals.calls_api:
+        hits["sender"] = hits.get("sender", 0.0) + CALLS_API_WEIGHT
+    if signals.details or signals.reasons:
+        hits["operator"] = hits.get("operator", 0.0) + EXACT_REASON_WEIGHT
+    best = max(hits.values(), default=0.0)
+    leaders = [aud for aud, n in hits.items() if n == best]
+    audience = leaders[0] if best >= 1 and len(leaders) == 1 else None  # "my app" alone says nothing
+    # "LINE" alone means the app, unless anyone else is named, even weakly ("my bot in LINE").
+    alone = best == 0 and "line" in question.words
+    return replace(question, audience=audience, mentions_line=alone)

@@ -1,0 +1,228 @@
+"""Shared by every dyno: Redis (Heroku Key-Value Store) when REDIS_URL is set.
+
+While Redis cannot be reached, nothing waits on it: dedupe, offers and rate limits use this
+process's memory and the journal the dyno's SQLite file, with one warning line per outage; a
+background probe (`beat`, every second) notices when it answers again."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from bot.store import (
+    DEAD_AFTER,
+    KEEP_SECONDS,
+    OFFER_SECONDS,
+    Entry,
+    Journaled,
+    Offer,
+    Store,
+    digest,
+    pseudonymous,
+)
+from bot.store.memory_store import MemoryStore
+
+log = logging.getLogger(__name__)
+
+PREFIX = "line-error-bot:"
+OWNERS = PREFIX + "owners"  # every process that ever journaled here and has not been taken over
+# Move one journal field from a dead owner's hash to ours; exactly one caller gets it.
+MOVE = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then redis.call('HDEL', KEYS[1], ARGV[1]); redis.call('HSET', KEYS[2], ARGV[1], v) end
+return v
+"""
+
+T = TypeVar("T")
+
+
+class RedisStore:
+    """Event ids (SET NX EX), offers (SET EX), rate limits (INCR + EXPIRE) and the journal (a hash
+    per process, with a heartbeat key) in Redis; one connection pool per process, made after the fork."""
+
+    def __init__(self, url: str, local: Store, owner: str, *, timeout: float, max_connections: int) -> None:
+        options: dict[str, object] = {}
+        if url.startswith("rediss://"):
+            # Heroku Key-Value Store serves TLS with a self-signed certificate; Heroku's documented
+            # setting for redis-py is ssl_cert_reqs=None (encrypted, not verified).
+            options["ssl_cert_reqs"] = None
+        self._pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout,  # waiting for a free connection
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),  # fail fast: the fallback is the retry
+            **options,
+        )
+        self._redis = redis.Redis(connection_pool=self._pool)
+        self._move = self._redis.register_script(MOVE)
+        self._owner = owner
+        self._journal = f"{PREFIX}journal:{owner}"
+        self._alive = f"{PREFIX}alive:{owner}"
+        self._local = local
+        self._memory = MemoryStore()
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._reason = ""
+        self._local_ids: set[str] = set()  # journaled in SQLite during an outage
+        self._undone: set[str] = set()  # replied to during an outage, still in our Redis hash
+        self._suspects: set[str] = set()
+        self.beat()
+
+    def _call(self, work: Callable[[], T], fallback: Callable[[], T]) -> T:
+        """`work` against Redis, or `fallback` while it is unreachable (never waits on a known outage)."""
+        if self._down_since is None:
+            try:
+                return work()
+            except redis.RedisError as exc:
+                self._failed(exc)
+        return fallback()
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            if self._down_since is not None:
+                return
+            self._down_since = time.monotonic()
+            self._reason = f"{type(exc).__name__}: {exc}"
+        log.warning(
+            "shared store (Redis) unreachable (%s): deduplicating in this process's memory and journaling"
+            " to the local file until it answers; meanwhile a redelivery reaching another dyno may be"
+            " answered twice",
+            self._reason,
+        )
+
+    def first_time(self, event_id: str) -> bool:
+        """Atomic SET NX with expiry: exactly one process of any dyno sees an id as new."""
+        return self._call(
+            lambda: bool(self._redis.set(f"{PREFIX}seen:{event_id}", b"1", nx=True, ex=KEEP_SECONDS)),
+            lambda: self._memory.first_time(event_id),
+        )
+
+    def offer(self, chat: str, ids: tuple[str, ...], lang: str) -> None:
+        """Remember the choices offered in `chat` for OFFER_SECONDS."""
+        value = json.dumps([list(ids), lang])
+        self._memory.offer(chat, ids, lang)  # kept here too: an outage must not forget it
+        self._call(lambda: self._redis.set(f"{PREFIX}offer:{digest(chat)}", value, ex=OFFER_SECONDS), lambda: None)
+
+    def offered(self, chat: str) -> Offer | None:
+        """The choices last offered in `chat` by any dyno, if recent."""
+
+        def shared() -> Offer | None:
+            raw = self._redis.get(f"{PREFIX}offer:{digest(chat)}")
+            if raw is None:
+                return None
+            ids, lang = json.loads(raw)
+            return tuple(ids), lang
+
+        return self._call(shared, lambda: self._memory.offered(chat))
+
+    def allow(self, key: str, limit: int, per_seconds: float) -> bool:
+        """Fixed-window INCR with expiry, shared by every dyno."""
+        window = int(time.time() // per_seconds)
+        name = f"{PREFIX}rate:{digest(key)}:{window}"
+
+        def shared() -> bool:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.incr(name)
+            pipe.expire(name, max(1, int(per_seconds) + 1))
+            count, _ = pipe.execute()
+            return int(count) <= limit
+
+        return self._call(shared, lambda: self._memory.allow(key, limit, per_seconds))
+
+    def put(self, entries: Sequence[Entry]) -> None:
+        """Journal accepted events in this process's hash (one round trip), or locally in an outage."""
+        if not entries:
+            return
+        now = time.time()
+        fields = {eid: json.dumps([now, pseudonymous(raw)]) for eid, raw in entries}
+
+        def local() -> None:
+            self._local.put(entries)
+            with self._lock:
+                self._local_ids.update(fields)
+
+        self._call(lambda: self._redis.hset(self._journal, mapping=fields), local)
+
+    def done(self, event_id: str) -> None:
+        """Drop an event from this process's journal, wherever it was written."""
+        with self._lock:
+            was_local = event_id in self._local_ids
+            self._local_ids.discard(event_id)
+        if was_local:
+            self._local.done(event_id)
+            return
+
+        def later() -> None:
+            with self._lock:
+                self._undone.add(event_id)
+
+        self._call(lambda: self._redis.hdel(self._journal, event_id), later)
+
+    def unfinished(self) -> list[Journaled]:
+        """Events of dead processes, from Redis (any dyno) and from the local file."""
+        taken = self._local.unfinished()
+        return taken + self._call(self._take_over, list)
+
+    def _take_over(self) -> list[Journaled]:
+        owners = [o.decode() for o in self._redis.smembers(OWNERS) if o.decode() != self._owner]
+        if not owners:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for owner in owners:
+            pipe.exists(f"{PREFIX}alive:{owner}")
+        silent = {owner for owner, alive in zip(owners, pipe.execute(), strict=True) if not alive}
+        # Seen silent twice in a row (2 scans apart): a process whose heartbeat only just resumed
+        # after an outage is not taken for dead.
+        dead, self._suspects = silent & self._suspects, silent
+        taken: list[Journaled] = []
+        for owner in dead:
+            theirs = f"{PREFIX}journal:{owner}"
+            for field in self._redis.hkeys(theirs):
+                value = self._move(keys=[theirs, self._journal], args=[field])
+                if value is not None:
+                    received, event = json.loads(value)
+                    taken.append(Journaled(field.decode(), event, received))
+            if not self._redis.hlen(theirs):
+                self._redis.srem(OWNERS, owner)
+        return taken
+
+    def beat(self) -> None:
+        """Heartbeat; while Redis is unreachable, a probe (this thread waits, no webhook does)."""
+        self._local.beat()
+        if self._down_since is not None:
+            try:
+                self._redis.ping()
+            except redis.RedisError:
+                return
+            with self._lock:
+                took, self._down_since = time.monotonic() - self._down_since, None
+                undone, self._undone = self._undone, set()
+            log.warning("shared store (Redis) answers again after %.1f s: shared dedupe resumed", took)
+            if undone:
+                self._call(lambda: self._redis.hdel(self._journal, *undone), lambda: None)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(self._alive, b"1", ex=int(DEAD_AFTER))
+        pipe.sadd(OWNERS, self._owner)
+        self._call(pipe.execute, list)
+
+    @property
+    def problem(self) -> str | None:
+        """The outage in progress, if any (the local file's trouble otherwise)."""
+        if self._down_since is not None:
+            return f"shared store (Redis) unreachable for {time.monotonic() - self._down_since:.0f} s ({self._reason})"
+        return self._local.problem
+
+    def release(self) -> None:
+        """Drop the heartbeat so another process takes over what is left at once."""
+        self._local.release()
+        self._call(lambda: self._redis.delete(self._alive), lambda: 0)

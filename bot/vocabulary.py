@@ -1,0 +1,214 @@
+"""Domain vocabulary (knowledge/vocabulary.yaml): stop words, synonyms, who-is-asking words, exact strings.
+
+Everything here is data a maintainer edits; this module reads it, validates it (errors name file and
+field) and turns each phrase into the analyser's words once, so matching compares words with words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.analyze import compact, fold, words
+from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
+
+FILE = "vocabulary.yaml"
+AUDIENCE_KEYS = ("operator", "app_user", "sender")
+_KEYS = {
+    *("stopwords", "synonyms", "audience", "calls_api", "error_markers", "status_phrases", "exact", "soft"),
+    "when_calling_api",
+}
+
+Phrase = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The vocabulary, already analysed into words."""
+
+    stopwords: frozenset[str]
+    soft: frozenset[str]  # words in nearly every question ("line"): they weigh little and are never missing
+    synonyms: dict[str, dict[Phrase, Phrase]]  # first word -> {phrase: the concept's words}
+    audience: dict[str, tuple[tuple[Phrase, float], ...]]  # audience -> (phrase, weight)
+    calls_api: tuple[str, ...]  # folded substrings that say the asker calls the Messaging API
+    error_markers: frozenset[str]  # words that mark a line holding an error
+    status_phrases: tuple[tuple[Phrase, int], ...]  # "bad gateway" -> 502
+    exact: tuple[tuple[str, str], ...]  # (compact string, entry id), longest first
+    when_calling_api: dict[str, str] = field(default_factory=dict)  # entry id -> its API-side entry
+
+    def rewrite(self, tokens: list[str]) -> list[str]:
+        """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
+        out: list[str] = []
+        i = 0
+        while i < len(tokens):
+            for phrase, concept in self.synonyms.get(tokens[i], {}).items():
+                if tuple(tokens[i : i + len(phrase)]) == phrase:
+                    out.extend(concept)
+                    i += len(phrase)
+                    break
+            else:
+                out.append(tokens[i])
+                i += 1
+        return out
+
+
+def _phrase(text: str) -> Phrase:
+    return tuple(words(text))
+
+
+def _texts(value: Any) -> list[str] | None:
+    if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+        return [v.strip() for v in value]
+    return None
+
+
+def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocabulary:
+    """Build a Vocabulary from parsed YAML, appending a Problem for every bad field."""
+
+    def bad(fld: str, message: str) -> None:
+        problems.append(Problem(FILE, None, fld, message))
+
+    if not isinstance(data, dict):
+        bad(None, "must be a mapping")  # type: ignore[arg-type]
+        data = {}
+    for key in data:
+        if key not in _KEYS:
+            bad(str(key), f"unknown field (known: {', '.join(sorted(_KEYS))})")
+
+    def texts(key: str, value: Any) -> list[str]:
+        got = _texts(value if value is not None else [])
+        if got is None:
+            bad(key, "must be a list of non-empty texts")
+            return []
+        return got
+
+    stop = frozenset(w for t in texts("stopwords", data.get("stopwords")) for w in _phrase(t))
+    soft = frozenset(w for t in texts("soft", data.get("soft")) for w in _phrase(t))
+    markers = frozenset(w for t in texts("error_markers", data.get("error_markers")) for w in _phrase(t))
+    calls = tuple(fold(t) for t in texts("calls_api", data.get("calls_api")))
+
+    synonyms: dict[str, dict[Phrase, Phrase]] = {}
+    raw_syn = data.get("synonyms") or {}
+    if not isinstance(raw_syn, dict):
+        bad("synonyms", "must map a concept to a list of phrases")
+        raw_syn = {}
+    pairs: list[tuple[Phrase, Phrase]] = []
+    for concept, phrases in raw_syn.items():
+        target = _phrase(str(concept))
+        if not target:
+            bad(f"synonyms.{concept}", "the concept has no word the analyser keeps")
+            continue
+        for text in texts(f"synonyms.{concept}", phrases):
+            phrase = _phrase(text)
+            if not phrase:
+                bad(f"synonyms.{concept}", f"{text!r} has no word the analyser keeps")
+            elif phrase != target:
+                pairs.append((phrase, target))
+    for phrase, target in sorted(pairs, key=lambda p: -len(p[0])):
+        synonyms.setdefault(phrase[0], {}).setdefault(phrase, target)
+
+    rewrite = Vocabulary(frozenset(), frozenset(), synonyms, {}, (), frozenset(), (), ()).rewrite
+
+    def norm(text: str) -> Phrase:
+        return tuple(rewrite(list(_phrase(text))))
+
+    audience: dict[str, tuple[tuple[Phrase, float], ...]] = {}
+    raw_aud = data.get("audience") or {}
+    if not isinstance(raw_aud, dict) or set(raw_aud) - set(AUDIENCE_KEYS):
+        bad("audience", f"must map {', '.join(AUDIENCE_KEYS)} to lists of words")
+        raw_aud = {}
+    for key in AUDIENCE_KEYS:
+        listed = []
+        for text in texts(f"audience.{key}", raw_aud.get(key)):
+            weight = 0.5 if text.startswith("~") else 1.0  # "~app": anyone has an app, so it counts half
+            phrase = norm(text.lstrip("~"))
+            if phrase:
+                listed.append((phrase, weight))
+            else:
+                bad(f"audience.{key}", f"{text!r} has no word the analyser keeps")
+        audience[key] = tuple(listed)
+
+    phrases: list[tuple[Phrase, int]] = []
+    raw_status = data.get("status_phrases") or {}
+    if not isinstance(raw_status, dict):
+        bad("status_phrases", "must map a phrase to a status code")
+        raw_status = {}
+    for text, code in raw_status.items():
+        if not isinstance(code, int) or not 100 <= code <= 599:
+            bad(f"status_phrases.{text}", "must be an HTTP status code (100-599)")
+        else:
+            phrases.append((norm(str(text)), code))
+
+    exact: list[tuple[str, str]] = []
+    raw_exact = data.get("exact") or {}
+    if not isinstance(raw_exact, dict):
+        bad("exact", "must map an entry id to a list of strings")
+        raw_exact = {}
+    for entry_id, strings in raw_exact.items():
+        if kb is not None and entry_id not in kb:
+            bad(f"exact.{entry_id}", "unknown entry id")
+            continue
+        for text in texts(f"exact.{entry_id}", strings):
+            key = compact(text)
+            if len(key) < 6:
+                bad(f"exact.{entry_id}", f"{text!r} is too short to be recognised exactly")
+            else:
+                exact.append((key, str(entry_id)))
+    exact.sort(key=lambda kv: -len(kv[0]))
+    routes: dict[str, str] = {}
+    raw_routes = data.get("when_calling_api") or {}
+    if not isinstance(raw_routes, dict):
+        bad("when_calling_api", "must map an entry id to the entry id to answer instead")
+        raw_routes = {}
+    for source, target in raw_routes.items():
+        for end in (source, target):
+            if not isinstance(end, str) or (kb is not None and end not in kb):
+                bad(f"when_calling_api.{source}", f"unknown entry id {end!r}")
+        routes[str(source)] = str(target)
+    return Vocabulary(
+        stopwords=stop,
+        soft=soft,
+        synonyms=synonyms,
+        audience=audience,
+        calls_api=calls,
+        error_markers=markers,
+        status_phrases=tuple(sorted(phrases, key=lambda p: -len(p[0]))),
+        exact=tuple(exact),
+        when_calling_api=routes,
+    )
+
+
+def check(directory: Path, kb: KnowledgeBase) -> list[Problem]:
+    """Every problem of `directory`/vocabulary.yaml (none when the file is fine)."""
+    problems: list[Problem] = []
+    _read(directory, kb, problems)
+    return problems
+
+
+def _read(directory: Path, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocabulary:
+    path = directory / FILE
+    if not path.exists():  # a knowledge directory without one matches with no domain vocabulary
+        return parse({}, kb, [])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        problems.append(Problem(FILE, None, None, f"cannot read: {exc}"))
+        return parse({}, kb, [])
+    return parse(data, kb, problems)
+
+
+_cache: dict[tuple[str, str], Vocabulary] = {}
+
+
+def load(directory: str | Path, kb: KnowledgeBase) -> Vocabulary:
+    """The validated vocabulary of a knowledge directory; raise KnowledgeError naming each problem."""
+    key = (str(directory), kb.version)
+    if key not in _cache:
+        problems: list[Problem] = []
+        vocabulary = _read(Path(directory), kb, problems)
+        if problems:
+            raise KnowledgeError(problems)
+        _cache[key] = vocabulary
+    return _cache[key]

@@ -1,0 +1,78 @@
+"""The analyser: Japanese dictionary forms (SudachiPy), English stems (Snowball), spellings folded."""
+
+import threading
+
+import pytest
+
+from bot.analyze import compact, fold, language, words
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("接続が切れました", "接続が切れた"),  # polite and plain endings
+        ("タイムアウトしちゃった", "タイムアウトしてしまいます"),
+        ("繋がらない", "つながらない"),  # kanji or kana
+        ("サーバ", "サーバー"),  # with or without the long vowel
+        ("ＴＬＳハンドシェイク", "TLSハンドシェイク"),  # full width
+        ("failed connections", "failing connection"),  # English endings
+    ],
+)
+def test_same_words(a: str, b: str) -> None:
+    assert [w for w in words(a) if w not in {"為る", "仕舞う"}] == [w for w in words(b) if w not in {"為る", "仕舞う"}]
+
+
+def test_letters_and_digits_split() -> None:
+    assert words("TLS1.0") == words("TLS 1.0") == ["tls", "1", "0"]
+
+
+def test_particles_and_auxiliaries_are_not_words() -> None:
+    got = words("スマホを再起動してください")
+    assert {"スマホ", "再起動"} <= set(got) and not {"を", "て"} & set(got)
+
+
+def test_compounds_also_give_their_parts() -> None:
+    assert {"期限切れ", "期限"} <= set(words("証明書が期限切れ"))
+
+
+@pytest.mark.parametrize("text", ["could_not_connect", "Could not connect", "couldnotconnect", "COULD-NOT-CONNECT"])
+def test_codes_compact_alike(text: str) -> None:
+    assert compact(text) == "couldnotconnect"
+
+
+def test_fold_controls_and_width() -> None:
+    assert fold("Could\u200bNot") == "could not"
+    assert fold("ＡＢＣ") == "abc"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("Webhookの再送", "ja"), ("webhook redelivery", "en"), ("500", "ja"), ("ｱｲｳ", "ja"), ("", "ja")],
+)
+def test_language(text: str, lang: str) -> None:
+    assert language(text) == lang
+
+
+def test_one_tokenizer_per_thread() -> None:
+    """Sudachi tokenizers are not thread-safe: threads analysing at once get the same words."""
+    texts = [f"証明書の期限が{n}回切れたのでハンドシェイクに失敗しました" * (1 + n % 3) for n in range(50)]
+    texts = [t.replace("回", "回目に" * (n % 7)) for n, t in enumerate(texts)]
+    expected = [words(t) for t in texts]
+    results: list[bool] = []
+
+    def work() -> None:
+        results.extend(words(t + "よ") == e for t, e in zip(texts, expected, strict=True))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 200 and all(results)
+
+
+def test_pasted_tokens_and_ids_are_not_words() -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    assert words(f"TLSハンドシェイク失敗 token {jwt}") == words("TLSハンドシェイク失敗 token")
+    assert words("user U0123456789abcdef0123456789abcdef not found") == words("user not found")
+    assert "api" in words("https://api.line.me/v2/bot/message/push")  # a URL keeps its words

@@ -1,0 +1,111 @@
+"""The matching algorithm on a small knowledge base of its own (tests/data/mini_kb), through public calls."""
+
+from pathlib import Path
+
+import pytest
+
+from bot import knowledge, menus, render, vocabulary
+from bot.evaluate import Question, is_right
+from bot.knowledge import KnowledgeError
+from bot.matcher import Matcher
+
+MINI = Path(__file__).parent / "data" / "mini_kb"
+
+
+@pytest.fixture(scope="module")
+def mini() -> Matcher:
+    return Matcher(knowledge.load(MINI))
+
+
+def test_question_is_analysed_once_with_its_signals(mini: Matcher) -> None:
+    q = mini.question("webhookがタイムアウトしちゃった")
+    assert q.lang == "ja"
+    assert "timeout" in q.tokens and "webhook" in q.tokens  # synonym from the vocabulary, particles gone
+
+
+def test_exact_api_message_beats_status_code(mini: Matcher) -> None:
+    text = 'ApiException: (400)\nReason: Bad Request\nHTTP response body: {"message":"Invalid reply token"}'
+    match = mini.match(text)
+    assert (match.kind, match.entry_id) == ("answer", "messaging_api.invalid_reply_token")
+
+
+def test_status_code_with_signs_of_calling_the_api_goes_to_the_api(mini: Matcher) -> None:
+    assert (
+        mini.match("POST https://api.line.me/v2/bot/message/push returned 401").entry_id == "messaging_api.unauthorized"
+    )
+    assert mini.match("webhook returned 401").entry_id == "webhook.status.401"
+
+
+def test_verify_dialog_reads_the_code_in_parentheses(mini: Matcher) -> None:
+    match = mini.match("The webhook returned an HTTP status code other than 200.(302 Found)")
+    assert (match.entry_id, match.code) == ("webhook.status.3xx", 302)
+    assert (
+        mini.match("Webhookが200以外のHTTPステータスコードを返しました。(302 Found)").entry_id == "webhook.status.3xx"
+    )
+
+
+def test_exact_strings_from_the_vocabulary(mini: Matcher) -> None:
+    line = 'at=error code=H12 desc="Request timeout" method=POST path="/callback" status=503 service=30000ms'
+    assert mini.match(line).entry_id == "webhook.reason.request_timeout"
+
+
+def test_deflection_is_a_fallback_with_its_id(mini: Matcher) -> None:
+    match = mini.match("LIFFアプリでログインできない 400エラー")
+    assert (match.kind, match.entry_id) == ("fallback", "outside.line_login")
+    assert is_right(Question(q="x", expect="none"), match)
+    text = render.render_text(mini.kb, match)
+    assert mini.kb["outside.line_login"].text["ja"].summary in text
+
+
+def test_deflections_are_never_suggested(mini: Matcher) -> None:
+    for text in ("what is the weather in Osaka", "LINE login webhook 500 server", "liff"):
+        match = mini.match(text)
+        assert "outside.line_login" not in match.suggestions
+        assert "outside.line_login" not in menus.options(mini.kb, match)
+
+
+def test_a_detail_beats_its_reason(mini: Matcher) -> None:
+    match = mini.match("could_not_connect Connection timeout")
+    assert (match.kind, match.entry_id) == ("answer", "webhook.detail.connection_timeout")
+
+
+def test_unrelated_question_falls_back(mini: Matcher) -> None:
+    assert mini.match("おすすめのラーメン屋").kind == "fallback"
+    assert mini.match("LINEのIDを変更したい").kind == "fallback"
+
+
+def test_fragment_of_several_topics_asks_back(mini: Matcher) -> None:
+    match = mini.match("timeout")
+    assert match.kind == "clarify"
+    assert {"webhook.reason.request_timeout", "webhook.detail.connection_timeout"} <= set(match.choices)
+
+
+def test_typo_in_a_rare_word(mini: Matcher) -> None:
+    assert mini.match("conection timout").entry_id == "webhook.detail.connection_timeout"
+
+
+def test_long_paste_the_error_line_decides(mini: Matcher) -> None:
+    text = (
+        "I deployed my bot to Heroku last week and set the channel secret.\n"
+        "Users say the bot app stopped answering and I want to restart it.\n"
+        "In the console I see: error_status_code 500\n"
+        "What should I check?"
+    )
+    match = mini.match(text)
+    assert (match.entry_id, match.code) == ("webhook.status.500", 500)
+
+
+def test_who_is_asking_picks_between_status_entries(mini: Matcher) -> None:
+    assert mini.match("LINEアプリで500").entry_id == "line_app.500"
+    assert mini.match("push returned 500").entry_id == "messaging_api.5xx"
+    assert mini.match("500エラー").kind == "clarify"
+
+
+def test_vocabulary_errors_name_file_and_field(tmp_path: Path) -> None:
+    kb = knowledge.load(MINI)
+    (tmp_path / "vocabulary.yaml").write_text("stopwords: [ok, 3]\nexact:\n  no.such_entry: [Invalid thing]\n")
+    problems = [str(p) for p in vocabulary.check(tmp_path, kb)]
+    assert any("vocabulary.yaml" in p and "stopwords" in p for p in problems)
+    assert any("exact.no.such_entry" in p and "unknown entry id" in p for p in problems)
+    with pytest.raises(KnowledgeError):
+        vocabulary.load(tmp_path, kb)

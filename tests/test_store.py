@@ -1,0 +1,210 @@
+"""The Store interface, the same tests against each implementation: SQLite, real Redis, memory."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPLY_PATH, post, settings_for, text_event, wait_for
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from bot.app import create_app
+from bot.recovery import Recovery, born
+from bot.store import Journaled, Store, open_store
+from bot.store.memory_store import MemoryStore
+from bot.store.sqlite_store import SqliteStore
+
+USER = "U0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def make_store(request: Any, tmp_path: Path) -> Iterator[Any]:
+    """A factory of stores sharing one backend, as the processes of a dyno (or of several) would."""
+    url = ""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_server").url
+    made: list[Store] = []
+
+    def make(path: Path | None = None) -> Store:
+        store = open_store(str(path or tmp_path / "shared.sqlite3"), url)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.release()
+
+
+def test_first_time_is_true_for_exactly_one_caller(make_store: Any) -> None:
+    stores = [make_store(), make_store()]
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda s=s: results.append(s.first_time("01EVENT"))) for s in stores * 8]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 15 + [True]
+    assert stores[0].first_time("01OTHER")
+
+
+def test_offers_are_shared_and_keyed_by_chat(make_store: Any) -> None:
+    a, b = make_store(), make_store()
+    a.offer(USER, ("webhook.reason.request_timeout", "webhook.status.504"), "en")
+    assert b.offered(USER) == (("webhook.reason.request_timeout", "webhook.status.504"), "en")
+    assert b.offered("Uanother") is None
+
+
+def test_rate_limit_is_shared(make_store: Any) -> None:
+    a, b = make_store(), make_store()
+    allowed = [s.allow("probe:" + USER, 3, 60) for s in (a, b, a, b, a)]
+    assert allowed == [True, True, True, False, False]
+    assert a.allow("probe:someone-else", 3, 60)
+
+
+def test_journal_of_a_dead_process_goes_to_exactly_one_other(make_store: Any, tmp_path: Path) -> None:
+    dead = make_store()
+    event = text_event("unknown host", source={"type": "group", "groupId": "Cgroup", "userId": USER})
+    dead.put([(event["webhookEventId"], event)])
+    dead.release()  # as a process that exits (or stops beating) does
+    done = text_event("hi")
+    dead.put([(done["webhookEventId"], done)])
+    dead.done(done["webhookEventId"])
+    survivors = [make_store(), make_store()]
+    taken: list[Journaled] = []
+    for _ in range(2):  # silent in two scans in a row before it counts as dead
+        for store in survivors:
+            store.beat()
+            taken += store.unfinished()
+    assert [j.event_id for j in taken] == [event["webhookEventId"]]
+    journaled = taken[0].event
+    assert journaled["replyToken"] == event["replyToken"]
+    assert journaled["message"]["text"] == "unknown host"
+    assert USER not in str(journaled) and "Cgroup" not in str(journaled)  # raw ids never stored
+    assert journaled["source"]["userId"].startswith("U") and len(journaled["source"]["userId"]) == 33
+
+
+def test_live_process_journal_is_left_alone(make_store: Any) -> None:
+    alive, other = make_store(), make_store()
+    alive.beat()
+    event = text_event("unknown host")
+    alive.put([(event["webhookEventId"], event)])
+    for _ in range(3):
+        assert other.unfinished() == []
+
+
+def test_token_birth_uses_a_plausible_timestamp_only() -> None:
+    fresh = Journaled("e", {"timestamp": 1_700_000_000_000}, 1_700_000_003.0)
+    assert born(fresh) == 1_700_000_000.0
+    replayed = Journaled("e", {"timestamp": 1_600_000_000_000}, 1_700_000_003.0)  # a year off: receipt
+    assert born(replayed) == 1_700_000_003.0
+
+
+def test_recovery_answers_young_and_logs_expired_once(make_store: Any, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    shift = [0.0]
+    submitted: list[dict[str, Any]] = []
+    survivor = make_store()
+    recovery = Recovery(survivor, lambda raw: submitted.append(raw) or True, clock=lambda: time.time() + shift[0])
+    recovery.stop()  # driven by hand below, not by its thread
+
+    def die_with(*events: dict[str, Any]) -> None:
+        dead = make_store()
+        dead.put([(e["webhookEventId"], e) for e in events])
+        dead.release()
+
+    young = text_event("unknown host")
+    die_with(young)
+    assert recovery.recover() == 0  # silent once: a suspect, not yet dead
+    assert recovery.recover() == 1
+    assert [e["replyToken"] for e in submitted] == [young["replyToken"]]
+
+    old = text_event("hi")
+    die_with(old)
+    shift[0] = 120.0  # two minutes later: the reply token is gone
+    assert recovery.recover() + recovery.recover() == 0
+    expired = [r.getMessage() for r in caplog.records if "expired" in r.getMessage()]
+    assert len(expired) == 1 and old["webhookEventId"] in expired[0]
+    assert survivor.unfinished() == [] and recovery.recover() == 0  # dropped, not logged again
+    assert len(submitted) == 1
+
+
+def test_memory_fallback_dedupes_within_the_process() -> None:
+    store = MemoryStore()
+    assert store.first_time("a") and not store.first_time("a")
+    store.offer(USER, ("x",), "ja")
+    assert store.offered(USER) == (("x",), "ja")
+    assert [store.allow("k", 1, 60) for _ in range(2)] == [True, False]
+
+
+def test_unusable_sqlite_file_degrades_loudly(tmp_path: Path, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    store = open_store(str(tmp_path / "no-such-dir" / "seen.sqlite3"))
+    assert store.problem is not None and "unusable" in store.problem
+    assert any(r.levelno == logging.ERROR and "unusable" in r.getMessage() for r in caplog.records)
+    assert store.first_time("a") and not store.first_time("a")  # still deduplicates in memory
+
+
+def test_healthz_says_degraded_with_the_reason(line_api: HTTPServer, tmp_path: Path) -> None:
+    app = create_app(settings_for(line_api.url_for("/"), tmp_path, dedupe_path=str(tmp_path / "nope" / "x.db")))
+    try:
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 503
+        assert response.json["status"] == "degraded" and "unusable" in response.json["reason"]
+    finally:
+        app.extensions["line_error_bot"].shutdown(5.0)
+
+
+def test_healthz_ok_with_a_working_store(client: Any) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json["status"] == "ok" and "reason" not in response.json
+
+
+def test_sqlite_file_is_bounded_and_gives_space_back(tmp_path: Path, monkeypatch: Any) -> None:
+    from bot.store import sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "SEEN_CAP", 2000)
+    path = tmp_path / "seen.sqlite3"
+    store = SqliteStore(str(path), "me")
+    for i in range(10_000):
+        store.first_time(f"01BOUNDED{i:020d}")
+    store.prune()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM seen").fetchone()[0] <= 2000
+    assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+    assert db.execute("PRAGMA freelist_count").fetchone()[0] < 50  # freed pages went back to the disk
+    assert store.first_time("01BOUNDED00000000000000009999") is False  # the newest are kept
+
+
+def test_webhook_journals_before_the_200_and_drops_after_the_reply(line_api: HTTPServer, tmp_path: Path) -> None:
+    """With the LINE API holding the reply, the accepted event is journaled; after the reply it is gone."""
+    path = tmp_path / "seen.sqlite3"
+    gate, arrived = threading.Event(), threading.Event()
+    line_api.clear_all_handlers()
+    line_api.expect_request(REPLY_PATH, method="POST").respond_with_handler(
+        lambda r: (
+            arrived.set(),
+            gate.wait(10),
+            Response('{"sentMessages":[{"id":"1","quoteToken":"q"}]}', status=200),
+        )[2]
+    )
+    app = create_app(settings_for(line_api.url_for("/"), tmp_path, dedupe_path=str(path)))
+    try:
+        event = text_event("unknown host")
+        assert post(app.test_client(), [event]).status_code == 200
+        db = sqlite3.connect(path)
+        assert db.execute("SELECT id FROM journal").fetchall() == [(event["webhookEventId"],)]
+        assert event["source"]["userId"] not in db.execute("SELECT event FROM journal").fetchone()[0]
+        assert arrived.wait(15)
+        assert db.execute("SELECT count(*) FROM journal").fetchone()[0] == 1  # not dropped before the reply
+        gate.set()
+        assert wait_for(lambda: db.execute("SELECT count(*) FROM journal").fetchone()[0] == 0)
+    finally:
+        gate.set()
+        app.extensions["line_error_bot"].shutdown(5.0)
