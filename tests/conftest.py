@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from pgserver import pg_cluster, pg_url  # noqa: F401 - fixtures for the PostgreSQL tests
 from pytest_httpserver import HTTPServer
 from redisserver import redis_server  # noqa: F401 - a fixture for every test module
 
-from bot import knowledge
+from bot import diagnose_data, knowledge
 from bot.app import create_app
 from bot.config import Settings
 from bot.matcher import Matcher
@@ -35,6 +36,18 @@ REPLY_PATH = "/v2/bot/message/reply"
 @pytest.fixture(scope="session")
 def kb() -> knowledge.KnowledgeBase:
     return knowledge.load()
+
+
+@pytest.fixture(scope="session")
+def data() -> diagnose_data.DiagnoseData:
+    """knowledge/diagnose.yaml, loaded once (the diagnosis tests' triggers, limits and texts)."""
+    return diagnose_data.load()
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """A throw-away certificate authority for the diagnosis tests' local TLS servers."""
+    return trustme.CA()
 
 
 @pytest.fixture(scope="session")

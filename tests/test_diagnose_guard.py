@@ -7,7 +7,7 @@ from typing import Any
 import httpcore
 import pytest
 
-from bot import diagnose, diagnose_data, diagnose_render, urlguard
+from bot import diagnose, diagnose_render, urlguard
 from bot.ratelimit import MemoryRateLimiter
 
 
@@ -24,11 +24,6 @@ def _resolver(*addresses: str) -> urlguard.Resolver:
 
 def _no_dns(host: str, timeout: float) -> list[str]:
     pytest.fail(f"DNS asked for {host}")
-
-
-@pytest.fixture(scope="module")
-def data() -> diagnose_data.DiagnoseData:
-    return diagnose_data.load()
 
 
 NON_GLOBAL = [

@@ -22,16 +22,6 @@ from bot.render import parse_postback
 from bot.types import Match
 
 
-@pytest.fixture(scope="module")
-def data() -> diagnose_data.DiagnoseData:
-    return diagnose_data.load()
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def loopback(monkeypatch: pytest.MonkeyPatch, ca: trustme.CA, tmp_path: Any) -> str:
     """The two test-only settings, as a test deployment would set them (before the app: read at start-up)."""

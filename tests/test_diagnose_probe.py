@@ -27,7 +27,7 @@ from diagnose_servers import (
     server_context,
 )
 
-from bot import cli, diagnose, diagnose_data, urlguard
+from bot import cli, diagnose, urlguard
 from bot.diagnosis import Finding
 from bot.knowledge import KnowledgeBase
 from bot.probe import Limits
@@ -36,16 +36,6 @@ SHORT = Limits(connect=0.5)  # for the cases that must time out while connecting
 # Everything else gets room on a slow, noisy machine (a bound, not a target); LINE's own 2 s is
 # kept where the answer's timing is the point (test_server_that_never_answers_is_request_timeout).
 ROOMY = Limits(connect=10.0, response=10.0, total=30.0)
-
-
-@pytest.fixture(scope="module")
-def data() -> diagnose_data.DiagnoseData:
-    return diagnose_data.load()
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 @pytest.fixture(scope="module")

@@ -76,11 +76,15 @@ def test_missing_directory() -> None:
         knowledge.load(BROKEN / "does-not-exist")
 
 
-def test_renamed_ui_id_is_named_by_file_and_field(tmp_path: Path) -> None:
-    """Renaming bot.help in the entries but not in ui.yaml fails validation, not every follow event."""
+def _copy_of_real_kb(tmp_path: Path) -> Path:
     for path in knowledge.DEFAULT_DIR.glob("*.yaml"):
         (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    ui = tmp_path / "ui.yaml"
+    return tmp_path
+
+
+def test_renamed_ui_id_is_named_by_file_and_field(tmp_path: Path) -> None:
+    """Renaming bot.help in the entries but not in ui.yaml fails validation, not every follow event."""
+    ui = _copy_of_real_kb(tmp_path) / "ui.yaml"
     ui.write_text(ui.read_text(encoding="utf-8").replace("help: bot.help", "help: bot.helpx"), encoding="utf-8")
     with pytest.raises(KnowledgeError) as info:
         knowledge.load(tmp_path)
@@ -88,9 +92,7 @@ def test_renamed_ui_id_is_named_by_file_and_field(tmp_path: Path) -> None:
 
 
 def test_missing_ui_string_is_named(tmp_path: Path) -> None:
-    for path in knowledge.DEFAULT_DIR.glob("*.yaml"):
-        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    ui = tmp_path / "ui.yaml"
+    ui = _copy_of_real_kb(tmp_path) / "ui.yaml"
     ui.write_text(ui.read_text(encoding="utf-8").replace("    hint: Please", "    hintt: Please"), encoding="utf-8")
     with pytest.raises(KnowledgeError) as info:
         knowledge.load(tmp_path)
@@ -106,12 +108,6 @@ def test_loading_data_does_not_import_the_algorithm_or_the_presentation() -> Non
     code = "import sys, bot.knowledge; print(sorted(m for m in sys.modules if m.startswith('bot.')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['bot.knowledge']"
-
-
-def _copy_of_real_kb(tmp_path: Path) -> Path:
-    for path in knowledge.DEFAULT_DIR.glob("*.yaml"):
-        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    return tmp_path
 
 
 def test_missing_links_file_is_one_problem_not_one_per_entry(tmp_path: Path) -> None:

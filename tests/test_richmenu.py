@@ -396,16 +396,23 @@ def test_every_area_postback_gets_its_reply(
     assert _links(fake) == ["rm-en", "rm-ja"]  # only the switches link a menu
 
 
-def test_follow_links_english_menu_for_english_profile(
-    client: Any, line_api: HTTPServer, data_api: HTTPServer, kb: Any, menus: Any
-) -> None:
-    fake = FakeRichMenus(line_api, data_api, [_ours(menus, "ja", "rm-ja"), _ours(menus, "en", "rm-en")], "en")
+def _follow(client: Any, line_api: HTTPServer, data_api: HTTPServer, menus: Any, profile: str | None) -> Any:
+    """A follow event from a user whose profile language is `profile` (None: the lookup fails): the fake
+    LINE API and the one message the bot replied with."""
+    fake = FakeRichMenus(line_api, data_api, [_ours(menus, "ja", "rm-ja"), _ours(menus, "en", "rm-en")], profile)
     event = _postback("x")
     event.pop("postback")
     event.update(type="follow", follow={"isUnblocked": False})
     post(client, [event])
     assert wait_for(lambda: len(replies(line_api)) == 1)
     (message,) = replies(line_api)[0]["messages"]
+    return fake, message
+
+
+def test_follow_links_english_menu_for_english_profile(
+    client: Any, line_api: HTTPServer, data_api: HTTPServer, kb: Any, menus: Any
+) -> None:
+    fake, message = _follow(client, line_api, data_api, menus, "en")
     assert message["altText"].startswith(kb[kb.ui.help].text["en"].title)
     assert ("GET", f"api:/v2/bot/profile/{USER}") in fake.calls
     assert _links(fake) == ["rm-en"]
@@ -415,13 +422,7 @@ def test_follow_links_english_menu_for_english_profile(
 def test_follow_keeps_default_menu_otherwise(
     client: Any, line_api: HTTPServer, data_api: HTTPServer, kb: Any, menus: Any, profile: str | None
 ) -> None:
-    fake = FakeRichMenus(line_api, data_api, [_ours(menus, "ja", "rm-ja"), _ours(menus, "en", "rm-en")], profile)
-    event = _postback("x")
-    event.pop("postback")
-    event.update(type="follow", follow={"isUnblocked": False})
-    post(client, [event])
-    assert wait_for(lambda: len(replies(line_api)) == 1)
-    (message,) = replies(line_api)[0]["messages"]
+    fake, message = _follow(client, line_api, data_api, menus, profile)
     assert message["altText"].startswith(kb[kb.ui.help].text["ja"].title)
     assert ("GET", f"api:/v2/bot/profile/{USER}") in fake.calls and _links(fake) == []
 
