@@ -151,8 +151,9 @@ def test_unusable_sqlite_file_degrades_loudly(tmp_path: Path, caplog: Any) -> No
     assert store.first_time("a") and not store.first_time("a")  # still deduplicates in memory
 
 
-def test_healthz_says_degraded_with_the_reason(line_api: HTTPServer, tmp_path: Path) -> None:
-    app = create_app(settings_for(line_api.url_for("/"), tmp_path, dedupe_path=str(tmp_path / "nope" / "x.db")))
+def test_healthz_says_degraded_with_the_reason(line_api: HTTPServer, tmp_path: Path, kb: Any, matcher: Any) -> None:
+    unusable = settings_for(line_api.url_for("/"), tmp_path, dedupe_path=str(tmp_path / "nope" / "x.db"))
+    app = create_app(unusable, kb, matcher)
     try:
         response = app.test_client().get("/healthz")
         assert response.status_code == 503
@@ -182,7 +183,9 @@ def test_sqlite_file_is_bounded_and_gives_space_back(tmp_path: Path, monkeypatch
     assert store.first_time("01BOUNDED00000000000000009999") is False  # the newest are kept
 
 
-def test_webhook_journals_before_the_200_and_drops_after_the_reply(line_api: HTTPServer, tmp_path: Path) -> None:
+def test_webhook_journals_before_the_200_and_drops_after_the_reply(
+    line_api: HTTPServer, tmp_path: Path, kb: Any, matcher: Any
+) -> None:
     """With the LINE API holding the reply, the accepted event is journaled; after the reply it is gone."""
     path = tmp_path / "seen.sqlite3"
     gate, arrived = threading.Event(), threading.Event()
@@ -194,7 +197,7 @@ def test_webhook_journals_before_the_200_and_drops_after_the_reply(line_api: HTT
             Response('{"sentMessages":[{"id":"1","quoteToken":"q"}]}', status=200),
         )[2]
     )
-    app = create_app(settings_for(line_api.url_for("/"), tmp_path, dedupe_path=str(path)))
+    app = create_app(settings_for(line_api.url_for("/"), tmp_path, dedupe_path=str(path)), kb, matcher)
     try:
         event = text_event("unknown host")
         assert post(app.test_client(), [event]).status_code == 200
