@@ -87,6 +87,7 @@ class Service:
                 settings.redis_url,
                 redis_timeout=settings.redis_timeout,
                 redis_connections=settings.redis_connections,
+                dead_after=settings.dead_after,
             )
             diagnoser = diagnose.Diagnoser(self.kb, self.diagnose_data, self._diagnose_options, limiter=store)
             handler = ReplyHandler(
@@ -102,7 +103,9 @@ class Service:
             self.store: Store = store
             self._stopped = False
             self._recovery = Recovery(
-                store, lambda raw: pool.submit(functools.partial(handler.handle, raw, None, True))
+                store,
+                lambda raw: pool.submit(functools.partial(handler.handle, raw, None, True)),
+                scan_seconds=settings.scan_seconds,
             )
             self._pid = os.getpid()
 

@@ -211,3 +211,16 @@ def test_webhook_journals_before_the_200_and_drops_after_the_reply(
     finally:
         gate.set()
         app.extensions["line_error_bot"].shutdown(5.0)
+
+
+def test_journal_timing_settings_default_and_bounds() -> None:
+    from bot.config import ConfigError, Settings
+
+    required = {"LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"}
+    default = Settings.from_env(required)
+    assert (default.dead_after, default.scan_seconds) == (5.0, 2.0)
+    short = Settings.from_env(dict(required, JOURNAL_DEAD_AFTER="2", JOURNAL_SCAN_SECONDS="0.5"))
+    assert (short.dead_after, short.scan_seconds) == (2.0, 0.5)
+    for name, bad in [("JOURNAL_DEAD_AFTER", "1"), ("JOURNAL_SCAN_SECONDS", "0"), ("JOURNAL_DEAD_AFTER", "x")]:
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env(dict(required, **{name: bad}))
