@@ -4,6 +4,8 @@ Each stage reads what the earlier ones produced and never calls back into them."
 
 from __future__ import annotations
 
+import re
+
 from bot import analyze, vocabulary
 from bot.decide import Decider
 from bot.knowledge import DEFAULT_DIR, KnowledgeBase
@@ -15,7 +17,9 @@ from bot.types import Match, Query
 
 __all__ = ["Match", "Matcher"]
 
-MAX_PHRASE_WORDS = 8  # whole-phrase aliases ("what can you do") are short
+MAX_PHRASE_WORDS = 8
+# Sentence ends: a line break, 「。！？」, or ". ! ?" before a space (not "api.line.me", not "v1.2").
+_SENTENCE = re.compile(r"[\n。！？]+|(?<=[.!?])\s+")  # whole-phrase aliases ("what can you do") are short
 
 
 class Matcher:
@@ -58,7 +62,7 @@ class Matcher:
     def question(self, text: str, lang: str | None = None) -> Query:
         """Analyse and recognise a question: its words, the error lines' words, exact signals."""
         text = text[: analyze.MAX_CHARS]
-        segments = [s for s in text.replace("。", "\n").splitlines() if s.strip()]
+        segments = [s for s in _SENTENCE.split(text) if s.strip()]
         per_segment = [self.words(s) for s in segments]
         words = [w for seg in per_segment for w in seg]
         stop = self.vocabulary.stopwords
@@ -72,6 +76,9 @@ class Matcher:
             words=tuple(words),
             tokens=tuple(self._known(w) for w in words if self._is_content(w, stop)),
             focus=tuple(self._known(w) for w in focus),
+            sentences=tuple(tuple(self._known(w) for w in seg if self._is_content(w, stop)) for seg in per_segment)
+            if len(per_segment) > 1
+            else (),
             signals=self.recognizer.scan(text, words),
         )
 

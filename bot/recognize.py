@@ -16,6 +16,8 @@ from bot.vocabulary import Vocabulary
 # A three-digit number standing alone: not inside a longer number, a version ("1.502"), a time or a
 # port ("10:15", "host:443"), a path or id ("/502/", "u502").
 _NUMBER = re.compile(r"(?<![a-z0-9_.#/-])([1-5]\d\d)(?![a-z0-9_.:/-]|[.,]\d)")
+# A status named as an enum or class name: .NET's "InternalServerError", Java's "BadGateway".
+_CAMEL_NAME = re.compile(r"(?<![A-Za-z])(?:[A-Z][a-z]+){2,}(?![A-Za-z])")
 # A status class written like "5xx".
 _CLASS = re.compile(r"(?<!\w)([1-5])xx(?!\w)")
 
@@ -96,6 +98,10 @@ class Recognizer:
         joined = f" {' '.join(tokens)} "
         for phrase, code in self._vocabulary.status_phrases:
             if f" {' '.join(phrase)} " in joined and code not in codes:
+                codes.append(code)
+        for name in _CAMEL_NAME.findall(text):
+            code = self._vocabulary.status_names.get(name.casefold())
+            if code is not None and code not in codes:
                 codes.append(code)
         return Signals(
             details=tuple(found["detail"]),

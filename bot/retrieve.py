@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.analyze import Typos
 from bot.knowledge import LANGS, KnowledgeBase
@@ -100,7 +100,23 @@ class Index:
         return weights
 
     def scores(self, question: Query) -> dict[str, float]:
-        """Score (0-100) of every entry sharing a word with the question, before who-is-asking."""
+        """Score (0-100) of every entry sharing a word with the question, before who-is-asking; in a
+        question of several sentences, an entry also scores by the one sentence it fits best."""
+        out = self._scores(question)
+        s = self._settings
+        if s.sentence_weight <= 0:
+            return out
+        for tokens in question.sentences:
+            if len(set(tokens)) < s.sentence_min_words:
+                continue
+            part = replace(question, tokens=tokens, focus=(), sentences=())
+            for entry_id, score in self._scores(part).items():
+                score *= s.sentence_weight
+                if score > out.get(entry_id, 0.0):
+                    out[entry_id] = score
+        return out
+
+    def _scores(self, question: Query) -> dict[str, float]:
         s = self._settings
         weights = self._weights(question)
         if not weights:

@@ -29,6 +29,7 @@ class Query:
     words: tuple[str, ...]  # every word in order: dictionary forms (ja), stems (en), synonyms applied
     tokens: tuple[str, ...]  # the content words among them (stop words and digits dropped)
     focus: tuple[str, ...]  # the tokens of the lines that hold a pasted error (empty when none)
+    sentences: tuple[tuple[str, ...], ...] = ()  # the tokens of each sentence, when there are several
     signals: Signals = field(default_factory=Signals)
     audience: str | None = None  # set by routing: operator, app_user, sender, or None when unclear
     mentions_line: bool = False  # "LINE" named with nobody else: the app

@@ -37,6 +37,7 @@ class Vocabulary:
     status_phrases: tuple[tuple[Phrase, int], ...]  # "bad gateway" -> 502
     exact: tuple[tuple[str, str], ...]  # (compact string, entry id), longest first
     when_calling_api: dict[str, str] = field(default_factory=dict)  # entry id -> its API-side entry
+    status_names: dict[str, int] = field(default_factory=dict)  # "internalservererror" -> 500 (enum names)
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
@@ -131,6 +132,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         audience[key] = tuple(listed)
 
     phrases: list[tuple[Phrase, int]] = []
+    names: dict[str, int] = {}
     raw_status = data.get("status_phrases") or {}
     if not isinstance(raw_status, dict):
         bad("status_phrases", "must map a phrase to a status code")
@@ -140,6 +142,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
             bad(f"status_phrases.{text}", "must be an HTTP status code (100-599)")
         else:
             phrases.append((norm(str(text)), code))
+            names[compact(str(text))] = code
 
     exact: list[tuple[str, str]] = []
     raw_exact = data.get("exact") or {}
@@ -177,6 +180,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         status_phrases=tuple(sorted(phrases, key=lambda p: -len(p[0]))),
         exact=tuple(exact),
         when_calling_api=routes,
+        status_names=names,
     )
 
 

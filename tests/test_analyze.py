@@ -26,6 +26,12 @@ def test_letters_and_digits_split() -> None:
     assert words("TLS1.0") == words("TLS 1.0") == ["tls", "1", "0"]
 
 
+def test_a_date_is_not_words() -> None:
+    assert words("2025年12月2日(火)にエラー") == words("エラー")
+    assert words("2025-12-02 error") == words("error")
+    assert "秒" in words("3秒でタイムアウト")  # a duration is not a date
+
+
 def test_particles_and_auxiliaries_are_not_words() -> None:
     got = words("スマホを再起動してください")
     assert {"スマホ", "再起動"} <= set(got) and not {"を", "て"} & set(got)

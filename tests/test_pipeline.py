@@ -1,5 +1,6 @@
 """The matching algorithm on a small knowledge base of its own (tests/data/mini_kb), through public calls."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from bot import knowledge, menus, render, vocabulary
 from bot.evaluate import Question, is_right
 from bot.knowledge import KnowledgeError
 from bot.matcher import Matcher
+from bot.settings import SETTINGS
 
 MINI = Path(__file__).parent / "data" / "mini_kb"
 
@@ -93,6 +95,16 @@ def test_long_paste_the_error_line_decides(mini: Matcher) -> None:
     )
     match = mini.match(text)
     assert (match.entry_id, match.code) == ("webhook.status.500", 500)
+
+
+def test_one_sentence_of_a_long_story_can_name_the_topic(mini: Matcher) -> None:
+    text = (
+        "先週サーバーを新しいクラウドに引っ越して、設定ファイルもいろいろ書き換えました。"
+        "それからコンソールに接続に失敗と出ます。どこから見ればいいですか"
+    )
+    assert mini.match(text).entry_id == "webhook.detail.connection_failed"
+    whole_only = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, sentence_weight=0.0))
+    assert whole_only.match(text).kind == "fallback"  # the story's other words dilute the whole question
 
 
 def test_who_is_asking_picks_between_status_entries(mini: Matcher) -> None:

@@ -83,3 +83,10 @@ def test_status_phrase_and_class(scan) -> None:
 )
 def test_signs_of_calling_the_api(scan, text: str, calls: bool) -> None:
     assert scan(text).calls_api is calls
+
+
+def test_status_named_as_an_enum(scan) -> None:
+    assert scan("There was an error sending this message to your bot: HTTP status code InternalServerError").codes == (
+        500,
+    )
+    assert scan("InternalServerErrorHandler is my class").codes == ()
