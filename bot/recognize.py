@@ -18,6 +18,8 @@ from bot.vocabulary import Vocabulary
 _NUMBER = re.compile(r"(?<![a-z0-9_.#/-])([1-5]\d\d)(?![a-z0-9_.:/-]|[.,]\d)")
 # A status named as an enum or class name: .NET's "InternalServerError", Java's "BadGateway".
 _CAMEL_NAME = re.compile(r"(?<![A-Za-z])(?:[A-Z][a-z]+){2,}(?![A-Za-z])")
+# Names as written in code: "httpx.ConnectTimeout:" holds the name "connecttimeout".
+_NAME = re.compile(r"[a-z0-9]+")
 # A status class written like "5xx".
 _CLASS = re.compile(r"(?<!\w)([1-5])xx(?!\w)")
 
@@ -84,16 +86,17 @@ class Recognizer:
     def scan(self, text: str, tokens: list[str]) -> Signals:
         """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
         squeezed = compact(text)
+        folded = fold(text)
+        names = set(_NAME.findall(folded))
         found: dict[str, list[str]] = {"detail": [], "reason": [], "exact": []}
         for key, (kind, entry_id) in self._exact:
             at = squeezed.find(key)
-            if at < 0:
+            if at < 0 or (key in self._vocabulary.identifiers and key not in names):
                 continue
             # Blank the match out so a shorter string inside it is not found again.
             squeezed = squeezed[:at] + "\0" + squeezed[at + len(key) :]
             if entry_id not in found[kind]:
                 found[kind].append(entry_id)
-        folded = fold(text)
         codes = status_codes(folded)
         joined = f" {' '.join(tokens)} "
         for phrase, code in self._vocabulary.status_phrases:

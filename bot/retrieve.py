@@ -123,8 +123,9 @@ class Index:
             return {}
         words = set(weights)
         content = {w for w in words if w not in self._soft}
-        if not content:  # "LINE" or "error" alone names no topic: the recognisers decide, or nothing does
-            return {}
+        sig = question.signals
+        if not content and (sig.codes or sig.classes or sig.exact or sig.reasons or sig.details):
+            return {}  # 「LINEで500」: "LINE" names no topic, the recognised code decides
         whole_text = frozenset(content)
         # BM25 with field weights, as a share of what the question's words could score at most.
         upper = sum(weights.values()) * (s.k1 + 1)

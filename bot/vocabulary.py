@@ -5,6 +5,7 @@ field) and turns each phrase into the analyser's words once, so matching compare
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class Vocabulary:
     exact: tuple[tuple[str, str], ...]  # (compact string, entry id), longest first
     when_calling_api: dict[str, str] = field(default_factory=dict)  # entry id -> its API-side entry
     status_names: dict[str, int] = field(default_factory=dict)  # "internalservererror" -> 500 (enum names)
+    identifiers: frozenset[str] = frozenset()  # exact strings that are code names: found only whole
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
@@ -53,6 +55,11 @@ class Vocabulary:
                 out.append(tokens[i])
                 i += 1
         return out
+
+
+# An exact string written as one identifier ("ConnectTimeout", "ECONNRESET") is a name in code: it is found
+# only as a whole word, so "connect timeout" in plain words is not that exception.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
 def _phrase(text: str) -> Phrase:
@@ -145,6 +152,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
             names[compact(str(text))] = code
 
     exact: list[tuple[str, str]] = []
+    identifiers: set[str] = set()
     raw_exact = data.get("exact") or {}
     if not isinstance(raw_exact, dict):
         bad("exact", "must map an entry id to a list of strings")
@@ -159,6 +167,8 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
                 bad(f"exact.{entry_id}", f"{text!r} is too short to be recognised exactly")
             else:
                 exact.append((key, str(entry_id)))
+                if _IDENTIFIER.fullmatch(text.strip()):
+                    identifiers.add(key)
     exact.sort(key=lambda kv: -len(kv[0]))
     routes: dict[str, str] = {}
     raw_routes = data.get("when_calling_api") or {}
@@ -181,6 +191,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         exact=tuple(exact),
         when_calling_api=routes,
         status_names=names,
+        identifiers=frozenset(identifiers),
     )
 
 

@@ -90,3 +90,9 @@ def test_status_named_as_an_enum(scan) -> None:
         500,
     )
     assert scan("InternalServerErrorHandler is my class").codes == ()
+
+
+def test_an_identifier_is_found_only_as_a_whole_name(scan) -> None:
+    assert scan("httpx.ReadTimeout: The read operation timed out").exact == ("messaging_api.5xx",)
+    assert scan("read timeout on my server").exact == ()
+    assert scan("MyReadTimeoutHandler failed").exact == ()
