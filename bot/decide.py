@@ -125,6 +125,8 @@ class Decider:
                 if len(close) > 1:
                     return self._clarify(q, close, fits[0][1], code=code)
                 return self._answer(q, fits[0][0], code=code)
+            if len(candidates) == 1:  # one entry owns this code: the code says more than a loose fit
+                return self._answer(q, candidates[0], code=code)
             if fits and not self.kb[fits[0][0]].status:
                 audience = self.kb[fits[0][0]].audience
         if audience:

@@ -107,6 +107,13 @@ def test_one_sentence_of_a_long_story_can_name_the_topic(mini: Matcher) -> None:
     assert whole_only.match(text).kind == "fallback"  # the story's other words dilute the whole question
 
 
+def test_whole_phrases_are_compared_as_text(mini: Matcher) -> None:
+    assert mini.match("このボットは何ができる？").entry_id == "bot.help"  # grammar words, with a soft word
+    assert mini.match("メニュー").entry_id == "bot.help"  # an "=text" alias: the whole question
+    assert mini.match("LINE VOOMの使い方").entry_id != "bot.help"  # ... and not inside a longer one
+    assert mini.match("500エラー").kind == "clarify"  # a code is not grammar
+
+
 def test_who_is_asking_picks_between_status_entries(mini: Matcher) -> None:
     assert mini.match("LINEアプリで500").entry_id == "line_app.500"
     assert mini.match("push returned 500").entry_id == "messaging_api.5xx"
