@@ -113,4 +113,7 @@ class Recognizer:
             codes=tuple(codes),
             classes=tuple(dict.fromkeys(int(c) for c in _CLASS.findall(folded))),
             calls_api=any(sign in folded for sign in self._vocabulary.calls_api),
+            howto=any(h in folded for h in self._vocabulary.howto)
+            and not any(t in folded for t in self._vocabulary.trouble)
+            and not (codes or found["exact"] or found["detail"] or found["reason"]),
         )

@@ -18,6 +18,7 @@ class Signals:
     codes: tuple[int, ...] = ()  # HTTP status codes read from their context
     classes: tuple[int, ...] = ()  # status classes written like "5xx"
     calls_api: bool = False  # signs the asker calls the Messaging API (api.line.me, x-line-request-id, ...)
+    howto: bool = False  # asks how to do something and names nothing going wrong
 
 
 @dataclass(frozen=True)

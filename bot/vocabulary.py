@@ -19,7 +19,7 @@ FILE = "vocabulary.yaml"
 AUDIENCE_KEYS = ("operator", "app_user", "sender")
 _KEYS = {
     *("stopwords", "synonyms", "audience", "calls_api", "error_markers", "status_phrases", "exact", "soft"),
-    "when_calling_api",
+    *("when_calling_api", "howto", "trouble"),
 }
 
 Phrase = tuple[str, ...]
@@ -39,6 +39,8 @@ class Vocabulary:
     exact: tuple[tuple[str, str], ...]  # (compact string, entry id), longest first
     when_calling_api: dict[str, str] = field(default_factory=dict)  # entry id -> its API-side entry
     status_names: dict[str, int] = field(default_factory=dict)  # "internalservererror" -> 500 (enum names)
+    howto: tuple[str, ...] = ()  # folded substrings of a question asking how to do something
+    trouble: tuple[str, ...] = ()  # folded substrings that say something goes wrong ("error", 「ない」)
     identifiers: frozenset[str] = frozenset()  # exact strings that are code names: found only whole
 
     def rewrite(self, tokens: list[str]) -> list[str]:
@@ -96,6 +98,8 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
     soft = frozenset(w for t in texts("soft", data.get("soft")) for w in _phrase(t))
     markers = frozenset(w for t in texts("error_markers", data.get("error_markers")) for w in _phrase(t))
     calls = tuple(fold(t) for t in texts("calls_api", data.get("calls_api")))
+    howto = tuple(fold(t) for t in texts("howto", data.get("howto")))
+    trouble = tuple(fold(t) for t in texts("trouble", data.get("trouble")))
 
     synonyms: dict[str, dict[Phrase, Phrase]] = {}
     raw_syn = data.get("synonyms") or {}
@@ -186,6 +190,8 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         synonyms=synonyms,
         audience=audience,
         calls_api=calls,
+        howto=howto,
+        trouble=trouble,
         error_markers=markers,
         status_phrases=tuple(sorted(phrases, key=lambda p: -len(p[0]))),
         exact=tuple(exact),

@@ -114,6 +114,13 @@ def test_whole_phrases_are_compared_as_text(mini: Matcher) -> None:
     assert mini.match("500エラー").kind == "clarify"  # a code is not grammar
 
 
+def test_a_how_to_question_gets_no_error_explanation(mini: Matcher) -> None:
+    assert mini.match("push message failed").entry_id == "messaging_api.5xx"
+    assert mini.match("how to send a push message").kind == "fallback"  # nothing goes wrong: not a 5xx
+    assert mini.match("how to restart the app").entry_id == "line_app.restart_app"  # a procedure answers it
+    assert mini.match("how to fix: push message failed").entry_id == "messaging_api.5xx"
+
+
 def test_who_is_asking_picks_between_status_entries(mini: Matcher) -> None:
     assert mini.match("LINEアプリで500").entry_id == "line_app.500"
     assert mini.match("push returned 500").entry_id == "messaging_api.5xx"
