@@ -14,7 +14,10 @@ import snowballstemmer
 from rapidfuzz import fuzz, process
 from sudachipy import Dictionary, SplitMode, Tokenizer
 
-MAX_CHARS = 2000  # longer pastes are cut: matching cost stays bounded
+MAX_CHARS = 2000
+# A Japanese sentence this long always has kana: this many kanji without any is Chinese (quoted in an
+# English question, it does not make the reply Japanese).
+CHINESE_KANJI = 6  # longer pastes are cut: matching cost stays bounded
 
 _DICTIONARY = Dictionary(dict="core")
 _local = threading.local()
@@ -53,12 +56,15 @@ def compact(text: str) -> str:
 
 
 def language(text: str) -> str:
-    """ "ja" for text with kana or kanji, "en" for text with Latin words, else "ja" (the default)."""
+    """ "ja" for text with kana, or with kanji and no Latin words; "en" for Latin words (also beside a
+    quoted Chinese message: several kanji and not one kana); else "ja" (the default)."""
     folded = fold(text)
-    for ch in folded:
-        if "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff":
-            return "ja"
-    return "en" if any(w.isascii() and w.isalpha() and len(w) > 1 for w in _WORDS.findall(folded)) else "ja"
+    kana = sum("\u3040" <= ch <= "\u30ff" for ch in folded)
+    kanji = sum("\u4e00" <= ch <= "\u9fff" for ch in folded)
+    latin = any(w.isascii() and w.isalpha() and len(w) > 1 for w in _WORDS.findall(folded))
+    if kana or (kanji and not latin) or (kanji and kanji < CHINESE_KANJI):
+        return "ja"
+    return "en" if latin else "ja"
 
 
 @functools.lru_cache(maxsize=16384)

@@ -53,7 +53,11 @@ def test_fold_controls_and_width() -> None:
 
 @pytest.mark.parametrize(
     ("text", "lang"),
-    [("Webhookの再送", "ja"), ("webhook redelivery", "en"), ("500", "ja"), ("ｱｲｳ", "ja"), ("", "ja")],
+    [
+        *(("Webhookの再送", "ja"), ("webhook redelivery", "en"), ("500", "ja"), ("ｱｲｳ", "ja"), ("", "ja")),
+        *(("Webhook接続失敗", "ja"), ("LINE障害", "ja"), ("服务器内部错误请稍后再试", "ja")),
+        ("The bot answers 服务器内部错误请稍后再试 to every message", "en"),  # a quoted Chinese message
+    ],
 )
 def test_language(text: str, lang: str) -> None:
     assert language(text) == lang
