@@ -14,8 +14,8 @@ from bot.types import Signals
 from bot.vocabulary import Vocabulary
 
 # A three-digit number standing alone: not inside a longer number, a version ("1.502"), a time or a
-# port ("10:15", "host:443"), a path or id ("/502/", "u502").
-_NUMBER = re.compile(r"(?<![a-z0-9_.#/-])([1-5]\d\d)(?![a-z0-9_.:/-]|[.,]\d)")
+# port ("10:15", "host:443"), a path, file or id ("/502/", "502.html", "u502"); a sentence may end after it.
+_NUMBER = re.compile(r"(?<![a-z0-9_.#/-])([1-5]\d\d)(?![a-z0-9_:/-]|[.,][a-z0-9])")
 # A status named as an enum or class name: .NET's "InternalServerError", Java's "BadGateway".
 _CAMEL_NAME = re.compile(r"(?<![A-Za-z])(?:[A-Z][a-z]+){2,}(?![A-Za-z])")
 # Names as written in code: "httpx.ConnectTimeout:" holds the name "connecttimeout".

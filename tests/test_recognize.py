@@ -62,6 +62,8 @@ def test_api_message_inside_sdk_exception(scan) -> None:
         ("version 1.502", []),
         ("port 443 で http", []),
         ("https://example.com:8443/callback returns 404", [404]),
+        ("deployed on heroku but it just response 404. how can I fix it", [404]),  # a sentence ends
+        ("the server sends 502.html", []),
     ],
 )
 def test_status_codes_read_in_context(text: str, codes: list[int]) -> None:
