@@ -18,9 +18,9 @@ from bot.types import Match, Query
 
 __all__ = ["Match", "Matcher"]
 
-MAX_PHRASE_WORDS = 8
+MAX_PHRASE_WORDS = 8  # whole-phrase aliases ("what can you do") are short
 # Sentence ends: a line break, 「。！？」, or ". ! ?" before a space (not "api.line.me", not "v1.2").
-_SENTENCE = re.compile(r"[\n。！？]+|(?<=[.!?])\s+")  # whole-phrase aliases ("what can you do") are short
+_SENTENCE = re.compile(r"[\n。！？]+|(?<=[.!?])\s+")
 
 
 class Matcher:
