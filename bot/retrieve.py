@@ -140,6 +140,7 @@ class Index:
         focus = {w for w in question.focus if w in content} or content
         f_weight = sum(self.idf.get(w, self._unknown_idf) for w in focus)
         fit: dict[int, float] = defaultdict(float)
+        found_whole: dict[int, frozenset[str]] = {}  # each entry's longest phrase found whole in the question
         seen: set[int] = set()
         for word in content:
             for a in self._alias_postings.get(word, ()):
@@ -160,6 +161,13 @@ class Index:
                 value *= min(1.0, explained / (s.alias_share * f_weight)) if f_weight else 1.0
                 if value > fit[alias.entry]:
                     fit[alias.entry] = value
+                if got >= alias.weight - 1e-9:
+                    found_whole[alias.entry] = max(found_whole.get(alias.entry, frozenset()), alias.words, key=len)
+        # The longer phrase wins: an entry whose whole phrase is part of another entry's whole phrase, both
+        # found in the question (「検証」 inside 「検証は成功 返信がない」), fits less than that one.
+        for n, words in found_whole.items():
+            if any(words < other for m, other in found_whole.items() if m != n):
+                fit[n] *= s.subsumed
         out: dict[str, float] = {}
         for n in set(bm25) | set(fit):
             share = min(1.0, bm25.get(n, 0.0) / upper)

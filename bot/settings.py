@@ -41,6 +41,9 @@ class Settings:
     # or of its error line. Grid {0.1, 0.15, 0.25, 0.4, 0.55}: without the rule the tune split had 32 wrong
     # answers of 134; 0.1 with alias_weight 0.5 kept the paraphrases and the fewest wrong answers.
     alias_share: float = 0.1
+    # retrieve: an entry whose whole phrase found in the question lies inside another entry's whole phrase
+    # found there fits this much (the longer phrase wins). Grid {1.0, 0.95, 0.9, 0.8}: 0.9 and 0.95 alike.
+    subsumed: float = 0.9
     partial: float = 0.8  # an alias with a word missing fits its IDF coverage times this (as before)
     # The values below were set by hand, not fitted (no grid was run over them): BM25's usual k1; b lowered
     # from 0.75 because entries differ in length by design; field weights say how much a word found in

@@ -121,6 +121,14 @@ def test_a_how_to_question_gets_no_error_explanation(mini: Matcher) -> None:
     assert mini.match("how to fix: push message failed").entry_id == "messaging_api.5xx"
 
 
+def test_the_longer_phrase_wins(mini: Matcher) -> None:
+    # "line app error 500" leaves the phrase {app}; "restart line app" holds it and more: 500 fits less.
+    flat = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, subsumed=1.0)).scores("restart line app")
+    scores = mini.scores("restart line app")
+    assert scores["line_app.restart_app"] == pytest.approx(flat["line_app.restart_app"])
+    assert scores["line_app.500"] < flat["line_app.500"] - 4
+
+
 def test_who_is_asking_picks_between_status_entries(mini: Matcher) -> None:
     assert mini.match("LINEアプリで500").entry_id == "line_app.500"
     assert mini.match("push returned 500").entry_id == "messaging_api.5xx"
