@@ -44,6 +44,7 @@ def _tokenizer() -> Tokenizer:
     return tok
 
 
+@functools.lru_cache(maxsize=256)  # one question is folded by several stages (language, recognisers, words)
 def fold(text: str) -> str:
     """NFKC (full/half width), case folded, control and zero-width characters as spaces."""
     text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()

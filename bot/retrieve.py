@@ -139,30 +139,39 @@ class Index:
         # one): one incidental phrase ("help me" in a pasted traceback) must not decide the answer.
         focus = {w for w in question.focus if w in content} or content
         f_weight = sum(self.idf.get(w, self._unknown_idf) for w in focus)
+        # Each alias's found weight, summed word by word over the postings (no set work per alias).
+        got: dict[int, float] = defaultdict(float)
+        for word in content:
+            idf = self.idf.get(word)
+            if idf is None:
+                continue
+            for a in self._alias_postings.get(word, ()):
+                got[a] += idf
+        in_focus: dict[int, float] = got
+        if focus is not content:
+            in_focus = defaultdict(float)
+            for word in focus:
+                for a in self._alias_postings.get(word, ()):
+                    in_focus[a] += self.idf[word]
         fit: dict[int, float] = defaultdict(float)
         found_whole: dict[int, frozenset[str]] = {}  # each entry's longest phrase found whole in the question
-        seen: set[int] = set()
-        for word in content:
-            for a in self._alias_postings.get(word, ()):
-                if a in seen:
-                    continue
-                seen.add(a)
-                alias = self._aliases[a]
-                if alias.whole and alias.words != whole_text:
-                    continue
-                got = sum(self.idf[w] for w in alias.words & content)
-                if got >= alias.weight - 1e-9:
-                    value = 1.0
-                elif content <= alias.words and q_weight >= s.contained_share * alias.weight:
-                    value = s.contained  # the whole question is a fragment of this phrase
-                else:
-                    value = s.partial * got / alias.weight
-                explained = sum(self.idf[w] for w in alias.words & focus)
-                value *= min(1.0, explained / (s.alias_share * f_weight)) if f_weight else 1.0
-                if value > fit[alias.entry]:
-                    fit[alias.entry] = value
-                if got >= alias.weight - 1e-9:
-                    found_whole[alias.entry] = max(found_whole.get(alias.entry, frozenset()), alias.words, key=len)
+        for a, found in got.items():
+            alias = self._aliases[a]
+            if alias.whole and alias.words != whole_text:
+                continue
+            complete = found >= alias.weight - 1e-9
+            if complete:
+                value = 1.0
+                if len(alias.words) > len(found_whole.get(alias.entry, ())):
+                    found_whole[alias.entry] = alias.words
+            elif content <= alias.words and q_weight >= s.contained_share * alias.weight:
+                value = s.contained  # the whole question is a fragment of this phrase
+            else:
+                value = s.partial * found / alias.weight
+            if f_weight:
+                value *= min(1.0, in_focus.get(a, 0.0) / (s.alias_share * f_weight))
+            if value > fit[alias.entry]:
+                fit[alias.entry] = value
         # The longer phrase wins: an entry whose whole phrase is part of another entry's whole phrase, both
         # found in the question (「検証」 inside 「検証は成功 返信がない」), fits less than that one.
         for n, words in found_whole.items():
