@@ -60,12 +60,12 @@ class Index:
         avg = sum(length) / max(1, len(tf))
         df: dict[str, int] = defaultdict(int)
         # Each word's postings carry its BM25 term factor per entry, computed once here.
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        postings: dict[str, dict[int, float]] = defaultdict(dict)
         for n, counts in enumerate(tf):
             norm = settings.k1 * (1 - settings.b + settings.b * length[n] / avg)
             for word, f in counts.items():
                 df[word] += 1
-                postings[word].append((n, f * (settings.k1 + 1) / (f + norm)))
+                postings[word][n] = f * (settings.k1 + 1) / (f + norm)
         total = max(2, len(tf))
         self.idf = {w: math.log(1 + (total - d + 0.5) / (d + 0.5)) for w, d in df.items()}
         # A word no entry uses is as rare as can be: it counts in the question's weight, and no entry
@@ -110,13 +110,15 @@ class Index:
             if len(set(tokens)) < s.sentence_min_words:
                 continue
             part = replace(question, tokens=tokens, focus=(), sentences=())
-            for entry_id, score in self._scores(part).items():
+            for entry_id, score in self._scores(part, fitting_only=True).items():
                 score *= s.sentence_weight
                 if score > out.get(entry_id, 0.0):
                     out[entry_id] = score
         return out
 
-    def _scores(self, question: Query) -> dict[str, float]:
+    def _scores(self, question: Query, fitting_only: bool = False) -> dict[str, float]:
+        """Scores of one question (or sentence); `fitting_only`: only entries a concept phrase fits, since
+        without one a sentence scores under 45 (x0.9 of half), below every threshold that decides."""
         s = self._settings
         weights = self._weights(question)
         if not weights:
@@ -129,10 +131,6 @@ class Index:
         whole_text = frozenset(content)
         # BM25 with field weights, as a share of what the question's words could score at most.
         upper = sum(weights.values()) * (s.k1 + 1)
-        bm25: dict[int, float] = defaultdict(float)
-        for word, weight in weights.items():
-            for n, factor in self._postings.get(word, ()):
-                bm25[n] += weight * factor
         # Alias fit: the share (by IDF) of a concept phrase's words found in the question.
         q_weight = sum(self.idf.get(w, self._unknown_idf) for w in content)
         # In a long question an alias must explain a fair share of it (of the error line, when there is
@@ -177,6 +175,14 @@ class Index:
         for n, words in found_whole.items():
             if any(words < other for m, other in found_whole.items() if m != n):
                 fit[n] *= s.subsumed
+        bm25: dict[int, float] = defaultdict(float)
+        if fitting_only:
+            for n in [n for n, value in fit.items() if value > 0]:
+                bm25[n] = sum(weight * self._postings.get(word, {}).get(n, 0.0) for word, weight in weights.items())
+        else:
+            for word, weight in weights.items():
+                for n, factor in self._postings.get(word, {}).items():
+                    bm25[n] += weight * factor
         out: dict[str, float] = {}
         for n in set(bm25) | set(fit):
             share = min(1.0, bm25.get(n, 0.0) / upper)
