@@ -17,7 +17,9 @@ from sudachipy import Dictionary, SplitMode, Tokenizer
 MAX_CHARS = 2000
 # A Japanese sentence this long always has kana: this many kanji without any is Chinese (quoted in an
 # English question, it does not make the reply Japanese).
-CHINESE_KANJI = 6  # longer pastes are cut: matching cost stays bounded
+CHINESE_KANJI = 6
+_KANA = re.compile("[\u3040-\u30ff]")
+_KANJI = re.compile("[\u4e00-\u9fff]")  # longer pastes are cut: matching cost stays bounded
 
 _DICTIONARY = Dictionary(dict="core")
 _local = threading.local()
@@ -60,8 +62,8 @@ def language(text: str) -> str:
     """ "ja" for text with kana, or with kanji and no Latin words; "en" for Latin words (also beside a
     quoted Chinese message: several kanji and not one kana); else "ja" (the default)."""
     folded = fold(text)
-    kana = sum("\u3040" <= ch <= "\u30ff" for ch in folded)
-    kanji = sum("\u4e00" <= ch <= "\u9fff" for ch in folded)
+    kana = len(_KANA.findall(folded))
+    kanji = len(_KANJI.findall(folded))
     latin = any(w.isascii() and w.isalpha() and len(w) > 1 for w in _WORDS.findall(folded))
     if kana or (kanji and not latin) or (kanji and kanji < CHINESE_KANJI):
         return "ja"

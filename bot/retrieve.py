@@ -177,8 +177,11 @@ class Index:
                 fit[n] *= s.subsumed
         bm25: dict[int, float] = defaultdict(float)
         if fitting_only:
-            for n in [n for n, value in fit.items() if value > 0]:
-                bm25[n] = sum(weight * self._postings.get(word, {}).get(n, 0.0) for word, weight in weights.items())
+            fitting = {n for n, value in fit.items() if value > 0}
+            for word, weight in weights.items():
+                for n, factor in self._postings.get(word, {}).items():
+                    if n in fitting:
+                        bm25[n] += weight * factor
         else:
             for word, weight in weights.items():
                 for n, factor in self._postings.get(word, {}).items():
