@@ -14,7 +14,12 @@ import snowballstemmer
 from rapidfuzz import fuzz, process
 from sudachipy import Dictionary, SplitMode, Tokenizer
 
-MAX_CHARS = 2000  # longer pastes are cut: matching cost stays bounded
+MAX_CHARS = 2000
+# A Japanese sentence this long always has kana: this many kanji without any is Chinese (quoted in an
+# English question, it does not make the reply Japanese).
+CHINESE_KANJI = 6
+_KANA = re.compile("[\u3040-\u30ff]")
+_KANJI = re.compile("[\u4e00-\u9fff]")  # longer pastes are cut: matching cost stays bounded
 
 _DICTIONARY = Dictionary(dict="core")
 _local = threading.local()
@@ -27,6 +32,9 @@ _WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[^\W\da-z_]+")
 # Tokens, ids and hashes pasted with an error (20+ letters and digits mixed, as in a JWT or a user id)
 # are not words: every piece would count as a word no entry knows and drown the question's real words.
 _BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]{20,}")
+# A date (「2025年12月2日(火)」, "2025-12-02") says when, not what: its counters would count as
+# words no entry knows.
+_DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日(?:[(（][月火水木金土日][)）])?|\d{4}年|\d{4}[-/]\d{1,2}[-/]\d{1,2}")
 # Sudachi parts of speech that carry content; particles, auxiliaries and symbols carry none.
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"})
 
@@ -38,6 +46,7 @@ def _tokenizer() -> Tokenizer:
     return tok
 
 
+@functools.lru_cache(maxsize=256)  # one question is folded by several stages (language, recognisers, words)
 def fold(text: str) -> str:
     """NFKC (full/half width), case folded, control and zero-width characters as spaces."""
     text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
@@ -50,12 +59,15 @@ def compact(text: str) -> str:
 
 
 def language(text: str) -> str:
-    """ "ja" for text with kana or kanji, "en" for text with Latin words, else "ja" (the default)."""
+    """ "ja" for text with kana, or with kanji and no Latin words; "en" for Latin words (also beside a
+    quoted Chinese message: several kanji and not one kana); else "ja" (the default)."""
     folded = fold(text)
-    for ch in folded:
-        if "\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff":
-            return "ja"
-    return "en" if any(w.isascii() and w.isalpha() and len(w) > 1 for w in _WORDS.findall(folded)) else "ja"
+    kana = len(_KANA.findall(folded))
+    kanji = len(_KANJI.findall(folded))
+    latin = any(w.isascii() and w.isalpha() and len(w) > 1 for w in _WORDS.findall(folded))
+    if kana or (kanji and not latin) or (kanji and kanji < CHINESE_KANJI):
+        return "ja"
+    return "en" if latin else "ja"
 
 
 @functools.lru_cache(maxsize=16384)
@@ -86,7 +98,7 @@ def words(text: str) -> list[str]:
     """Every word of a text in order, Japanese as dictionary forms, English as stems (no stop words
     removed yet: phrases such as "my server" need them)."""
     out: list[str] = []
-    for run in _WORDS.findall(_BLOB.sub(" ", fold(text))):
+    for run in _WORDS.findall(_BLOB.sub(" ", _DATE.sub(" ", fold(text)))):
         if run.isascii():
             out.append(stem(run))
         else:

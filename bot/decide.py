@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.knowledge import KnowledgeBase
 from bot.settings import Settings
 from bot.types import Match, Query
@@ -13,8 +15,18 @@ OTHER_STATUS = "webhook.status.other"  # any code without an entry of its own (w
 class Decider:
     """The last stage: a pure function of the question, the scores and the knowledge base."""
 
-    def __init__(self, kb: KnowledgeBase, settings: Settings, when_calling_api: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        settings: Settings,
+        when_calling_api: dict[str, str] | None = None,
+        exact_ids: Iterable[str] = (),
+    ) -> None:
         self.kb = kb
+        # Entries that explain an error (a status code, a console string, an API message) and are not marked
+        # `howto: true`: no answer to "how do I send a flex message", which names nothing going wrong.
+        errors = {e.id for e in kb.entries.values() if e.status or e.code or e.detail} | set(exact_ids)
+        self._errors = {e for e in errors if not kb[e].howto}
         self.s = settings
         self._api_side = when_calling_api or {}  # the webhook's entry -> the API caller's, for API signs
         self._order = {entry_id: i for i, entry_id in enumerate(kb.entries)}
@@ -92,6 +104,8 @@ class Decider:
         return sorted(out.items(), key=lambda kv: (-kv[1], self._order[kv[0]]))
 
     def _by_score(self, q: Query, ranked: list[tuple[str, float]]) -> Match:
+        if q.signals.howto:
+            ranked = [(e, sc) for e, sc in ranked if e not in self._errors]
         if not ranked or ranked[0][1] < self.s.answer_min:
             return self._fallback(q, ranked)
         top = ranked[0][1]
@@ -125,6 +139,8 @@ class Decider:
                 if len(close) > 1:
                     return self._clarify(q, close, fits[0][1], code=code)
                 return self._answer(q, fits[0][0], code=code)
+            if len(candidates) == 1:  # one entry owns this code: the code says more than a loose fit
+                return self._answer(q, candidates[0], code=code)
             if fits and not self.kb[fits[0][0]].status:
                 audience = self.kb[fits[0][0]].audience
         if audience:

@@ -4,6 +4,9 @@ Each stage reads what the earlier ones produced and never calls back into them."
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from bot import analyze, vocabulary
 from bot.decide import Decider
 from bot.knowledge import DEFAULT_DIR, KnowledgeBase
@@ -16,6 +19,8 @@ from bot.types import Match, Query
 __all__ = ["Match", "Matcher"]
 
 MAX_PHRASE_WORDS = 8  # whole-phrase aliases ("what can you do") are short
+# Sentence ends: a line break, 「。！？」, or ". ! ?" before a space (not "api.line.me", not "v1.2").
+_SENTENCE = re.compile(r"[\n。！？]+|(?<=[.!?])\s+")
 
 
 class Matcher:
@@ -29,15 +34,22 @@ class Matcher:
         self.settings = settings
         self.recognizer = Recognizer(kb, self.vocabulary)
         self.index = Index(kb, self.vocabulary, self.content, settings)
-        self.decider = Decider(kb, settings, self.vocabulary.when_calling_api)
-        # "what can you do", 「何ができる」: an alias of grammar (or soft) words only is a whole phrase,
-        # compared as text.
-        self._phrases = {
-            tuple(self.words(alias.removeprefix("="))): entry.id
-            for entry in kb.entries.values()
-            for alias in entry.aliases()
-            if not set(self.content(alias.removeprefix("="))) - self.vocabulary.soft
-        }
+        self.decider = Decider(
+            kb, settings, self.vocabulary.when_calling_api, (entry_id for _, entry_id in self.vocabulary.exact)
+        )
+        # A whole phrase is compared as text: an "=text" alias (「使い方」 alone, not inside 「LINE VOOMの使い方」),
+        # or an alias of grammar words only ("what can you do", 「何ができる」), which may also carry soft
+        # words (「このボットは何ができる」).
+        soft = self.vocabulary.soft
+        self._phrases: dict[tuple[str, ...], str] = {}
+        for entry in kb.entries.values():
+            for alias in entry.aliases():
+                words = self.words(alias.removeprefix("="))
+                bare = self._without(words, soft)
+                if alias.startswith("="):
+                    self._phrases[tuple(words)] = entry.id
+                elif bare and not set(bare) - self.vocabulary.stopwords and not any(w.isdigit() for w in bare):
+                    self._phrases[bare] = entry.id  # 「LINEで500エラー」 is not grammar: a code is content
 
     # -- stage 1: the question, analysed once ---------------------------------------------------
 
@@ -58,7 +70,7 @@ class Matcher:
     def question(self, text: str, lang: str | None = None) -> Query:
         """Analyse and recognise a question: its words, the error lines' words, exact signals."""
         text = text[: analyze.MAX_CHARS]
-        segments = [s for s in text.replace("。", "\n").splitlines() if s.strip()]
+        segments = [s for s in _SENTENCE.split(text) if s.strip()]
         per_segment = [self.words(s) for s in segments]
         words = [w for seg in per_segment for w in seg]
         stop = self.vocabulary.stopwords
@@ -72,8 +84,15 @@ class Matcher:
             words=tuple(words),
             tokens=tuple(self._known(w) for w in words if self._is_content(w, stop)),
             focus=tuple(self._known(w) for w in focus),
+            sentences=tuple(tuple(self._known(w) for w in seg if self._is_content(w, stop)) for seg in per_segment)
+            if len(per_segment) > 1
+            else (),
             signals=self.recognizer.scan(text, words),
         )
+
+    @staticmethod
+    def _without(words: Iterable[str], soft: frozenset[str]) -> tuple[str, ...]:
+        return tuple(w for w in words if w not in soft)
 
     def _known(self, word: str) -> str:
         return word if self.index.known(word) else self.index.typos(word)
@@ -83,7 +102,10 @@ class Matcher:
     def match(self, text: str, lang: str | None = None) -> Match:
         """Match one question; `lang` forces the reply language."""
         question = route(self.question(text, lang), self.vocabulary)
-        phrase = self._phrases.get(question.words) if 0 < len(question.words) <= MAX_PHRASE_WORDS else None
+        phrase = None
+        if 0 < len(question.words) <= MAX_PHRASE_WORDS:
+            bare = self._without(question.words, self.vocabulary.soft)
+            phrase = self._phrases.get(question.words) or (self._phrases.get(bare) if bare else None)
         if phrase is not None:
             return Match("answer", question.lang, entry_id=phrase, score=100.0)
         return self.decider.decide(question, self.index.scores(question))

@@ -14,8 +14,12 @@ from bot.types import Signals
 from bot.vocabulary import Vocabulary
 
 # A three-digit number standing alone: not inside a longer number, a version ("1.502"), a time or a
-# port ("10:15", "host:443"), a path or id ("/502/", "u502").
-_NUMBER = re.compile(r"(?<![a-z0-9_.#/-])([1-5]\d\d)(?![a-z0-9_.:/-]|[.,]\d)")
+# port ("10:15", "host:443"), a path, file or id ("/502/", "502.html", "u502"); a sentence may end after it.
+_NUMBER = re.compile(r"(?<![a-z0-9_.#/-])([1-5]\d\d)(?![a-z0-9_:/-]|[.,][a-z0-9])")
+# A status named as an enum or class name: .NET's "InternalServerError", Java's "BadGateway".
+_CAMEL_NAME = re.compile(r"(?<![A-Za-z])(?:[A-Z][a-z]+){2,}(?![A-Za-z])")
+# Names as written in code: "httpx.ConnectTimeout:" holds the name "connecttimeout".
+_NAME = re.compile(r"[a-z0-9]+")
 # A status class written like "5xx".
 _CLASS = re.compile(r"(?<!\w)([1-5])xx(?!\w)")
 
@@ -82,20 +86,25 @@ class Recognizer:
     def scan(self, text: str, tokens: list[str]) -> Signals:
         """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
         squeezed = compact(text)
+        folded = fold(text)
+        names = set(_NAME.findall(folded))
         found: dict[str, list[str]] = {"detail": [], "reason": [], "exact": []}
         for key, (kind, entry_id) in self._exact:
             at = squeezed.find(key)
-            if at < 0:
+            if at < 0 or (key in self._vocabulary.identifiers and key not in names):
                 continue
             # Blank the match out so a shorter string inside it is not found again.
             squeezed = squeezed[:at] + "\0" + squeezed[at + len(key) :]
             if entry_id not in found[kind]:
                 found[kind].append(entry_id)
-        folded = fold(text)
         codes = status_codes(folded)
         joined = f" {' '.join(tokens)} "
         for phrase, code in self._vocabulary.status_phrases:
             if f" {' '.join(phrase)} " in joined and code not in codes:
+                codes.append(code)
+        for name in _CAMEL_NAME.findall(text):
+            code = self._vocabulary.status_names.get(name.casefold())
+            if code is not None and code not in codes:
                 codes.append(code)
         return Signals(
             details=tuple(found["detail"]),
@@ -104,4 +113,7 @@ class Recognizer:
             codes=tuple(codes),
             classes=tuple(dict.fromkeys(int(c) for c in _CLASS.findall(folded))),
             calls_api=any(sign in folded for sign in self._vocabulary.calls_api),
+            howto=any(h in folded for h in self._vocabulary.howto)
+            and not any(t in folded for t in self._vocabulary.trouble)
+            and not (codes or found["exact"] or found["detail"] or found["reason"]),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.analyze import Typos
 from bot.knowledge import LANGS, KnowledgeBase
@@ -60,12 +60,12 @@ class Index:
         avg = sum(length) / max(1, len(tf))
         df: dict[str, int] = defaultdict(int)
         # Each word's postings carry its BM25 term factor per entry, computed once here.
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        postings: dict[str, dict[int, float]] = defaultdict(dict)
         for n, counts in enumerate(tf):
             norm = settings.k1 * (1 - settings.b + settings.b * length[n] / avg)
             for word, f in counts.items():
                 df[word] += 1
-                postings[word].append((n, f * (settings.k1 + 1) / (f + norm)))
+                postings[word][n] = f * (settings.k1 + 1) / (f + norm)
         total = max(2, len(tf))
         self.idf = {w: math.log(1 + (total - d + 0.5) / (d + 0.5)) for w, d in df.items()}
         # A word no entry uses is as rare as can be: it counts in the question's weight, and no entry
@@ -100,47 +100,92 @@ class Index:
         return weights
 
     def scores(self, question: Query) -> dict[str, float]:
-        """Score (0-100) of every entry sharing a word with the question, before who-is-asking."""
+        """Score (0-100) of every entry sharing a word with the question, before who-is-asking; in a
+        question of several sentences, an entry also scores by the one sentence it fits best."""
+        out = self._scores(question)
+        s = self._settings
+        if s.sentence_weight <= 0:
+            return out
+        for tokens in question.sentences:
+            if len(set(tokens)) < s.sentence_min_words:
+                continue
+            part = replace(question, tokens=tokens, focus=(), sentences=())
+            for entry_id, score in self._scores(part, fitting_only=True).items():
+                score *= s.sentence_weight
+                if score > out.get(entry_id, 0.0):
+                    out[entry_id] = score
+        return out
+
+    def _scores(self, question: Query, fitting_only: bool = False) -> dict[str, float]:
+        """Scores of one question (or sentence); `fitting_only`: only entries a concept phrase fits, since
+        without one a sentence scores under 45 (x0.9 of half), below every threshold that decides."""
         s = self._settings
         weights = self._weights(question)
         if not weights:
             return {}
         words = set(weights)
         content = {w for w in words if w not in self._soft}
+        sig = question.signals
+        if not content and (sig.codes or sig.classes or sig.exact or sig.reasons or sig.details):
+            return {}  # 「LINEで500」: "LINE" names no topic, the recognised code decides
         whole_text = frozenset(content)
         # BM25 with field weights, as a share of what the question's words could score at most.
         upper = sum(weights.values()) * (s.k1 + 1)
-        bm25: dict[int, float] = defaultdict(float)
-        for word, weight in weights.items():
-            for n, factor in self._postings.get(word, ()):
-                bm25[n] += weight * factor
         # Alias fit: the share (by IDF) of a concept phrase's words found in the question.
         q_weight = sum(self.idf.get(w, self._unknown_idf) for w in content)
         # In a long question an alias must explain a fair share of it (of the error line, when there is
         # one): one incidental phrase ("help me" in a pasted traceback) must not decide the answer.
         focus = {w for w in question.focus if w in content} or content
         f_weight = sum(self.idf.get(w, self._unknown_idf) for w in focus)
-        fit: dict[int, float] = defaultdict(float)
-        seen: set[int] = set()
+        # Each alias's found weight, summed word by word over the postings (no set work per alias).
+        got: dict[int, float] = defaultdict(float)
         for word in content:
+            idf = self.idf.get(word)
+            if idf is None:
+                continue
             for a in self._alias_postings.get(word, ()):
-                if a in seen:
-                    continue
-                seen.add(a)
-                alias = self._aliases[a]
-                if alias.whole and alias.words != whole_text:
-                    continue
-                got = sum(self.idf[w] for w in alias.words & content)
-                if got >= alias.weight - 1e-9:
-                    value = 1.0
-                elif content <= alias.words and q_weight >= s.contained_share * alias.weight:
-                    value = s.contained  # the whole question is a fragment of this phrase
-                else:
-                    value = s.partial * got / alias.weight
-                explained = sum(self.idf[w] for w in alias.words & focus)
-                value *= min(1.0, explained / (s.alias_share * f_weight)) if f_weight else 1.0
-                if value > fit[alias.entry]:
-                    fit[alias.entry] = value
+                got[a] += idf
+        in_focus: dict[int, float] = got
+        if focus is not content:
+            in_focus = defaultdict(float)
+            for word in focus:
+                for a in self._alias_postings.get(word, ()):
+                    in_focus[a] += self.idf[word]
+        fit: dict[int, float] = defaultdict(float)
+        found_whole: dict[int, frozenset[str]] = {}  # each entry's longest phrase found whole in the question
+        for a, found in got.items():
+            alias = self._aliases[a]
+            if alias.whole and alias.words != whole_text:
+                continue
+            complete = found >= alias.weight - 1e-9
+            if complete:
+                value = 1.0
+                if len(alias.words) > len(found_whole.get(alias.entry, ())):
+                    found_whole[alias.entry] = alias.words
+            elif content <= alias.words and q_weight >= s.contained_share * alias.weight:
+                value = s.contained  # the whole question is a fragment of this phrase
+            else:
+                value = s.partial * found / alias.weight
+            if f_weight:
+                value *= min(1.0, in_focus.get(a, 0.0) / (s.alias_share * f_weight))
+            if value > fit[alias.entry]:
+                fit[alias.entry] = value
+        # The longer phrase wins: an entry whose whole phrase is part of another entry's whole phrase, both
+        # found in the question (「検証」 inside 「検証は成功 返信がない」), fits less than that one.
+        for n, words in found_whole.items():
+            if any(words < other for m, other in found_whole.items() if m != n):
+                fit[n] *= s.subsumed
+        bm25: dict[int, float] = defaultdict(float)
+        if fitting_only:
+            fitting = {n for n, value in fit.items() if value > 0}
+            for word, weight in weights.items():
+                for n, factor in self._postings.get(word, {}).items():
+                    if n in fitting:
+                        bm25[n] += weight * factor
+        else:
+            for word, weight in weights.items():
+                for n, factor in self._postings.get(word, {}).items():
+                    bm25[n] += weight * factor
         out: dict[str, float] = {}
         for n in set(bm25) | set(fit):
             share = min(1.0, bm25.get(n, 0.0) / upper)

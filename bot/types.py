@@ -18,6 +18,7 @@ class Signals:
     codes: tuple[int, ...] = ()  # HTTP status codes read from their context
     classes: tuple[int, ...] = ()  # status classes written like "5xx"
     calls_api: bool = False  # signs the asker calls the Messaging API (api.line.me, x-line-request-id, ...)
+    howto: bool = False  # asks how to do something and names nothing going wrong
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Query:
     words: tuple[str, ...]  # every word in order: dictionary forms (ja), stems (en), synonyms applied
     tokens: tuple[str, ...]  # the content words among them (stop words and digits dropped)
     focus: tuple[str, ...]  # the tokens of the lines that hold a pasted error (empty when none)
+    sentences: tuple[tuple[str, ...], ...] = ()  # the tokens of each sentence, when there are several
     signals: Signals = field(default_factory=Signals)
     audience: str | None = None  # set by routing: operator, app_user, sender, or None when unclear
     mentions_line: bool = False  # "LINE" named with nobody else: the app

@@ -5,6 +5,7 @@ field) and turns each phrase into the analyser's words once, so matching compare
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ FILE = "vocabulary.yaml"
 AUDIENCE_KEYS = ("operator", "app_user", "sender")
 _KEYS = {
     *("stopwords", "synonyms", "audience", "calls_api", "error_markers", "status_phrases", "exact", "soft"),
-    "when_calling_api",
+    *("when_calling_api", "howto", "trouble"),
 }
 
 Phrase = tuple[str, ...]
@@ -37,6 +38,10 @@ class Vocabulary:
     status_phrases: tuple[tuple[Phrase, int], ...]  # "bad gateway" -> 502
     exact: tuple[tuple[str, str], ...]  # (compact string, entry id), longest first
     when_calling_api: dict[str, str] = field(default_factory=dict)  # entry id -> its API-side entry
+    status_names: dict[str, int] = field(default_factory=dict)  # "internalservererror" -> 500 (enum names)
+    howto: tuple[str, ...] = ()  # folded substrings of a question asking how to do something
+    trouble: tuple[str, ...] = ()  # folded substrings that say something goes wrong ("error", 「ない」)
+    identifiers: frozenset[str] = frozenset()  # exact strings that are code names: found only whole
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
@@ -52,6 +57,11 @@ class Vocabulary:
                 out.append(tokens[i])
                 i += 1
         return out
+
+
+# An exact string written as one identifier ("ConnectTimeout", "ECONNRESET") is a name in code: it is found
+# only as a whole word, so "connect timeout" in plain words is not that exception.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
 def _phrase(text: str) -> Phrase:
@@ -88,6 +98,8 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
     soft = frozenset(w for t in texts("soft", data.get("soft")) for w in _phrase(t))
     markers = frozenset(w for t in texts("error_markers", data.get("error_markers")) for w in _phrase(t))
     calls = tuple(fold(t) for t in texts("calls_api", data.get("calls_api")))
+    howto = tuple(fold(t) for t in texts("howto", data.get("howto")))
+    trouble = tuple(fold(t) for t in texts("trouble", data.get("trouble")))
 
     synonyms: dict[str, dict[Phrase, Phrase]] = {}
     raw_syn = data.get("synonyms") or {}
@@ -131,6 +143,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         audience[key] = tuple(listed)
 
     phrases: list[tuple[Phrase, int]] = []
+    names: dict[str, int] = {}
     raw_status = data.get("status_phrases") or {}
     if not isinstance(raw_status, dict):
         bad("status_phrases", "must map a phrase to a status code")
@@ -140,8 +153,10 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
             bad(f"status_phrases.{text}", "must be an HTTP status code (100-599)")
         else:
             phrases.append((norm(str(text)), code))
+            names[compact(str(text))] = code
 
     exact: list[tuple[str, str]] = []
+    identifiers: set[str] = set()
     raw_exact = data.get("exact") or {}
     if not isinstance(raw_exact, dict):
         bad("exact", "must map an entry id to a list of strings")
@@ -156,6 +171,8 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
                 bad(f"exact.{entry_id}", f"{text!r} is too short to be recognised exactly")
             else:
                 exact.append((key, str(entry_id)))
+                if _IDENTIFIER.fullmatch(text.strip()):
+                    identifiers.add(key)
     exact.sort(key=lambda kv: -len(kv[0]))
     routes: dict[str, str] = {}
     raw_routes = data.get("when_calling_api") or {}
@@ -173,10 +190,14 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         synonyms=synonyms,
         audience=audience,
         calls_api=calls,
+        howto=howto,
+        trouble=trouble,
         error_markers=markers,
         status_phrases=tuple(sorted(phrases, key=lambda p: -len(p[0]))),
         exact=tuple(exact),
         when_calling_api=routes,
+        status_names=names,
+        identifiers=frozenset(identifiers),
     )
 
 

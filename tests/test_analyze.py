@@ -26,6 +26,12 @@ def test_letters_and_digits_split() -> None:
     assert words("TLS1.0") == words("TLS 1.0") == ["tls", "1", "0"]
 
 
+def test_a_date_is_not_words() -> None:
+    assert words("2025年12月2日(火)にエラー") == words("エラー")
+    assert words("2025-12-02 error") == words("error")
+    assert "秒" in words("3秒でタイムアウト")  # a duration is not a date
+
+
 def test_particles_and_auxiliaries_are_not_words() -> None:
     got = words("スマホを再起動してください")
     assert {"スマホ", "再起動"} <= set(got) and not {"を", "て"} & set(got)
@@ -47,7 +53,11 @@ def test_fold_controls_and_width() -> None:
 
 @pytest.mark.parametrize(
     ("text", "lang"),
-    [("Webhookの再送", "ja"), ("webhook redelivery", "en"), ("500", "ja"), ("ｱｲｳ", "ja"), ("", "ja")],
+    [
+        *(("Webhookの再送", "ja"), ("webhook redelivery", "en"), ("500", "ja"), ("ｱｲｳ", "ja"), ("", "ja")),
+        *(("Webhook接続失敗", "ja"), ("LINE障害", "ja"), ("服务器内部错误请稍后再试", "ja")),
+        ("The bot answers 服务器内部错误请稍后再试 to every message", "en"),  # a quoted Chinese message
+    ],
 )
 def test_language(text: str, lang: str) -> None:
     assert language(text) == lang

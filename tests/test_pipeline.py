@@ -1,5 +1,6 @@
 """The matching algorithm on a small knowledge base of its own (tests/data/mini_kb), through public calls."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from bot import knowledge, menus, render, vocabulary
 from bot.evaluate import Question, is_right
 from bot.knowledge import KnowledgeError
 from bot.matcher import Matcher
+from bot.settings import SETTINGS
 
 MINI = Path(__file__).parent / "data" / "mini_kb"
 
@@ -93,6 +95,38 @@ def test_long_paste_the_error_line_decides(mini: Matcher) -> None:
     )
     match = mini.match(text)
     assert (match.entry_id, match.code) == ("webhook.status.500", 500)
+
+
+def test_one_sentence_of_a_long_story_can_name_the_topic(mini: Matcher) -> None:
+    text = (
+        "先週サーバーを新しいクラウドに引っ越して、設定ファイルもいろいろ書き換えました。"
+        "それからコンソールに接続に失敗と出ます。どこから見ればいいですか"
+    )
+    assert mini.match(text).entry_id == "webhook.detail.connection_failed"
+    whole_only = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, sentence_weight=0.0))
+    assert whole_only.match(text).kind == "fallback"  # the story's other words dilute the whole question
+
+
+def test_whole_phrases_are_compared_as_text(mini: Matcher) -> None:
+    assert mini.match("このボットは何ができる？").entry_id == "bot.help"  # grammar words, with a soft word
+    assert mini.match("メニュー").entry_id == "bot.help"  # an "=text" alias: the whole question
+    assert mini.match("LINE VOOMの使い方").entry_id != "bot.help"  # ... and not inside a longer one
+    assert mini.match("500エラー").kind == "clarify"  # a code is not grammar
+
+
+def test_a_how_to_question_gets_no_error_explanation(mini: Matcher) -> None:
+    assert mini.match("push message failed").entry_id == "messaging_api.5xx"
+    assert mini.match("how to send a push message").kind == "fallback"  # nothing goes wrong: not a 5xx
+    assert mini.match("how to restart the app").entry_id == "line_app.restart_app"  # a procedure answers it
+    assert mini.match("how to fix: push message failed").entry_id == "messaging_api.5xx"
+
+
+def test_the_longer_phrase_wins(mini: Matcher) -> None:
+    # "line app error 500" leaves the phrase {app}; "restart line app" holds it and more: 500 fits less.
+    flat = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, subsumed=1.0)).scores("restart line app")
+    scores = mini.scores("restart line app")
+    assert scores["line_app.restart_app"] == pytest.approx(flat["line_app.restart_app"])
+    assert scores["line_app.500"] < flat["line_app.500"] - 4
 
 
 def test_who_is_asking_picks_between_status_entries(mini: Matcher) -> None:

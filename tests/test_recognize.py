@@ -62,6 +62,8 @@ def test_api_message_inside_sdk_exception(scan) -> None:
         ("version 1.502", []),
         ("port 443 で http", []),
         ("https://example.com:8443/callback returns 404", [404]),
+        ("deployed on heroku but it just response 404. how can I fix it", [404]),  # a sentence ends
+        ("the server sends 502.html", []),
     ],
 )
 def test_status_codes_read_in_context(text: str, codes: list[int]) -> None:
@@ -83,3 +85,16 @@ def test_status_phrase_and_class(scan) -> None:
 )
 def test_signs_of_calling_the_api(scan, text: str, calls: bool) -> None:
     assert scan(text).calls_api is calls
+
+
+def test_status_named_as_an_enum(scan) -> None:
+    assert scan("There was an error sending this message to your bot: HTTP status code InternalServerError").codes == (
+        500,
+    )
+    assert scan("InternalServerErrorHandler is my class").codes == ()
+
+
+def test_an_identifier_is_found_only_as_a_whole_name(scan) -> None:
+    assert scan("httpx.ReadTimeout: The read operation timed out").exact == ("messaging_api.5xx",)
+    assert scan("read timeout on my server").exact == ()
+    assert scan("MyReadTimeoutHandler failed").exact == ()
