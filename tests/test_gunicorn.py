@@ -29,6 +29,7 @@ from conftest import (
     text_event,
     wait_for,
 )
+from ports import free_port
 
 from scripts.fake_line import FakeLine, Faults
 
@@ -41,12 +42,6 @@ def procfile_command() -> list[str]:
     argv = shlex.split(line.removeprefix("web:"))
     assert argv[0] == "gunicorn"
     return [str(Path(sys.executable).parent / "gunicorn"), *argv[1:]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Web:
@@ -76,6 +71,9 @@ class Web:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def ready(self) -> bool:
+        """This process listens (its own log says so: not another server on the port) and answers."""
+        if not any(f"Listening at: http://0.0.0.0:{self.port} " in line for line in self.output):
+            return False
         try:
             with urllib.request.urlopen(self.url("/healthz"), timeout=2) as response:
                 return response.status == 200

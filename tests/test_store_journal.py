@@ -11,8 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 from conftest import REPLY_PATH, body_of, replies, text_event, wait_for
+from ports import free_port
 from pytest_httpserver import HTTPServer
-from test_gunicorn import Web, free_port, web_env
+from test_gunicorn import Web, web_env
 from werkzeug import Request, Response
 
 EVENTS = 80
