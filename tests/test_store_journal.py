@@ -31,13 +31,31 @@ def _slow_api(line_api: HTTPServer, delay: float) -> None:
     line_api.expect_request(REPLY_PATH, method="POST").respond_with_handler(answer)
 
 
+def _gated_api(line_api: HTTPServer, free: int, gate: threading.Event) -> None:
+    """The first `free` reply calls are answered at once; the others wait until `gate` is set."""
+    calls = iter(range(10**9))
+    lock = threading.Lock()
+
+    def answer(request: Request) -> Response:
+        with lock:
+            n = next(calls)
+        if n >= free:
+            gate.wait(30)  # a bound if the test fails before opening it, not a delay
+        return Response('{"sentMessages":[{"id":"1","quoteToken":"q"}]}', headers={"x-line-request-id": "k"})
+
+    line_api.clear_all_handlers()
+    line_api.expect_request(REPLY_PATH, method="POST").respond_with_handler(answer)
+
+
 def _replied_per_pid(web: Web) -> Counter[str]:
     return Counter(m.group(1) for ln in web.output if "msg=replied" in ln and (m := re.search(r" pid=(\d+) ", ln)))
 
 
 def test_sigkill_of_a_worker_mid_burst_loses_no_young_event(line_api: HTTPServer, tmp_path: Path) -> None:
-    # A slow LINE API and few reply threads: each worker holds a backlog when one is killed.
-    _slow_api(line_api, 0.3)
+    # The LINE API answers 4 replies, then holds every other one until the kill: the worker killed
+    # (one that has replied, so one that took events) has its whole backlog unanswered.
+    gate = threading.Event()
+    _gated_api(line_api, 4, gate)
     web = Web(web_env(line_api.url_for("/"), tmp_path, REPLY_THREADS=str(THREADS), **FAST_TAKEOVER))
     try:
         assert wait_for(web.ready, timeout=60), web.text
@@ -62,15 +80,17 @@ def test_sigkill_of_a_worker_mid_burst_loses_no_young_event(line_api: HTTPServer
             t.join()
         assert statuses == [200] * EVENTS
         # Kill the worker with replies under way (both usually are), before its backlog is done.
-        assert wait_for(lambda: sum(_replied_per_pid(web).values()) >= 4), web.text  # 80 need 1.5 s per worker
+        assert wait_for(lambda: sum(_replied_per_pid(web).values()) >= 4), web.text
         victim = _replied_per_pid(web).most_common(1)[0][0]
         os.kill(int(victim), signal.SIGKILL)
+        gate.set()
         wanted = {e["replyToken"] for e in events}
         assert wait_for(lambda: wanted <= {r["replyToken"] for r in replies(line_api)}, timeout=45), (
             sorted(wanted - {r["replyToken"] for r in replies(line_api)}),
             web.text,
         )
     finally:
+        gate.set()
         web.stop()
     recovered = [ln for ln in web.output if "journaled event recovered" in ln]
     assert recovered, web.text  # the killed worker's backlog was answered by the journal, not by luck
