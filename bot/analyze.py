@@ -74,10 +74,24 @@ def release_dictionary_pages() -> int:
     return released
 
 
+class _Controls(dict[int, int]):
+    """str.translate table: a character of Unicode category C* (control, format, unassigned...) -> space,
+    any other -> itself; filled as characters are first seen (one C lookup per character afterwards)."""
+
+    def __missing__(self, code: int) -> int:
+        value = 32 if unicodedata.category(chr(code))[0] == "C" else code
+        if len(self) < 65536:  # bounded: a flood of distinct rare characters is looked up, not kept
+            self[code] = value
+        return value
+
+
+_CONTROLS = _Controls()
+
+
 def fold(text: str) -> str:
     """NFKC (full/half width), case folded, control and zero-width characters as spaces."""
     text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
-    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return text if text.isprintable() else text.translate(_CONTROLS)
 
 
 def compact(text: str) -> str:
