@@ -98,6 +98,7 @@ class ReplyHandler:
         reply = self._rich_menu(event, reply)
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)
+        self._wait_turn()  # building and serialising the SDK's request is the longest stretch
         self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note, received)
         if reply.log is not None and self._log is not None:
             self._wait_turn()
