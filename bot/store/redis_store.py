@@ -179,8 +179,9 @@ class RedisStore:
                 args += [eid, value]
             keys = [self._journal, *(f"{PREFIX}seen:{eid}" for eid in fields)]
             claimed = self._accept(keys=keys, args=args)
-            with self._lock:
-                self._claims.update((eid, bool(c)) for eid, c in zip(fields, claimed, strict=True))
+            with self._lock:  # a second copy in this process must not overwrite the first's claim
+                for eid, c in zip(fields, claimed, strict=True):
+                    self._claims.setdefault(eid, bool(c))
 
         def local() -> None:
             self._local.put(entries)
