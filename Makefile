@@ -30,6 +30,7 @@ eval: $(STAMP)  ## score the dev question set
 
 bench: $(STAMP)  ## print matcher and webhook figures
 	$(PY) scripts/bench_matcher.py
+	$(PY) scripts/bench_process.py
 	$(PY) scripts/bench_webhook.py
 	$(PY) scripts/bench_diagnose.py
 	$(PY) scripts/bench_questionlog.py
