@@ -14,9 +14,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 chat: $(STAMP)  ## talk to the bot in the terminal
 	$(PY) -m bot chat
 
-test: $(STAMP)  ## lint, then the whole test suite
+test: $(STAMP)  ## lint, then the whole test suite (one pytest-xdist worker per CPU)
 	$(PY) -m ruff check bot tests scripts wsgi.py gunicorn.conf.py
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(PY) -m ruff check bot tests scripts wsgi.py gunicorn.conf.py
@@ -30,6 +30,7 @@ eval: $(STAMP)  ## score the dev question set
 
 bench: $(STAMP)  ## print matcher and webhook figures
 	$(PY) scripts/bench_matcher.py
+	$(PY) scripts/bench_process.py
 	$(PY) scripts/bench_webhook.py
 	$(PY) scripts/bench_diagnose.py
 	$(PY) scripts/bench_questionlog.py

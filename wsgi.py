@@ -2,6 +2,7 @@
 
 import gc
 
+from bot.analyze import release_dictionary_pages
 from bot.app import create_app_or_exit
 
 # A missing variable or a broken knowledge file: one message and exit 3, before the port is bound
@@ -13,3 +14,8 @@ app = create_app_or_exit()
 # them (and the forked workers keep sharing their pages instead of copying them as it marks them).
 gc.collect()
 gc.freeze()
+
+# Loading the Sudachi dictionary walks 72 MB of it once (and indexing the knowledge base touches more):
+# clean file pages the master never reads again. Unmapped here, they stay in the page cache; the master
+# and each worker map again only the pages their questions touch (master RSS 258 -> ~115 MB).
+release_dictionary_pages()

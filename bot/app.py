@@ -10,6 +10,7 @@ from flask import Flask
 
 from bot import knowledge, limits, logfmt, richmenu
 from bot.config import ConfigError, Settings
+from bot.matcher import Matcher
 from bot.questionlog import LogUnavailable, open_log
 from bot.service import Service
 from bot.webhook import bp
@@ -53,10 +54,13 @@ def _prepare_question_log(settings: Settings) -> None:
         question_log.close()
 
 
-def create_app(settings: Settings | None = None, kb: knowledge.KnowledgeBase | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, kb: knowledge.KnowledgeBase | None = None, matcher: Matcher | None = None
+) -> Flask:
     """Build the web app; raises ConfigError or KnowledgeError instead of starting half-ready.
 
-    `kb` is an already loaded and checked knowledge base (tests that build many apps pass one)."""
+    `kb` is an already loaded and checked knowledge base and `matcher` a Matcher built for it (tests
+    that build many apps pass both: building the matcher's index is most of an app's cost)."""
     _configure_logging()
     settings = settings or Settings.from_env()
     kb = kb or limits.checked(knowledge.load(settings.knowledge_dir))
@@ -64,7 +68,7 @@ def create_app(settings: Settings | None = None, kb: knowledge.KnowledgeBase | N
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     _prepare_question_log(settings)
     menus = richmenu.load_if_present(settings.knowledge_dir, kb)  # names only: the images are LINE's now
-    service = Service(settings, kb, menus.names() if menus else None)
+    service = Service(settings, kb, menus.names() if menus else None, matcher)
     app.extensions["line_error_bot"] = service
     app.register_blueprint(bp)
     # gunicorn's worker_exit hook drains the pool first (gunicorn.conf.py); this covers other servers.

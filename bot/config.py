@@ -48,6 +48,8 @@ class Settings:
     redis_url: str = ""  # REDIS_URL: shared state for several dynos; "" = the SQLite file alone
     redis_timeout: float = 0.25  # seconds per Redis call before falling back (Redis answers in ~1 ms)
     redis_connections: int = 10  # Redis connections per worker process
+    dead_after: float = 5.0  # JOURNAL_DEAD_AFTER: a process silent this long is dead (its events taken over)
+    scan_seconds: float = 2.0  # JOURNAL_SCAN_SECONDS: how often to look for dead processes' events
     question_log: LogConfig = field(default_factory=LogConfig)  # QUESTION_LOG*, DATABASE_URL
 
     def __repr__(self) -> str:  # never print the secret or the token
@@ -77,6 +79,9 @@ class Settings:
             redis_url=env.get("REDIS_URL", "").strip(),
             redis_timeout=_number(env, "REDIS_TIMEOUT", cls.redis_timeout, 0.01, 10),
             redis_connections=int(_number(env, "REDIS_MAX_CONNECTIONS", cls.redis_connections, 1, 1000)),
+            # Beats come every second: a shorter silence would take a busy live process for dead.
+            dead_after=_number(env, "JOURNAL_DEAD_AFTER", cls.dead_after, 2, 50),
+            scan_seconds=_number(env, "JOURNAL_SCAN_SECONDS", cls.scan_seconds, 0.1, 30),
             dedupe_path=env.get("DEDUPE_DB", "").strip()
             or str(Path(tempfile.gettempdir()) / "line-error-bot-events.sqlite3"),
             question_log=_log_config(env),

@@ -138,7 +138,11 @@ class KnowledgeBase:
         return entry_id in self.entries
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it: the pure-Python one took ~0.5 s of every start-up.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_SafeLoader):  # type: ignore[misc,valid-type]
     """SafeLoader that records the line of every mapping key (1-based) in `__lines__`."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:

@@ -49,7 +49,7 @@ def born(entry: Journaled) -> float:
 
 
 class Recovery:
-    """A daemon thread: `store.beat()` every second, dead processes' events every SCAN_SECONDS, and
+    """A daemon thread: `store.beat()` every second, dead processes' events every `scan_seconds`, and
     freed heap memory back to the system every TRIM_SECONDS (it is this process's housekeeper)."""
 
     def __init__(
@@ -58,8 +58,10 @@ class Recovery:
         submit: Callable[[dict[str, Any]], bool],
         *,
         clock: Callable[[], float] = time.time,
+        scan_seconds: float = SCAN_SECONDS,
     ) -> None:
         self._store = store
+        self._scan_seconds = scan_seconds
         self._submit = submit
         self._clock = clock
         self._stop = threading.Event()
@@ -73,7 +75,7 @@ class Recovery:
             try:
                 self._store.beat()
                 if time.monotonic() >= next_scan:
-                    next_scan = time.monotonic() + SCAN_SECONDS
+                    next_scan = time.monotonic() + self._scan_seconds
                     self.recover()
                 if time.monotonic() >= next_trim:
                     next_trim = time.monotonic() + TRIM_SECONDS

@@ -33,10 +33,18 @@ CACHE_CHARS = 300
 class Service:
     """Wires intake -> worker pool -> reply handler for this process."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase, menu_names: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        kb: KnowledgeBase,
+        menu_names: dict[str, str] | None = None,
+        matcher: Matcher | None = None,
+    ) -> None:
         self.kb = kb
         self._menu_names = menu_names or {}
-        self.matcher = Matcher(kb)
+        if matcher is not None and matcher.kb is not kb:
+            raise ValueError("the matcher given was built for another knowledge base")
+        self.matcher = matcher or Matcher(kb)  # a Matcher is pure: one built for `kb` may be shared
         # The same errors get pasted again and again: remember recent short questions and replies
         # (short only: 4,096 pastes of 5,000 characters would cost tens of MB).
         self._match_cached = functools.lru_cache(maxsize=4096)(self.matcher.match)
@@ -79,6 +87,7 @@ class Service:
                 settings.redis_url,
                 redis_timeout=settings.redis_timeout,
                 redis_connections=settings.redis_connections,
+                dead_after=settings.dead_after,
             )
             diagnoser = diagnose.Diagnoser(self.kb, self.diagnose_data, self._diagnose_options, limiter=store)
             pool = self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
@@ -102,7 +111,9 @@ class Service:
             self.store: Store = store
             self._stopped = False
             self._recovery = Recovery(
-                store, lambda raw: pool.submit(functools.partial(handler.handle, raw, None, True))
+                store,
+                lambda raw: pool.submit(functools.partial(handler.handle, raw, None, True)),
+                scan_seconds=settings.scan_seconds,
             )
             self._pid = os.getpid()
 

@@ -49,7 +49,8 @@ class FakeLine:
         self.server.fake = self
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="fake-line", daemon=True)
+        # A 20 ms poll: shutdown() returns at once instead of after socketserver's default 0.5 s.
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), name="fake-line", daemon=True)
 
     def __enter__(self) -> FakeLine:
         self._thread.start()

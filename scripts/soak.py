@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 
+from bench_process import smaps
 from bench_webhook import (
     ROOT,
     SECRET,
@@ -130,6 +131,9 @@ def main() -> None:
             first_rss = first_rss or rss
             growth = ", ".join(f"{b - a:+.1f}" for a, b in zip(first_rss[1:], rss[1:], strict=False))
             files = f"SQLite file {size_mb(db):.1f} MB + wal {size_mb(db + '-wal'):.1f} MB"
+            # Anonymous memory (the Python heap; the rest of RSS is mostly the dictionary's file pages).
+            anon = ", ".join(f"{smaps(pid)['anon']:.0f}" for pid in children(proc.pid))
+            files += f"  anonymous {anon} MB"
             print(
                 f"  {sent:>7} events  replies {arrived(fake_port):>7}  RSS {', '.join(f'{m:.0f}' for m in rss)} MB"
                 f" (workers since 5,000: {growth} MB)  {files}  {time.monotonic() - began:.0f} s"

@@ -10,13 +10,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl) not found: install them, e.g. `apt-get install postgresql` "
@@ -32,12 +32,6 @@ def _bin_dir() -> Path | None:
         if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
             return Path(candidate)
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Cluster:
@@ -61,7 +55,7 @@ class Cluster:
             self._prefix = ["runuser", "-u", "postgres", "--"]
         self._data = self._root / "data"
         self._pg_ctl = str(bin_dir / "pg_ctl")
-        self.port = _free_port()
+        self.port = free_port()
         self._run(
             str(bin_dir / "initdb"),
             "-D",

@@ -33,13 +33,13 @@ def loopback(monkeypatch: pytest.MonkeyPatch, ca: trustme.CA, tmp_path: Any) -> 
 
 
 @pytest.fixture
-def app(loopback: str, line_api: HTTPServer, tmp_path: Any) -> Iterator[Any]:
+def app(loopback: str, line_api: HTTPServer, tmp_path: Any, kb: Any, matcher: Any) -> Iterator[Any]:
     """conftest's app, made after the test-only settings are in the environment."""
     from conftest import settings_for
 
     from bot.app import create_app
 
-    application = create_app(settings_for(line_api.url_for("/"), tmp_path))
+    application = create_app(settings_for(line_api.url_for("/"), tmp_path), kb, matcher)
     yield application
     application.extensions["line_error_bot"].shutdown(5.0)
 

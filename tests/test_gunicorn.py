@@ -29,6 +29,7 @@ from conftest import (
     text_event,
     wait_for,
 )
+from ports import free_port
 
 from scripts.fake_line import FakeLine, Faults
 
@@ -43,12 +44,6 @@ def procfile_command() -> list[str]:
     return [str(Path(sys.executable).parent / "gunicorn"), *argv[1:]]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Web:
     """A running `gunicorn wsgi:app` and its output."""
 
@@ -56,6 +51,7 @@ class Web:
         self.port = int(env["PORT"])
         self.workers = int(env["WEB_CONCURRENCY"])
         self.output: list[str] = []
+        self._terminated = False
         self.proc = subprocess.Popen(
             procfile_command(), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -75,6 +71,9 @@ class Web:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def ready(self) -> bool:
+        """This process listens (its own log says so: not another server on the port) and answers."""
+        if not any(f"Listening at: http://0.0.0.0:{self.port} " in line for line in self.output):
+            return False
         try:
             with urllib.request.urlopen(self.url("/healthz"), timeout=2) as response:
                 return response.status == 200
@@ -96,9 +95,15 @@ class Web:
         except urllib.error.HTTPError as exc:
             return exc.code
 
+    def terminate(self) -> None:
+        """SIGTERM (a platform restart), without waiting: stop several servers at once, then stop() each."""
+        if self.proc.poll() is None and not self._terminated:
+            self._terminated = True
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.proc.wait(timeout=40)
             except subprocess.TimeoutExpired:

@@ -35,9 +35,11 @@ def log_config(request: pytest.FixtureRequest, tmp_path: Path) -> LogConfig:
 
 
 @pytest.fixture
-def bot(line_api: HTTPServer, tmp_path: Path, log_config: LogConfig) -> Iterator[tuple[Any, QuestionLog]]:
+def bot(
+    line_api: HTTPServer, tmp_path: Path, log_config: LogConfig, kb: Any, matcher: Any
+) -> Iterator[tuple[Any, QuestionLog]]:
     """A test client of the real app, and a reader of the same question log."""
-    app = create_app(settings_for(line_api.url_for("/"), tmp_path, question_log=log_config))
+    app = create_app(settings_for(line_api.url_for("/"), tmp_path, question_log=log_config), kb, matcher)
     reader = open_log(log_config, "not the key: rows are only read")
     yield app.test_client(), reader
     app.extensions["line_error_bot"].shutdown(5.0)
@@ -106,11 +108,11 @@ def test_secrets_in_questions_never_reach_the_database(bot: tuple[Any, QuestionL
 
 
 def test_database_down_costs_a_warning_not_a_reply(
-    line_api: HTTPServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    line_api: HTTPServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, kb: Any, matcher: Any
 ) -> None:
     down = LogConfig(database_url="postgres://nobody@127.0.0.1:1/none")
     with caplog.at_level(logging.WARNING, logger="bot"):
-        app = create_app(settings_for(line_api.url_for("/"), tmp_path, question_log=down))
+        app = create_app(settings_for(line_api.url_for("/"), tmp_path, question_log=down), kb, matcher)
         client = app.test_client()
         post(client, [text_event("TLSハンドシェイク失敗"), text_event("what time is it")])
         post(client, [text_event("could_not_connect")])
@@ -121,9 +123,10 @@ def test_database_down_costs_a_warning_not_a_reply(
     assert any("question log (postgresql)" in w for w in warnings)  # at start-up: the schema could not be made
 
 
-def test_log_off_writes_nothing(line_api: HTTPServer, tmp_path: Path) -> None:
+def test_log_off_writes_nothing(line_api: HTTPServer, tmp_path: Path, kb: Any, matcher: Any) -> None:
     path = tmp_path / "off.sqlite3"
-    app = create_app(settings_for(line_api.url_for("/"), tmp_path, question_log=LogConfig(False, "", str(path))))
+    off = LogConfig(False, "", str(path))
+    app = create_app(settings_for(line_api.url_for("/"), tmp_path, question_log=off), kb, matcher)
     post(app.test_client(), [text_event("what time is it")])
     assert wait_for(lambda: len(replies(line_api)) == 1)
     app.extensions["line_error_bot"].shutdown(5.0)

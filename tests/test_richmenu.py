@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKEN, post, replies, settings_for, text_event, wait_for
+from conftest import TOKEN, LocalServer, post, replies, settings_for, text_event, wait_for
 from PIL import Image
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -142,7 +142,7 @@ class FakeRichMenus:
 @pytest.fixture
 def data_api() -> Iterator[HTTPServer]:
     """A second fake: LINE's data API host (api-data.line.me), where images are uploaded."""
-    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server = LocalServer()
     server.start()
     yield server
     server.clear()

@@ -151,8 +151,9 @@ def test_unusable_sqlite_file_degrades_loudly(tmp_path: Path, caplog: Any) -> No
     assert store.first_time("a") and not store.first_time("a")  # still deduplicates in memory
 
 
-def test_healthz_says_degraded_with_the_reason(line_api: HTTPServer, tmp_path: Path) -> None:
-    app = create_app(settings_for(line_api.url_for("/"), tmp_path, dedupe_path=str(tmp_path / "nope" / "x.db")))
+def test_healthz_says_degraded_with_the_reason(line_api: HTTPServer, tmp_path: Path, kb: Any, matcher: Any) -> None:
+    unusable = settings_for(line_api.url_for("/"), tmp_path, dedupe_path=str(tmp_path / "nope" / "x.db"))
+    app = create_app(unusable, kb, matcher)
     try:
         response = app.test_client().get("/healthz")
         assert response.status_code == 503
@@ -182,7 +183,9 @@ def test_sqlite_file_is_bounded_and_gives_space_back(tmp_path: Path, monkeypatch
     assert store.first_time("01BOUNDED00000000000000009999") is False  # the newest are kept
 
 
-def test_webhook_journals_before_the_200_and_drops_after_the_reply(line_api: HTTPServer, tmp_path: Path) -> None:
+def test_webhook_journals_before_the_200_and_drops_after_the_reply(
+    line_api: HTTPServer, tmp_path: Path, kb: Any, matcher: Any
+) -> None:
     """With the LINE API holding the reply, the accepted event is journaled; after the reply it is gone."""
     path = tmp_path / "seen.sqlite3"
     gate, arrived = threading.Event(), threading.Event()
@@ -194,7 +197,7 @@ def test_webhook_journals_before_the_200_and_drops_after_the_reply(line_api: HTT
             Response('{"sentMessages":[{"id":"1","quoteToken":"q"}]}', status=200),
         )[2]
     )
-    app = create_app(settings_for(line_api.url_for("/"), tmp_path, dedupe_path=str(path)))
+    app = create_app(settings_for(line_api.url_for("/"), tmp_path, dedupe_path=str(path)), kb, matcher)
     try:
         event = text_event("unknown host")
         assert post(app.test_client(), [event]).status_code == 200
@@ -208,3 +211,16 @@ def test_webhook_journals_before_the_200_and_drops_after_the_reply(line_api: HTT
     finally:
         gate.set()
         app.extensions["line_error_bot"].shutdown(5.0)
+
+
+def test_journal_timing_settings_default_and_bounds() -> None:
+    from bot.config import ConfigError, Settings
+
+    required = {"LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"}
+    default = Settings.from_env(required)
+    assert (default.dead_after, default.scan_seconds) == (5.0, 2.0)
+    short = Settings.from_env(dict(required, JOURNAL_DEAD_AFTER="2", JOURNAL_SCAN_SECONDS="0.5"))
+    assert (short.dead_after, short.scan_seconds) == (2.0, 0.5)
+    for name, bad in [("JOURNAL_DEAD_AFTER", "1"), ("JOURNAL_SCAN_SECONDS", "0"), ("JOURNAL_DEAD_AFTER", "x")]:
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env(dict(required, **{name: bad}))

@@ -8,11 +8,10 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import body_of, replies, text_event, wait_for
+from conftest import REPLY_PATH, LocalServer, body_of, replies, text_event, wait_for
 from pytest_httpserver import HTTPServer
 from redisserver import RedisServer
 from test_gunicorn import Web, web_env
@@ -21,19 +20,51 @@ UNREACHABLE = "shared store (Redis) unreachable"
 BACK = "shared store (Redis) answers again"
 
 
-@pytest.fixture
-def dynos(line_api: HTTPServer, redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[Web, Web]]:
+# The three tests share one pair of dynos, one Redis and one fake LINE API (starting them is most of
+# the cost); each test sends events of its own (fresh ids and reply tokens), and the Redis outage test,
+# which stops and restarts Redis, comes last. Under pytest-xdist a worker that gets only some of them
+# starts its own pair (the tests stay independent of which ones ran before).
+
+
+@pytest.fixture(scope="module")
+def line_api() -> Iterator[HTTPServer]:
+    """conftest's fake LINE API, for the whole module."""
+    server = LocalServer()
+    server.start()
+    server.expect_request(REPLY_PATH, method="POST").respond_with_json(
+        {"sentMessages": [{"id": "1", "quoteToken": "q"}]}, headers={"x-line-request-id": "req-ok"}
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the module."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def dynos(
+    line_api: HTTPServer, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Web, Web]]:
     """Dyno A and dyno B: each its own gunicorn (2 workers) and SQLite file, one Redis between them."""
     started = []
     try:
         for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            env = web_env(line_api.url_for("/"), tmp_path / name, REDIS_URL=redis_server.url)
+            env = web_env(line_api.url_for("/"), tmp_path_factory.mktemp(name), REDIS_URL=redis_server.url)
             started.append(Web(env))
         for web in started:
             assert wait_for(web.ready, timeout=60), web.text
         yield started[0], started[1]
     finally:
+        for web in started:
+            web.terminate()  # both at once: each takes about a second to stop
         for web in started:
             web.stop()
 

@@ -121,7 +121,12 @@ def prepare(redis_url: str) -> None:
 
 
 def open_store(
-    dedupe_path: str, redis_url: str = "", *, redis_timeout: float = 0.25, redis_connections: int = 10
+    dedupe_path: str,
+    redis_url: str = "",
+    *,
+    redis_timeout: float = 0.25,
+    redis_connections: int = 10,
+    dead_after: float = DEAD_AFTER,
 ) -> Store:
     """The store for this process (call after the fork): Redis when a URL is given, else SQLite.
 
@@ -133,7 +138,7 @@ def open_store(
     owner = owner_id()
     local: Store
     try:
-        local = SqliteStore(dedupe_path, owner)
+        local = SqliteStore(dedupe_path, owner, dead_after)
     except Exception as exc:  # noqa: BLE001 - sqlite3.Error, OSError: any reason the file is unusable
         reason = f"dedupe store {dedupe_path} unusable ({exc}): deduplicating in process memory only"
         log.error("%s", reason)
@@ -142,4 +147,6 @@ def open_store(
         return local
     from bot.store.redis_store import RedisStore
 
-    return RedisStore(redis_url, local, owner, timeout=redis_timeout, max_connections=redis_connections)
+    return RedisStore(
+        redis_url, local, owner, timeout=redis_timeout, max_connections=redis_connections, dead_after=dead_after
+    )

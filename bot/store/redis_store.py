@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -64,7 +65,16 @@ class RedisStore:
     """Event ids (SET NX EX), offers (SET EX), rate limits (INCR + EXPIRE) and the journal (a hash
     per process, with a heartbeat key) in Redis; one connection pool per process, made after the fork."""
 
-    def __init__(self, url: str, local: Store, owner: str, *, timeout: float, max_connections: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        local: Store,
+        owner: str,
+        *,
+        timeout: float,
+        max_connections: int,
+        dead_after: float = DEAD_AFTER,
+    ) -> None:
         options: dict[str, object] = {}
         if url.startswith("rediss://"):
             # Heroku Key-Value Store serves TLS with a self-signed certificate; Heroku's documented
@@ -93,6 +103,7 @@ class RedisStore:
         self._local_ids: set[str] = set()  # journaled in SQLite during an outage
         self._undone: set[str] = set()  # replied to during an outage, still in our Redis hash
         self._suspects: set[str] = set()
+        self._alive_seconds = max(1, math.ceil(dead_after))  # the heartbeat key's life (whole seconds)
         # Ids `put` found new (True) or seen (False), until the reply thread asks first_time: the
         # atomic set-if-absent ran with the journal write, in the webhook's one round trip.
         self._claims: dict[str, bool] = {}
@@ -261,7 +272,7 @@ class RedisStore:
             if undone:
                 self._call(lambda: self._redis.hdel(self._journal, *undone), lambda: None)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(self._alive, b"1", ex=int(DEAD_AFTER))
+        pipe.set(self._alive, b"1", ex=self._alive_seconds)
         pipe.sadd(OWNERS, self._owner)
         self._call(pipe.execute, list)
 

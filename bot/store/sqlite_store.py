@@ -49,9 +49,10 @@ class SqliteStore:
     a connection per thread cost each of 64 reply threads its own page cache.
     """
 
-    def __init__(self, path: str, owner: str) -> None:
+    def __init__(self, path: str, owner: str, dead_after: float = DEAD_AFTER) -> None:
         self.path = path
         self._owner = owner
+        self._dead_after = dead_after
         self._lock = threading.Lock()
         self._count = 0
         self._suspects: set[str] = set()
@@ -179,8 +180,8 @@ class SqliteStore:
             log.warning("journal error (%s) marking %s done", exc, event_id)
 
     def unfinished(self) -> list[Journaled]:
-        """Take over the rows of processes silent for DEAD_AFTER seconds, seen so twice in a row."""
-        cutoff = time.time() - DEAD_AFTER
+        """Take over the rows of processes silent for `dead_after` seconds, seen so twice in a row."""
+        cutoff = time.time() - self._dead_after
         try:
             silent = {
                 owner

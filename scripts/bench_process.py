@@ -1,0 +1,130 @@
+"""Start-up and memory of the web process: start to first 200 over several starts, then each process's
+resident memory (master and workers) split into private and shared pages, and how much of it is the
+Sudachi dictionary's file mapping, after every worker has answered the dev questions.
+
+Usage: python scripts/bench_process.py [--starts 5] [--events 400]
+Everything runs on 127.0.0.1 (the fake LINE API is scripts/fake_line.py); figures are printed."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_webhook import (
+    SECRET,
+    TOKEN,
+    children,
+    free_port,
+    load,
+    make_bodies,
+    procfile_argv,
+    start,
+    start_fake,
+    stop,
+)
+
+DICTIONARY = "system.dic"
+
+
+def smaps(pid: int) -> dict[str, float]:
+    """Rss, Pss, private, shared and the dictionary's resident share of a process, in MB (/proc/PID/smaps)."""
+    total = {"rss": 0, "pss": 0, "private": 0, "shared": 0, "anon": 0, "dict": 0}
+    in_dict = False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if " " in name:  # a mapping's header line: "start-end perms offset dev inode [path]"
+            in_dict = line.rstrip().endswith(DICTIONARY)
+            continue
+        value = rest.split()[0] if rest.split() else "0"
+        if not value.isdigit():
+            continue
+        kb = int(value)
+        if name == "Rss":
+            total["rss"] += kb
+            total["dict"] += kb if in_dict else 0
+        elif name == "Pss":
+            total["pss"] += kb
+        elif name in ("Private_Clean", "Private_Dirty"):
+            total["private"] += kb
+        elif name in ("Shared_Clean", "Shared_Dirty"):
+            total["shared"] += kb
+        elif name == "Anonymous":
+            total["anon"] += kb
+    return {k: v / 1024 for k, v in total.items()}
+
+
+def describe(pid: int) -> str:
+    m = smaps(pid)
+    return (
+        f"RSS {m['rss']:5.1f}  PSS {m['pss']:5.1f}  private {m['private']:5.1f}  shared {m['shared']:5.1f}  "
+        f"(anonymous {m['anon']:5.1f}, dictionary file {m['dict']:5.1f}) MB"
+    )
+
+
+def wait_replies(fake_port: int, n: int, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", fake_port, timeout=10)
+        conn.request("GET", "/count")
+        count = int(conn.getresponse().read())
+        if count >= n:
+            break
+        time.sleep(0.1)
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--events", type=int, default=400, help="webhooks sent before memory is read")
+    args = parser.parse_args()
+    fake, fake_port = start_fake(0.01)
+    boots: list[float] = []
+    try:
+        for i in range(args.starts):
+            port = free_port()
+            tmp = tempfile.mkdtemp(prefix="bench-process-")
+            env = dict(
+                os.environ,
+                PORT=str(port),
+                LINE_CHANNEL_SECRET=SECRET,
+                LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+                LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}",
+                DEDUPE_DB=f"{tmp}/seen.sqlite3",
+                QUESTION_LOG_DB=f"{tmp}/questions.sqlite3",
+            )
+            proc, boot = start(procfile_argv(), env, port)
+            boots.append(boot)
+            try:
+                if i == args.starts - 1:  # memory once, on the last start: after real questions
+                    print(f"process: boot, before any webhook:  master {describe(proc.pid)}")
+                    for n, pid in enumerate(children(proc.pid), 1):
+                        print(f"process:                             worker {n} {describe(pid)}")
+                    before = wait_replies(fake_port, 0, 0)
+                    load(port, make_bodies(args.events), 16)
+                    wait_replies(fake_port, before + args.events)
+                    print(f"process: after {args.events} webhooks:        master {describe(proc.pid)}")
+                    for n, pid in enumerate(children(proc.pid), 1):
+                        print(f"process:                             worker {n} {describe(pid)}")
+            finally:
+                with contextlib.suppress(Exception):
+                    stop(proc)
+    finally:
+        fake.terminate()
+        fake.wait(10)
+    print(
+        f"process: start to first 200 over {len(boots)} starts: {', '.join(f'{b:.2f}' for b in boots)} s "
+        f"(median {statistics.median(boots):.2f} s)"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
