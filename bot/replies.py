@@ -35,6 +35,7 @@ class ReplyHandler:
         menu_names: dict[str, str] | None = None,
         question_log: QuestionLog | None = None,
         diagnoser: Diagnoser | None = None,
+        wait_turn: Callable[[], None] = lambda: None,
     ) -> None:
         self._kb = kb
         self._menu_names = menu_names or {}  # language -> rich menu name (knowledge/richmenu.yaml)
@@ -44,6 +45,8 @@ class ReplyHandler:
         self._render = render
         self._log = question_log
         self._diagnoser = diagnoser
+        # Webhooks go first: called after each wait on I/O, before the CPU work that follows it.
+        self._wait_turn = wait_turn
 
     def handle(self, raw: dict[str, Any], received: float | None = None, recovered: bool = False) -> None:
         """Dedupe, parse and answer one raw event that arrived at `received` (time.monotonic()), then drop
@@ -60,6 +63,7 @@ class ReplyHandler:
             if found and not self._store.first_time(found) and not recovered:
                 log.info(kv("duplicate event skipped", webhookEventId=found))
                 return
+            self._wait_turn()
             self._answer(raw, found, received)
         finally:
             if found:
@@ -94,8 +98,10 @@ class ReplyHandler:
         reply = self._rich_menu(event, reply)
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)
+        self._wait_turn()  # building and serialising the SDK's request is the longest stretch
         self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note, received)
         if reply.log is not None and self._log is not None:
+            self._wait_turn()
             # After the reply: a slow or failing database delays nobody's answer (it warns, once).
             source = event.source
             who = getattr(source, "user_id", None) or chat

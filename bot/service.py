@@ -90,10 +90,18 @@ class Service:
                 dead_after=settings.dead_after,
             )
             diagnoser = diagnose.Diagnoser(self.kb, self.diagnose_data, self._diagnose_options, limiter=store)
-            handler = ReplyHandler(
-                self.kb, store, self._sender, self.match, self.render, self._menu_names, self._log, diagnoser
-            )
             pool = self._pool = WorkerPool(settings.reply_threads, settings.reply_queue)
+            handler = ReplyHandler(
+                self.kb,
+                store,
+                self._sender,
+                self.match,
+                self.render,
+                self._menu_names,
+                self._log,
+                diagnoser,
+                wait_turn=pool.wait_turn,
+            )
             self._intake = Intake(
                 settings.channel_secret,
                 lambda raw: pool.submit(functools.partial(handler.handle, raw, time.monotonic())),

@@ -14,6 +14,19 @@ log = logging.getLogger(__name__)
 _STOP = object()
 
 
+def _yields() -> tuple[Callable[[], None], Callable[[], None]]:
+    """Under gevent: wait until no socket or timer is ready (gevent.idle), and let ready ones run once
+    (gevent.sleep(0)). With OS threads, nothing: the interpreter preempts a reply thread, while a
+    greenlet keeps the process until it yields."""
+    from gevent import monkey
+
+    if monkey.is_module_patched("threading"):
+        import gevent
+
+        return gevent.idle, lambda: gevent.sleep(0)
+    return (lambda: None), (lambda: None)
+
+
 class WorkerPool:
     """N threads running queued jobs, fed by a dispatcher that holds jobs back while webhooks are busy.
 
@@ -31,7 +44,7 @@ class WorkerPool:
         self, threads: int, limit: int, *, quiet: float = 0.01, patience: float = 1.0, name: str = "reply"
     ) -> None:
         self._incoming: queue.SimpleQueue[tuple[float, object]] = queue.SimpleQueue()
-        self._ready: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._ready: queue.SimpleQueue[tuple[float, object]] = queue.SimpleQueue()
         self._limit = limit
         self._quiet = quiet
         self._patience = patience
@@ -39,6 +52,10 @@ class WorkerPool:
         self._unfinished = 0
         self._busy = 0  # webhooks in progress
         self._last_busy = 0.0  # when the last one began or ended
+        self._idle = threading.Event()  # set while no webhook is in progress
+        self._idle.set()
+        self._job = threading.local()  # when the job this thread runs was queued
+        self._loop_idle, self._pass = _yields()
         self._closed = False
         self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(threads)]
         self._dispatcher = threading.Thread(target=self._dispatch, name=f"{name}-dispatch", daemon=True)
@@ -60,12 +77,36 @@ class WorkerPool:
         with self._lock:
             self._busy += 1
             self._last_busy = time.monotonic()
+            self._idle.clear()
         try:
             yield
         finally:
             with self._lock:
                 self._busy -= 1
                 self._last_busy = time.monotonic()
+                if not self._busy:
+                    self._idle.set()
+
+    def wait_turn(self) -> None:
+        """Called by a job before a stretch of CPU work: let webhooks that are ready or in progress go first.
+
+        The dispatcher only holds jobs back before they start; a job already running resumes
+        whenever its I/O completes, and under gevent it then keeps the process until its next
+        I/O (a reply's parse, match, render and serialisation: milliseconds). So it waits for the
+        event loop to have nothing else ready (webhooks arriving), then while a webhook is in
+        progress (one that yielded on its own I/O, the journal write to Redis). Bounded like the
+        dispatcher: never past the job's `patience` (replies never starve); after that it only lets
+        what is ready run once, so a flood of replies released together does not hold webhooks."""
+        if self._closed:
+            return
+        queued_at = getattr(self._job, "queued_at", 0.0)
+        if time.monotonic() - queued_at >= self._patience:
+            self._pass()
+            return
+        self._loop_idle()
+        left = queued_at + self._patience - time.monotonic()
+        if left > 0 and not self._idle.is_set():
+            self._idle.wait(left)
 
     @property
     def pending(self) -> int:
@@ -77,7 +118,7 @@ class WorkerPool:
             queued_at, job = self._incoming.get()
             if job is _STOP:
                 for _ in self._threads:
-                    self._ready.put(_STOP)
+                    self._ready.put((0.0, _STOP))
                 return
             while not self._closed:
                 now = time.monotonic()
@@ -87,14 +128,16 @@ class WorkerPool:
                 if wait <= 0:
                     break
                 time.sleep(wait)
-            self._ready.put(job)
+            self._ready.put((queued_at, job))
 
     def _run(self) -> None:
         while True:
-            job = self._ready.get()
+            queued_at, job = self._ready.get()
             if job is _STOP:
                 return
+            self._job.queued_at = queued_at
             try:
+                self.wait_turn()
                 job()  # type: ignore[operator]
             except Exception:
                 log.exception("reply job failed")

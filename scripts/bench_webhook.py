@@ -236,8 +236,11 @@ def bot_env(port: int, fake_port: int, redis_url: str = "") -> dict[str, str]:
     )
 
 
-def run_bot(delay: float, n: int, concurrency: int, drop_every: int = 0, redis_url: str = "") -> float:
-    """One bot run against a fake LINE API answering after `delay` s; print its figures, return requests/s."""
+Figures = dict[str, float]  # req/s, ack p50 and p99 (ms) of one run
+
+
+def run_bot(delay: float, n: int, concurrency: int, drop_every: int = 0, redis_url: str = "") -> Figures:
+    """One bot run against a fake LINE API answering after `delay` s; print its figures, return them."""
     fake, fake_port = start_fake(delay, drop_every)
     port = free_port()
     proc, boot = start(procfile_argv(), bot_env(port, fake_port, redis_url), port)
@@ -273,11 +276,11 @@ def run_bot(delay: float, n: int, concurrency: int, drop_every: int = 0, redis_u
         f"        start to first 200 {boot:.2f} s  RSS {', '.join(f'{m:.0f}' for m in rss)} MB (master first)"
         f"  server CPU per event {1000 * cpu_load / n:.2f} ms while acking, {1000 * cpu_total / n:.2f} ms with reply"
     )
-    return rps
+    return {"rps": rps, "p50": statistics.median(latencies), "p99": pct(latencies, 0.99)}
 
 
-def run_bare(n: int, concurrency: int) -> float:
-    """One run of the bare Flask app under the same gunicorn settings; print its figures, return requests/s."""
+def run_bare(n: int, concurrency: int) -> Figures:
+    """One run of the bare Flask app under the same gunicorn settings; print its figures, return them."""
     port = free_port()
     env = dict(os.environ, PORT=str(port))
     argv = [str(Path(sys.executable).parent / "gunicorn"), "--pythonpath", "scripts", "bare_app:app"]
@@ -293,7 +296,7 @@ def run_bare(n: int, concurrency: int) -> float:
         f"  bare  {rps:5.0f} req/s  ack p50 {statistics.median(latencies):5.1f} ms p99 {pct(latencies, 0.99):5.1f} ms"
         f"  server CPU per request {1000 * cpu / n:.2f} ms"
     )
-    return rps
+    return {"rps": rps, "p50": statistics.median(latencies), "p99": pct(latencies, 0.99)}
 
 
 def run_slow_clients(n: int = 200, slow: int = 64) -> None:
@@ -398,6 +401,8 @@ def main() -> None:
 
 def run_all(args: argparse.Namespace, redis_url: str) -> None:
     """Slow clients, dropped connections, then bare/bot pairs per LINE API delay (SQLite and Redis)."""
+    load_1m = os.getloadavg()[0]
+    print(f"Machine: {os.cpu_count()} cores shared by the load generator, fake API and server; load {load_1m:.1f}")
     print("Slow clients (issue 15.3):")
     run_slow_clients()
     print(f"Dropped connections (issue 17): LINE API delay 0.3 s, every {args.drop_every}th call cut, x{args.runs}:")
@@ -406,19 +411,36 @@ def run_all(args: argparse.Namespace, redis_url: str) -> None:
     for delay in (float(d) for d in args.delays.split(",")):
         then = "bot (SQLite), bot (Redis)" if redis_url else "bot"
         print(f"LINE API delay {delay:g} s, N={args.events}, C={args.concurrency}; bare Flask, {then}, x{args.runs}:")
-        ratios: dict[str, list[float]] = {"SQLite": [], "Redis": []}
+        runs: dict[str, list[Figures]] = {"bare": [], "SQLite": [], "Redis": []}
         for _ in range(args.runs):
-            ceiling = run_bare(args.events, args.concurrency)
-            ratios["SQLite"].append(run_bot(delay, args.events, args.concurrency) / ceiling)
+            runs["bare"].append(run_bare(args.events, args.concurrency))
+            runs["SQLite"].append(run_bot(delay, args.events, args.concurrency))
             if redis_url:
-                ratios["Redis"].append(run_bot(delay, args.events, args.concurrency, redis_url=redis_url) / ceiling)
-        for name, values in ratios.items():
-            if values:
-                shown = ", ".join(f"{r:.2f}" for r in values)
-                print(f"  throughput / bare Flask, {name}: median {statistics.median(values):.2f} (runs: {shown})")
-        if ratios["Redis"]:
-            cost = 1 - statistics.median(ratios["Redis"]) / statistics.median(ratios["SQLite"])
-            print(f"  Redis costs {100 * cost:.0f}% of SQLite's throughput (target: at most 10%)")
+                runs["Redis"].append(run_bot(delay, args.events, args.concurrency, redis_url=redis_url))
+        summarise(runs)
+
+
+def summarise(runs: dict[str, list[Figures]]) -> None:
+    """Medians and spreads over the runs; ratios pair each bot run with the bare run just before it."""
+
+    def spread(values: list[float], form: str) -> str:
+        shown = ", ".join(form.format(v) for v in values)
+        return f"median {form.format(statistics.median(values))} ({shown})"
+
+    ratios: dict[str, list[float]] = {}
+    for name, figures in runs.items():
+        if not figures:
+            continue
+        line = f"  {name:6} req/s {spread([f['rps'] for f in figures], '{:.0f}')}"
+        if name != "bare":
+            ratios[name] = [f["rps"] / b["rps"] for f, b in zip(figures, runs["bare"], strict=True)]
+            line += f"; / bare Flask {spread(ratios[name], '{:.2f}')}"
+        p50 = statistics.median(f["p50"] for f in figures)
+        p99 = statistics.median(f["p99"] for f in figures)
+        print(f"{line}; ack p50 {p50:.1f} ms, p99 {p99:.1f} ms (medians)")
+    if "Redis" in ratios:
+        cost = 1 - statistics.median(ratios["Redis"]) / statistics.median(ratios["SQLite"])
+        print(f"  Redis costs {100 * cost:.0f}% of SQLite's throughput (target: at most 10%)")
 
 
 if __name__ == "__main__":

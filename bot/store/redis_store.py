@@ -42,6 +42,22 @@ if v then redis.call('HDEL', KEYS[1], ARGV[1]); redis.call('HSET', KEYS[2], ARGV
 return v
 """
 
+# Accept events in one round trip: each id not seen before (SET NX EX, as first_time does) is
+# journaled in our hash; returns 1 or 0 per id. KEYS: our journal hash, then each event's seen key;
+# ARGV: the seen keys' expiry, then each event's id and journal value.
+ACCEPT = """
+local claimed = {}
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('HSET', KEYS[1], ARGV[2 * i - 2], ARGV[2 * i - 1])
+    claimed[i - 1] = 1
+  else
+    claimed[i - 1] = 0
+  end
+end
+return claimed
+"""
+
 T = TypeVar("T")
 
 
@@ -75,6 +91,7 @@ class RedisStore:
         )
         self._redis = redis.Redis(connection_pool=self._pool)
         self._move = self._redis.register_script(MOVE)
+        self._accept = self._redis.register_script(ACCEPT)
         self._owner = owner
         self._journal = f"{PREFIX}journal:{owner}"
         self._alive = f"{PREFIX}alive:{owner}"
@@ -87,6 +104,9 @@ class RedisStore:
         self._undone: set[str] = set()  # replied to during an outage, still in our Redis hash
         self._suspects: set[str] = set()
         self._alive_seconds = max(1, math.ceil(dead_after))  # the heartbeat key's life (whole seconds)
+        # Ids `put` found new (True) or seen (False), until the reply thread asks first_time: the
+        # atomic set-if-absent ran with the journal write, in the webhook's one round trip.
+        self._claims: dict[str, bool] = {}
         self.beat()
 
     def _call(self, work: Callable[[], T], fallback: Callable[[], T]) -> T:
@@ -112,7 +132,12 @@ class RedisStore:
         )
 
     def first_time(self, event_id: str) -> bool:
-        """Atomic SET NX with expiry: exactly one process of any dyno sees an id as new."""
+        """Atomic SET NX with expiry: exactly one process of any dyno sees an id as new (asked
+        already by `put` for the events this process accepted)."""
+        with self._lock:
+            claimed = self._claims.pop(event_id, None)
+        if claimed is not None:
+            return claimed
         return self._call(
             lambda: bool(self._redis.set(f"{PREFIX}seen:{event_id}", b"1", nx=True, ex=KEEP_SECONDS)),
             lambda: self._memory.first_time(event_id),
@@ -151,24 +176,40 @@ class RedisStore:
         return self._call(shared, lambda: self._memory.allow(key, limit, per_seconds))
 
     def put(self, entries: Sequence[Entry]) -> None:
-        """Journal accepted events in this process's hash (one round trip), or locally in an outage."""
+        """Journal accepted events in this process's hash and record their ids as seen: one round
+        trip (a script), or locally in an outage. An id seen before is not journaled: the process
+        that saw it first has it (and first_time will say it is a duplicate)."""
         if not entries:
             return
         now = time.time()
         fields = {eid: json.dumps([now, pseudonymous(raw)]) for eid, raw in entries}
+
+        def shared() -> None:
+            args: list[object] = [KEEP_SECONDS]
+            for eid, value in fields.items():
+                args += [eid, value]
+            keys = [self._journal, *(f"{PREFIX}seen:{eid}" for eid in fields)]
+            claimed = self._accept(keys=keys, args=args)
+            with self._lock:  # a second copy in this process must not overwrite the first's claim
+                for eid, c in zip(fields, claimed, strict=True):
+                    self._claims.setdefault(eid, bool(c))
 
         def local() -> None:
             self._local.put(entries)
             with self._lock:
                 self._local_ids.update(fields)
 
-        self._call(lambda: self._redis.hset(self._journal, mapping=fields), local)
+        self._call(shared, local)
 
     def done(self, event_id: str) -> None:
-        """Drop an event from this process's journal, wherever it was written."""
+        """Drop an event from this process's journal, wherever it was written.
+
+        An event `put` recorded and the reply thread never saw was refused (pool full, webhook 503):
+        its seen key goes too, so LINE's redelivery is answered."""
         with self._lock:
             was_local = event_id in self._local_ids
             self._local_ids.discard(event_id)
+            refused = self._claims.pop(event_id, None)
         if was_local:
             self._local.done(event_id)
             return
@@ -177,7 +218,16 @@ class RedisStore:
             with self._lock:
                 self._undone.add(event_id)
 
-        self._call(lambda: self._redis.hdel(self._journal, event_id), later)
+        def shared() -> None:
+            if refused:
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.hdel(self._journal, event_id)
+                pipe.delete(f"{PREFIX}seen:{event_id}")
+                pipe.execute()
+            else:
+                self._redis.hdel(self._journal, event_id)
+
+        self._call(shared, later)
 
     def unfinished(self) -> list[Journaled]:
         """Events of dead processes, from Redis (any dyno) and from the local file."""

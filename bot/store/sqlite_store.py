@@ -25,6 +25,9 @@ from bot.store import (
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 1000  # inserts between clean-ups of old rows
+BUSY_SECONDS = 10.0  # how long a write waits for another process's write lock before it fails
+FIRST_PAUSE = 0.0005  # seconds before looking again at a locked file; doubles up to MAX_PAUSE
+MAX_PAUSE = 0.02
 JOURNAL_KEEP = 3600  # a journal row this old is a leak (its token died long ago): dropped in prune
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, at REAL NOT NULL)",
@@ -53,8 +56,10 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._count = 0
         self._suspects: set[str] = set()
-        self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout=10000")
+        # No busy timeout inside SQLite: its busy handler sleeps in C, and under gevent that stops
+        # every greenlet of the process (webhooks too) while the other worker holds the write lock.
+        # _locked() waits in Python instead, where time.sleep lets the others run.
+        self._db = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
         if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
             # Deleted rows' pages go back to the file system (incremental_vacuum after a prune);
             # the mode takes effect on an empty file or after one VACUUM.
@@ -67,9 +72,27 @@ class SqliteStore:
             self._db.execute(statement)
 
     @contextmanager
+    def _locked(self, first: str, args: tuple[object, ...] = ()) -> Iterator[sqlite3.Cursor]:
+        """Hold this process's lock with `first` executed, waiting (lock released) while another
+        process holds the file's write lock, for up to BUSY_SECONDS."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        pause = FIRST_PAUSE
+        while True:
+            with self._lock:
+                try:
+                    cursor = self._db.execute(first, args)
+                except sqlite3.OperationalError as exc:
+                    if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                        raise
+                else:
+                    yield cursor
+                    return
+            time.sleep(pause)
+            pause = min(MAX_PAUSE, pause * 2)
+
+    @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._locked("BEGIN IMMEDIATE"):
             try:
                 yield self._db
             except BaseException:
@@ -78,8 +101,8 @@ class SqliteStore:
             self._db.execute("COMMIT")
 
     def _run(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._db.execute(sql, args)
+        with self._locked(sql, args) as cursor:
+            return cursor
 
     def first_time(self, event_id: str) -> bool:
         """Record `event_id`; True only for the first caller ever to record it."""
