@@ -1,10 +1,11 @@
 """The analyser: Japanese dictionary forms (SudachiPy), English stems (Snowball), spellings folded."""
 
 import threading
+from pathlib import Path
 
 import pytest
 
-from bot.analyze import compact, fold, language, words
+from bot.analyze import compact, fold, language, release_dictionary_pages, words
 
 
 @pytest.mark.parametrize(
@@ -49,6 +50,21 @@ def test_codes_compact_alike(text: str) -> None:
 def test_fold_controls_and_width() -> None:
     assert fold("Could\u200bNot") == "could not"
     assert fold("ＡＢＣ") == "abc"
+
+
+def test_fold_every_control_kind_is_a_space() -> None:
+    # Cc (NUL, tab, newline, DEL), Cf (soft hyphen, BOM), Cs (lone surrogate), Co (private use), Cn
+    assert fold("a\x00b\tc\nd\x7fe\u00adf\ufeffg\ud800h\ue000i\U000e0080j") == "a b c d e f g h i j"
+    assert fold("a\u3000b") == "a b"  # NFKC makes the ideographic space a space, which stays
+
+
+def test_words_the_same_after_the_dictionary_pages_are_released() -> None:
+    before = words("証明書の有効期限が切れました")
+    released = release_dictionary_pages()
+    assert released > 0 or not Path("/proc/self/maps").exists()
+    after = words("証明書の有効期限が切れた")  # another text: analysed now, not taken from a cache
+    assert after == before
+    assert "証明書" in after
 
 
 @pytest.mark.parametrize(
