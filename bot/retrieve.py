@@ -152,7 +152,7 @@ class Index:
                 for a in self._alias_postings.get(word, ()):
                     in_focus[a] += self.idf[word]
         fit: dict[int, float] = defaultdict(float)
-        found_whole: dict[int, frozenset[str]] = {}  # each entry's longest phrase found whole in the question
+        found_whole: dict[int, list[frozenset[str]]] = defaultdict(list)  # each entry's phrases found whole
         for a, found in got.items():
             alias = self._aliases[a]
             if alias.whole and alias.words != whole_text:
@@ -160,8 +160,7 @@ class Index:
             complete = found >= alias.weight - 1e-9
             if complete:
                 value = 1.0
-                if len(alias.words) > len(found_whole.get(alias.entry, ())):
-                    found_whole[alias.entry] = alias.words
+                found_whole[alias.entry].append(alias.words)
             elif content <= alias.words and q_weight >= s.contained_share * alias.weight:
                 value = s.contained  # the whole question is a fragment of this phrase
             else:
@@ -172,8 +171,9 @@ class Index:
                 fit[alias.entry] = value
         # The longer phrase wins: an entry whose whole phrase is part of another entry's whole phrase, both
         # found in the question (「検証」 inside 「検証は成功 返信がない」), fits less than that one.
-        for n, words in found_whole.items():
-            if any(words < other for m, other in found_whole.items() if m != n):
+        others = {n: [o for m, phrases in found_whole.items() if m != n for o in phrases] for n in found_whole}
+        for n, phrases in found_whole.items():
+            if all(any(words < other for other in others[n]) for words in phrases):
                 fit[n] *= s.subsumed
         bm25: dict[int, float] = defaultdict(float)
         if fitting_only:
