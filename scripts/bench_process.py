@@ -10,16 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from bench_webhook import (
-    SECRET,
-    TOKEN,
+    bot_env,
     children,
     free_port,
     load,
@@ -91,16 +88,7 @@ def main() -> None:
     try:
         for i in range(args.starts):
             port = free_port()
-            tmp = tempfile.mkdtemp(prefix="bench-process-")
-            env = dict(
-                os.environ,
-                PORT=str(port),
-                LINE_CHANNEL_SECRET=SECRET,
-                LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
-                LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}",
-                DEDUPE_DB=f"{tmp}/seen.sqlite3",
-                QUESTION_LOG_DB=f"{tmp}/questions.sqlite3",
-            )
+            env = bot_env(port, fake_port)
             proc, boot = start(procfile_argv(), env, port)
             boots.append(boot)
             try:

@@ -134,14 +134,20 @@ class LocalServer(HTTPServer):
         self.server.serve_forever(poll_interval=0.02)
 
 
-@pytest.fixture
-def line_api() -> Iterator[HTTPServer]:
-    """A fake LINE Messaging API on 127.0.0.1 answering replies with 200 and a request id."""
+def fake_line_api() -> LocalServer:
+    """A started fake LINE Messaging API on 127.0.0.1 answering replies with 200 and a request id."""
     server = LocalServer()
     server.start()
     server.expect_request(REPLY_PATH, method="POST").respond_with_json(
         {"sentMessages": [{"id": "1", "quoteToken": "q"}]}, headers={"x-line-request-id": "req-ok"}
     )
+    return server
+
+
+@pytest.fixture
+def line_api() -> Iterator[HTTPServer]:
+    """conftest's fake LINE Messaging API, for one test."""
+    server = fake_line_api()
     yield server
     server.clear()
     if server.is_running():

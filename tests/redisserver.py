@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -64,12 +65,19 @@ class RedisServer:
             return conn.recv(65536)
 
 
-@pytest.fixture
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A fresh redis-server for one test, stopped after it."""
+@contextlib.contextmanager
+def running_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A started redis-server in a fresh folder, stopped on leaving."""
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A fresh redis-server for one test, stopped after it."""
+    with running_redis(tmp_path_factory) as server:
+        yield server

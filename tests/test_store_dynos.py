@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import REPLY_PATH, LocalServer, body_of, replies, text_event, wait_for
+from conftest import body_of, fake_line_api, replies, text_event, wait_for
 from pytest_httpserver import HTTPServer
-from redisserver import RedisServer
+from redisserver import RedisServer, running_redis
 from test_gunicorn import Web, web_env
 
 UNREACHABLE = "shared store (Redis) unreachable"
@@ -29,11 +29,7 @@ BACK = "shared store (Redis) answers again"
 @pytest.fixture(scope="module")
 def line_api() -> Iterator[HTTPServer]:
     """conftest's fake LINE API, for the whole module."""
-    server = LocalServer()
-    server.start()
-    server.expect_request(REPLY_PATH, method="POST").respond_with_json(
-        {"sentMessages": [{"id": "1", "quoteToken": "q"}]}, headers={"x-line-request-id": "req-ok"}
-    )
+    server = fake_line_api()
     yield server
     server.stop()
 
@@ -41,12 +37,8 @@ def line_api() -> Iterator[HTTPServer]:
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server for the module."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
+    with running_redis(tmp_path_factory) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
