@@ -89,6 +89,9 @@ def test_sigkill_of_a_worker_mid_burst_loses_no_young_event(line_api: HTTPServer
             sorted(wanted - {r["replyToken"] for r in replies(line_api)}),
             web.text,
         )
+        # The killed worker's held replies reached the fake API before the kill, so every token can be
+        # there already; its journal entries were never marked done, so another worker must take them over.
+        assert wait_for(lambda: any("journaled event recovered" in ln for ln in web.output), timeout=30), web.text
     finally:
         gate.set()
         web.stop()
