@@ -118,6 +118,7 @@ def test_sigterm_leaves_what_it_cannot_send_journaled_for_the_next_process(
     try:
         assert wait_for(first.ready, timeout=60), first.text
         assert wait_for(second.ready, timeout=60), second.text
+        assert "unusable" not in first.text + second.text  # four workers opened one file at once: all wait
         events = [text_event(f"unknown host {i}", timestamp=int(time.time() * 1000)) for i in range(24)]
         for event in events:
             assert first.post(body_of([event])) == 200
@@ -125,7 +126,11 @@ def test_sigterm_leaves_what_it_cannot_send_journaled_for_the_next_process(
         left = [ln for ln in first.output if "left journaled for another process" in ln]
         assert left, first.text  # 2 threads x 2 workers x ~1 s of drain cannot send 24 half-second replies
         wanted = {e["replyToken"] for e in events}
-        assert wait_for(lambda: wanted <= {r["replyToken"] for r in replies(line_api)}, timeout=45), second.text
+        assert wait_for(lambda: wanted <= {r["replyToken"] for r in replies(line_api)}, timeout=45), (
+            sorted(wanted - {r["replyToken"] for r in replies(line_api)}),
+            first.text,
+            second.text,
+        )
     finally:
         first.stop()
         second.stop()

@@ -60,16 +60,18 @@ class SqliteStore:
         # every greenlet of the process (webhooks too) while the other worker holds the write lock.
         # _locked() waits in Python instead, where time.sleep lets the others run.
         self._db = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
-        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+        # Set-up waits for the other processes' locks too: workers (and a second dyno's or the next
+        # release's) open the same file at the same moment, and a lock here must not cost the journal.
+        if self._run("PRAGMA auto_vacuum").fetchone()[0] != 2:
             # Deleted rows' pages go back to the file system (incremental_vacuum after a prune);
             # the mode takes effect on an empty file or after one VACUUM.
-            self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
-            self._db.execute("VACUUM")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA journal_size_limit=4194304")  # the -wal file shrinks back after checkpoints
+            self._run("PRAGMA auto_vacuum=INCREMENTAL")
+            self._run("VACUUM")
+        self._run("PRAGMA journal_mode=WAL")
+        self._run("PRAGMA synchronous=NORMAL")
+        self._run("PRAGMA journal_size_limit=4194304")  # the -wal file shrinks back after checkpoints
         for statement in SCHEMA:
-            self._db.execute(statement)
+            self._run(statement)
 
     @contextmanager
     def _locked(self, first: str, args: tuple[object, ...] = ()) -> Iterator[sqlite3.Cursor]:
