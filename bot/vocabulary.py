@@ -87,6 +87,13 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         if key not in _KEYS:
             bad(str(key), f"unknown field (known: {', '.join(sorted(_KEYS))})")
 
+    def mapping(key: str, message: str) -> dict[Any, Any]:
+        value = data.get(key) or {}
+        if not isinstance(value, dict):
+            bad(key, message)
+            return {}
+        return value
+
     def texts(key: str, value: Any) -> list[str]:
         got = _texts(value if value is not None else [])
         if got is None:
@@ -144,10 +151,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
 
     phrases: list[tuple[Phrase, int]] = []
     names: dict[str, int] = {}
-    raw_status = data.get("status_phrases") or {}
-    if not isinstance(raw_status, dict):
-        bad("status_phrases", "must map a phrase to a status code")
-        raw_status = {}
+    raw_status = mapping("status_phrases", "must map a phrase to a status code")
     for text, code in raw_status.items():
         if not isinstance(code, int) or not 100 <= code <= 599:
             bad(f"status_phrases.{text}", "must be an HTTP status code (100-599)")
@@ -157,10 +161,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
 
     exact: list[tuple[str, str]] = []
     identifiers: set[str] = set()
-    raw_exact = data.get("exact") or {}
-    if not isinstance(raw_exact, dict):
-        bad("exact", "must map an entry id to a list of strings")
-        raw_exact = {}
+    raw_exact = mapping("exact", "must map an entry id to a list of strings")
     for entry_id, strings in raw_exact.items():
         if kb is not None and entry_id not in kb:
             bad(f"exact.{entry_id}", "unknown entry id")
@@ -175,10 +176,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
                     identifiers.add(key)
     exact.sort(key=lambda kv: -len(kv[0]))
     routes: dict[str, str] = {}
-    raw_routes = data.get("when_calling_api") or {}
-    if not isinstance(raw_routes, dict):
-        bad("when_calling_api", "must map an entry id to the entry id to answer instead")
-        raw_routes = {}
+    raw_routes = mapping("when_calling_api", "must map an entry id to the entry id to answer instead")
     for source, target in raw_routes.items():
         for end in (source, target):
             if not isinstance(end, str) or (kb is not None and end not in kb):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -102,14 +103,13 @@ def test_5xx_forever_gives_up_inside_the_budget(fake_line: FakeLine, tmp_path: P
     fake_line.faults = Faults(statuses={n: 500 for n in range(1, 1000)})
     event = text_event("unknown host")
     with app_for(fake_line.url, tmp_path, kb, reply_budget=2.0) as app:
-        started = time.monotonic()
         assert post(app.test_client(), [event]).status_code == 200
         assert wait_for(lambda: _ended(caplog, [event]))
-        took = time.monotonic() - started
     (line,) = _outcomes(caplog, event["webhookEventId"])
     assert line.levelno == logging.WARNING and 'msg="reply failed" status=500' in line.getMessage()
     assert "attempts=1 " not in line.getMessage()
-    assert took < 2.0 + 1.0 + 2.0  # budget, one read timeout, slack for a slow machine: never a minute
+    # It gave up (the outcome above) after a few spaced attempts, not a stream of them: backoff within the budget.
+    assert 2 <= len(fake_line.arrivals[event["replyToken"]]) <= 8, line.getMessage()
 
 
 def test_api_hanging_past_read_timeout_does_not_hold_the_webhook(
@@ -117,18 +117,20 @@ def test_api_hanging_past_read_timeout_does_not_hold_the_webhook(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot")
     line_api.clear_all_handlers()
+    released = threading.Event()  # the API answers only once the reply has given up on it
     line_api.expect_request(REPLY_PATH, method="POST").respond_with_handler(
-        lambda r: (time.sleep(2.5), Response("{}", status=200))[1]
+        lambda r: (released.wait(10), Response("{}", status=200))[1]
     )
     hanging = text_event("unknown host")
-    with app_for(line_api.url_for("/"), tmp_path, kb, reply_budget=1.5) as app:
-        started = time.monotonic()
-        assert post(app.test_client(), [hanging]).status_code == 200
-        ack = time.monotonic() - started
-        assert wait_for(lambda: _ended(caplog, [hanging]))
+    try:
+        with app_for(line_api.url_for("/"), tmp_path, kb, reply_budget=1.5) as app:
+            assert post(app.test_client(), [hanging]).status_code == 200
+            assert not _ended(caplog, [hanging])  # the 200 came before the reply ended: it never waited
+            assert wait_for(lambda: _ended(caplog, [hanging]))
+    finally:
+        released.set()
     (line,) = _outcomes(caplog, hanging["webhookEventId"])
     assert "error=ReadTimeoutError" in line.getMessage()
-    assert ack < 2.5  # the webhook never waited for the LINE API
 
 
 def _closed_port() -> int:
