@@ -106,7 +106,7 @@ class Service:
                 settings.channel_secret,
                 lambda raw: pool.submit(functools.partial(handler.handle, raw, time.monotonic())),
                 journal=store.put,
-                forget=store.done,
+                forget=store.refuse,
             )
             self.store: Store = store
             self._stopped = False

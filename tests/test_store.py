@@ -54,6 +54,42 @@ def test_first_time_is_true_for_exactly_one_caller(make_store: Any) -> None:
     assert stores[0].first_time("01OTHER")
 
 
+def test_copies_accepted_at_once_are_answered_exactly_once(make_store: Any) -> None:
+    """Four copies of each event (two per process) journaled at once, each copy's reply thread then
+    asking: exactly one answers, however the webhooks' writes interleave."""
+    stores = [make_store(), make_store()]
+    for n in range(40):
+        event = text_event(f"copy {n}")
+        eid = event["webhookEventId"]
+        start, queued = threading.Barrier(4), threading.Barrier(4)
+        answers: list[bool] = []
+
+        def copy(store: Store) -> None:
+            start.wait()
+            store.put([(eid, event)])  # the webhooks, before their 200
+            queued.wait()  # the reply threads run later
+            answers.append(store.first_time(eid))
+            store.done(eid)
+
+        threads = [threading.Thread(target=copy, args=(s,)) for s in stores * 2]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(answers) == [False, False, False, True], (n, answers)
+
+
+def test_refused_event_is_answered_when_redelivered(make_store: Any) -> None:
+    a, b = make_store(), make_store()
+    event = text_event("unknown host")
+    eid = event["webhookEventId"]
+    a.put([(eid, event)])
+    a.refuse(eid)  # the reply pool was full: the webhook said 503
+    b.put([(eid, event)])  # LINE's redelivery, on another process
+    assert b.first_time(eid)
+    assert not a.first_time(eid)
+
+
 def test_offers_are_shared_and_keyed_by_chat(make_store: Any) -> None:
     a, b = make_store(), make_store()
     a.offer(USER, ("webhook.reason.request_timeout", "webhook.status.504"), "en")

@@ -63,6 +63,10 @@ class Store(Protocol):
         """Drop an event from this process's journal: it was replied to (or needs no reply)."""
         ...
 
+    def refuse(self, event_id: str) -> None:
+        """Drop a journaled event the reply pool refused, and forget it was seen: LINE redelivers it."""
+        ...
+
     def unfinished(self) -> list[Journaled]:
         """Take over the journaled events of processes that died; each goes to exactly one caller."""
         ...

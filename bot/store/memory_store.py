@@ -68,6 +68,9 @@ class MemoryStore:
     def done(self, event_id: str) -> None:
         """Nothing was journaled."""
 
+    def refuse(self, event_id: str) -> None:
+        """Nothing was journaled or seen (ids are recorded by the reply thread)."""
+
     def unfinished(self) -> list[Journaled]:
         """Memory holds no other process's events."""
         return []

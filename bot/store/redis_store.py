@@ -104,9 +104,11 @@ class RedisStore:
         self._undone: set[str] = set()  # replied to during an outage, still in our Redis hash
         self._suspects: set[str] = set()
         self._alive_seconds = max(1, math.ceil(dead_after))  # the heartbeat key's life (whole seconds)
-        # Ids `put` found new (True) or seen (False), until the reply thread asks first_time: the
-        # atomic set-if-absent ran with the journal write, in the webhook's one round trip.
-        self._claims: dict[str, bool] = {}
+        # Ids `put` found new, until a reply thread asks first_time: the atomic set-if-absent ran
+        # with the journal write, in the webhook's one round trip. Only wins are kept: two copies
+        # of one event in this process race between the script and this dict, and a loss noted
+        # before the win would hide it (neither copy answered); a copy that lost asks Redis again.
+        self._claims: set[str] = set()
         self.beat()
 
     def _call(self, work: Callable[[], T], fallback: Callable[[], T]) -> T:
@@ -135,9 +137,9 @@ class RedisStore:
         """Atomic SET NX with expiry: exactly one process of any dyno sees an id as new (asked
         already by `put` for the events this process accepted)."""
         with self._lock:
-            claimed = self._claims.pop(event_id, None)
-        if claimed is not None:
-            return claimed
+            if event_id in self._claims:
+                self._claims.discard(event_id)
+                return True
         return self._call(
             lambda: bool(self._redis.set(f"{PREFIX}seen:{event_id}", b"1", nx=True, ex=KEEP_SECONDS)),
             lambda: self._memory.first_time(event_id),
@@ -190,9 +192,8 @@ class RedisStore:
                 args += [eid, value]
             keys = [self._journal, *(f"{PREFIX}seen:{eid}" for eid in fields)]
             claimed = self._accept(keys=keys, args=args)
-            with self._lock:  # a second copy in this process must not overwrite the first's claim
-                for eid, c in zip(fields, claimed, strict=True):
-                    self._claims.setdefault(eid, bool(c))
+            with self._lock:
+                self._claims.update(eid for eid, won in zip(fields, claimed, strict=True) if won)
 
         def local() -> None:
             self._local.put(entries)
@@ -202,32 +203,40 @@ class RedisStore:
         self._call(shared, local)
 
     def done(self, event_id: str) -> None:
-        """Drop an event from this process's journal, wherever it was written.
-
-        An event `put` recorded and the reply thread never saw was refused (pool full, webhook 503):
-        its seen key goes too, so LINE's redelivery is answered."""
-        with self._lock:
-            was_local = event_id in self._local_ids
-            self._local_ids.discard(event_id)
-            refused = self._claims.pop(event_id, None)
-        if was_local:
+        """Drop an event from this process's journal, wherever it was written."""
+        if self._was_local(event_id):
             self._local.done(event_id)
             return
+        self._call(lambda: self._redis.hdel(self._journal, event_id), lambda: self._later(event_id))
 
-        def later() -> None:
-            with self._lock:
-                self._undone.add(event_id)
+    def refuse(self, event_id: str) -> None:
+        """Drop an event the reply pool refused (webhook 503): `put` recorded its id as seen, so
+        that goes too, and LINE's redelivery is answered."""
+        with self._lock:
+            self._claims.discard(event_id)
+        if self._was_local(event_id):
+            self._local.refuse(event_id)
+            return
 
         def shared() -> None:
-            if refused:
-                pipe = self._redis.pipeline(transaction=False)
-                pipe.hdel(self._journal, event_id)
-                pipe.delete(f"{PREFIX}seen:{event_id}")
-                pipe.execute()
-            else:
-                self._redis.hdel(self._journal, event_id)
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hdel(self._journal, event_id)
+            pipe.delete(f"{PREFIX}seen:{event_id}")
+            pipe.execute()
 
-        self._call(shared, later)
+        self._call(shared, lambda: self._later(event_id))
+
+    def _was_local(self, event_id: str) -> bool:
+        """True once for an event journaled in the local file during an outage."""
+        with self._lock:
+            found = event_id in self._local_ids
+            self._local_ids.discard(event_id)
+        return found
+
+    def _later(self, event_id: str) -> None:
+        """Redis is down: drop the event from our hash once it answers again."""
+        with self._lock:
+            self._undone.add(event_id)
 
     def unfinished(self) -> list[Journaled]:
         """Events of dead processes, from Redis (any dyno) and from the local file."""

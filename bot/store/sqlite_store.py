@@ -181,6 +181,10 @@ class SqliteStore:
         except sqlite3.Error as exc:
             log.warning("journal error (%s) marking %s done", exc, event_id)
 
+    def refuse(self, event_id: str) -> None:
+        """Drop the event from the journal (its id is recorded as seen only by the reply thread)."""
+        self.done(event_id)
+
     def unfinished(self) -> list[Journaled]:
         """Take over the rows of processes silent for `dead_after` seconds, seen so twice in a row."""
         cutoff = time.time() - self._dead_after
