@@ -79,6 +79,31 @@ def test_copies_accepted_at_once_are_answered_exactly_once(make_store: Any) -> N
         assert sorted(answers) == [False, False, False, True], (n, answers)
 
 
+def test_webhooks_journaling_at_once_each_return_journaled(make_store: Any) -> None:
+    """Thirty-two webhooks of one process journal at once (Redis sends them in as few calls as it
+    can): once each put has returned, its event is journaled and claimed, exactly once."""
+    dying = make_store()
+    bodies = [[text_event(f"at once {n}") for _ in range(1 + n % 3)] for n in range(32)]
+    start = threading.Barrier(len(bodies))
+
+    def webhook(events: list[dict[str, Any]]) -> None:
+        start.wait()
+        dying.put([(e["webhookEventId"], e) for e in events])
+
+    threads = [threading.Thread(target=webhook, args=(events,)) for events in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = sorted(e["webhookEventId"] for events in bodies for e in events)
+    assert len(set(ids)) == len(ids)
+    assert [dying.first_time(eid) for eid in ids] == [True] * len(ids)
+    dying.release()
+    survivor = make_store()
+    survivor.unfinished()  # silent once: a suspect
+    assert sorted(j.event_id for j in survivor.unfinished()) == ids
+
+
 def test_refused_event_is_answered_when_redelivered(make_store: Any) -> None:
     a, b = make_store(), make_store()
     event = text_event("unknown host")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -115,6 +116,18 @@ class Connections:
             return self.run(("SCRIPT", "LOAD", source), command)[1]
 
 
+class _Put:
+    """A put() waiting for the ACCEPT call that carries its events."""
+
+    __slots__ = ("error", "fields", "ready", "sends")
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.fields = fields  # webhookEventId -> journal value
+        self.ready = threading.Event()
+        self.sends = False  # this put's caller sends the next call
+        self.error: redis.RedisError | None = None
+
+
 class RedisStore:
     """Event ids (SET NX EX), offers (SET EX), rate limits (INCR + EXPIRE) and the journal (a hash
     per process, with a heartbeat key) in Redis; one connection pool per process, made after the fork."""
@@ -152,6 +165,9 @@ class RedisStore:
         # of one event in this process race between the script and this dict, and a loss noted
         # before the win would hide it (neither copy answered); a copy that lost asks Redis again.
         self._claims: set[str] = set()
+        # put()s waiting for the ACCEPT under way; the first of them sends the next one.
+        self._puts: list[_Put] = []
+        self._putting = False
         # done() ids waiting for the HDEL under way: one round trip drops every id that came meanwhile.
         self._dropping: list[str] = []
         self._flushing = False
@@ -230,21 +246,53 @@ class RedisStore:
         now = time.time()
         fields = {eid: json.dumps([now, pseudonymous(raw)]) for eid, raw in entries}
 
-        def shared() -> None:
-            args: list[object] = [KEEP_SECONDS]
-            for eid, value in fields.items():
-                args += [eid, value]
-            keys = [self._journal, *(f"{PREFIX}seen:{eid}" for eid in fields)]
-            claimed = self._redis.script(ACCEPT, keys, args)
-            with self._lock:
-                self._claims.update(eid for eid, won in zip(fields, claimed, strict=True) if won)
-
         def local() -> None:
             self._local.put(entries)
             with self._lock:
                 self._local_ids.update(fields)
 
-        self._call(shared, local)
+        self._call(lambda: self._accept(_Put(fields)), local)
+
+    def _accept(self, mine: _Put) -> None:
+        """Run ACCEPT for `mine` and for every put that came while the previous call was under way:
+        one round trip for all of them. A put that finds no call under way sends at once; one that
+        finds one waits for it, and the first of those then sends for itself and the others (so a
+        webhook waits for at most the call under way, then its own)."""
+        with self._lock:
+            self._puts.append(mine)
+            mine.sends = not self._putting
+            self._putting = True
+        if not mine.sends:
+            mine.ready.wait()  # set when a call carried it, or when it is this put's turn to send
+            if not mine.sends:
+                if mine.error is not None:
+                    raise mine.error
+                return
+        with self._lock:
+            batch, self._puts = self._puts, []
+        pairs = [pair for put in batch for pair in put.fields.items()]
+        error: BaseException | None = None
+        claimed: list[int] = []
+        try:
+            keys = [self._journal, *(f"{PREFIX}seen:{eid}" for eid, _ in pairs)]
+            claimed = self._redis.script(ACCEPT, keys, [KEEP_SECONDS, *itertools.chain.from_iterable(pairs)])
+        except BaseException as exc:  # noqa: BLE001 - every put of the batch hears of it, then it is raised
+            error = exc
+        with self._lock:
+            # Only wins are noted: a copy of the same event, in this batch or another, lost.
+            self._claims.update(eid for (eid, _), won in zip(pairs, claimed, strict=False) if won)
+            following = self._puts[0] if self._puts else None
+            self._putting = following is not None
+        if following is not None:
+            following.sends = True
+            following.ready.set()
+        told = error if error is None or isinstance(error, redis.RedisError) else redis.RedisError(repr(error))
+        for put in batch:
+            if put is not mine:
+                put.error = told
+                put.ready.set()
+        if error is not None:
+            raise error
 
     def done(self, event_id: str) -> None:
         """Drop an event from this process's journal, wherever it was written."""
