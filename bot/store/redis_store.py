@@ -7,7 +7,6 @@ background probe (`beat`, every second) notices when it answers again."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import json
 import logging
@@ -64,12 +63,6 @@ T = TypeVar("T")
 Command = tuple[Any, ...]
 
 
-@functools.cache
-def _sha1(source: str) -> str:
-    """The name Redis gives a script."""
-    return hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - not a security use
-
-
 class Connections:
     """Commands sent on redis-py's own connections (its RESP packer and parser, TLS, auth from the
     URL), lent out by a LIFO queue of at most `size`, cooperative under gevent like the socket.
@@ -106,25 +99,19 @@ class Connections:
         finally:
             self._free.put(conn)
 
-    def script(self, source: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """EVALSHA, loading the script once per server (after a restart it is gone: NOSCRIPT)."""
-        sha = _sha1(source)
-        command = ("EVALSHA", sha, len(keys), *keys, *args)
-        try:
-            return self.run(command)[0]
-        except redis.exceptions.NoScriptError:
-            return self.run(("SCRIPT", "LOAD", source), command)[1]
 
+class _Write:
+    """One caller's commands, waiting to be sent with the others that came meanwhile."""
 
-class _Put:
-    """A put() waiting for the ACCEPT call that carries its events."""
+    __slots__ = ("commands", "error", "failed", "ready", "replies", "sends")
 
-    __slots__ = ("error", "fields", "ready", "sends")
-
-    def __init__(self, fields: dict[str, str]) -> None:
-        self.fields = fields  # webhookEventId -> journal value
-        self.ready = threading.Event()
-        self.sends = False  # this put's caller sends the next call
+    def __init__(self, commands: tuple[Command, ...], failed: Callable[[], None] | None) -> None:
+        self.commands = commands
+        # A caller that waits for its replies has an event; one that does not says what to do on failure.
+        self.ready = threading.Event() if failed is None else None
+        self.failed = failed
+        self.sends = False  # this caller sends the next round trip
+        self.replies: list[Any] = []
         self.error: redis.RedisError | None = None
 
 
@@ -165,12 +152,9 @@ class RedisStore:
         # of one event in this process race between the script and this dict, and a loss noted
         # before the win would hide it (neither copy answered); a copy that lost asks Redis again.
         self._claims: set[str] = set()
-        # put()s waiting for the ACCEPT under way; the first of them sends the next one.
-        self._puts: list[_Put] = []
-        self._putting = False
-        # done() ids waiting for the HDEL under way: one round trip drops every id that came meanwhile.
-        self._dropping: list[str] = []
-        self._flushing = False
+        # Writes that came while one round trip was under way: the next one carries them all.
+        self._writes: list[_Write] = []
+        self._writing = False
         self.beat()
 
     def _call(self, work: Callable[[], T], fallback: Callable[[], T]) -> T:
@@ -212,7 +196,7 @@ class RedisStore:
         value = json.dumps([list(ids), lang])
         self._memory.offer(chat, ids, lang)  # kept here too: an outage must not forget it
         key = f"{PREFIX}offer:{digest(chat)}"
-        self._call(lambda: self._redis.run(("SET", key, value, "EX", OFFER_SECONDS)), lambda: None)
+        self._call(lambda: self._write(("SET", key, value, "EX", OFFER_SECONDS)), lambda: None)
 
     def offered(self, chat: str) -> Offer | None:
         """The choices last offered in `chat` by any dyno, if recent."""
@@ -251,78 +235,79 @@ class RedisStore:
             with self._lock:
                 self._local_ids.update(fields)
 
-        self._call(lambda: self._accept(_Put(fields)), local)
+        def shared() -> None:
+            keys = [self._journal, *(f"{PREFIX}seen:{eid}" for eid in fields)]
+            args = [KEEP_SECONDS, *itertools.chain.from_iterable(fields.items())]
+            # EVAL, not EVALSHA: it may share a round trip with other commands, and a restarted
+            # Redis has forgotten its scripts (it caches this one by its SHA-1 all the same).
+            (claimed,) = self._write(("EVAL", ACCEPT, len(keys), *keys, *args))
+            with self._lock:
+                self._claims.update(eid for eid, won in zip(fields, claimed, strict=True) if won)
 
-    def _accept(self, mine: _Put) -> None:
-        """Run ACCEPT for `mine` and for every put that came while the previous call was under way:
-        one round trip for all of them. A put that finds no call under way sends at once; one that
-        finds one waits for it, and the first of those then sends for itself and the others (so a
-        webhook waits for at most the call under way, then its own)."""
+        self._call(shared, local)
+
+    def _write(self, *commands: Command, failed: Callable[[], None] | None = None) -> list[Any]:
+        """Send `commands` with the writes of every other thread that came while a round trip was
+        under way: one round trip for all of them (and at most one connection: under gevent a
+        connection stays taken until its greenlet runs again, and 64 reply threads writing each on
+        its own ran the pool dry under load). A caller that finds no round trip under way sends at
+        once; one that finds one waits for it, then the first of those waiting sends for all.
+
+        With `failed` the caller does not wait for a round trip under way (its commands go with
+        the next one, at the latest the next heartbeat's) and `failed` runs if theirs fails."""
+        mine = _Write(commands, failed)
         with self._lock:
-            self._puts.append(mine)
-            mine.sends = not self._putting
-            self._putting = True
-        if not mine.sends:
-            mine.ready.wait()  # set when a call carried it, or when it is this put's turn to send
+            self._writes.append(mine)
+            if not self._writing:
+                self._writing = mine.sends = True
+            elif mine.ready is None:
+                return []
+        if mine.ready is not None and not mine.sends:
+            mine.ready.wait()  # set when a round trip carried it, or when it is its turn to send
             if not mine.sends:
                 if mine.error is not None:
                     raise mine.error
-                return
-        with self._lock:
-            batch, self._puts = self._puts, []
-        pairs = [pair for put in batch for pair in put.fields.items()]
-        error: BaseException | None = None
-        claimed: list[int] = []
-        try:
-            keys = [self._journal, *(f"{PREFIX}seen:{eid}" for eid, _ in pairs)]
-            claimed = self._redis.script(ACCEPT, keys, [KEEP_SECONDS, *itertools.chain.from_iterable(pairs)])
-        except BaseException as exc:  # noqa: BLE001 - every put of the batch hears of it, then it is raised
-            error = exc
-        with self._lock:
-            # Only wins are noted: a copy of the same event, in this batch or another, lost.
-            self._claims.update(eid for (eid, _), won in zip(pairs, claimed, strict=False) if won)
-            following = self._puts[0] if self._puts else None
-            self._putting = following is not None
-        if following is not None:
-            following.sends = True
-            following.ready.set()
-        told = error if error is None or isinstance(error, redis.RedisError) else redis.RedisError(repr(error))
-        for put in batch:
-            if put is not mine:
-                put.error = told
-                put.ready.set()
-        if error is not None:
-            raise error
+                return mine.replies
+        while True:
+            with self._lock:
+                batch, self._writes = self._writes, []
+            error: BaseException | None = None
+            try:
+                replies = iter(self._redis.run(*(c for w in batch for c in w.commands)))
+                for write in batch:
+                    write.replies = [next(replies) for _ in write.commands]
+            except BaseException as exc:  # noqa: BLE001 - every caller of the batch hears of it
+                error = exc
+            with self._lock:
+                following = next((w for w in self._writes if w.ready is not None), None)
+                # A caller that does not wait carries on with writes that do not wait either.
+                again = following is None and bool(self._writes) and mine.ready is None and error is None
+                self._writing = following is not None or again
+            if following is not None:
+                following.sends = True
+                following.ready.set()  # type: ignore[union-attr]
+            told = error if error is None or isinstance(error, redis.RedisError) else redis.RedisError(repr(error))
+            for write in batch:
+                if write is mine:
+                    continue
+                if write.ready is not None:
+                    write.error = told
+                    write.ready.set()
+                elif error is not None and write.failed is not None:
+                    write.failed()
+            if error is not None:
+                raise error
+            if not again:
+                return mine.replies
 
     def done(self, event_id: str) -> None:
-        """Drop an event from this process's journal, wherever it was written."""
+        """Drop an event from this process's journal, wherever it was written (in Redis without
+        waiting for a write under way: the HDEL goes with the next round trip)."""
         if self._was_local(event_id):
             self._local.done(event_id)
             return
-        self._call(lambda: self._drop(event_id), lambda: self._later(event_id))
-
-    def _drop(self, event_id: str) -> None:
-        """HDEL, batched: while one is under way, the ids that come are dropped by the next, which the
-        caller that started the first sends (a lone caller waits one round trip, as a plain HDEL)."""
-        with self._lock:
-            self._dropping.append(event_id)
-            if self._flushing:
-                return  # the flush under way sends it next
-            self._flushing = True
-        batch: list[str] = []
-        try:
-            while True:
-                with self._lock:
-                    batch, self._dropping = self._dropping, []
-                    if not batch:
-                        self._flushing = False
-                        return
-                self._redis.run(("HDEL", self._journal, *batch))
-        except BaseException:
-            with self._lock:  # dropped once Redis answers again (beat)
-                self._undone.update(batch, self._dropping)
-                self._dropping, self._flushing = [], False
-            raise
+        later = functools.partial(self._later, event_id)
+        self._call(lambda: self._write(("HDEL", self._journal, event_id), failed=later), later)
 
     def refuse(self, event_id: str) -> None:
         """Drop an event the reply pool refused (webhook 503): `put` recorded its id as seen, so
@@ -370,7 +355,7 @@ class RedisStore:
             theirs = f"{PREFIX}journal:{owner}"
             (fields,) = self._redis.run(("HKEYS", theirs))
             for field in fields:
-                value = self._redis.script(MOVE, [theirs, self._journal], [field])
+                (value,) = self._redis.run(("EVAL", MOVE, 2, theirs, self._journal, field))
                 if value is not None:
                     received, event = json.loads(value)
                     taken.append(Journaled(field.decode(), event, received))
@@ -393,7 +378,7 @@ class RedisStore:
             if undone:
                 self._call(lambda: self._redis.run(("HDEL", self._journal, *undone)), list)
         beat = (("SET", self._alive, b"1", "EX", self._alive_seconds), ("SADD", OWNERS, self._owner))
-        self._call(lambda: self._redis.run(*beat), list)
+        self._call(lambda: self._write(*beat), list)  # also sends the HDELs of done() left waiting
 
     @property
     def problem(self) -> str | None:
@@ -405,4 +390,4 @@ class RedisStore:
     def release(self) -> None:
         """Drop the heartbeat so another process takes over what is left at once."""
         self._local.release()
-        self._call(lambda: self._redis.run(("DEL", self._alive)), list)
+        self._call(lambda: self._write(("DEL", self._alive)), list)  # with any HDEL left waiting
