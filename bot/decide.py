@@ -63,6 +63,8 @@ class Decider:
         """One outcome for an analysed, recognised and routed question and its entry scores."""
         ranked = self._adjusted(q, scores)
         sig = q.signals
+        if sig.elsewhere:  # a Slack bot's 403 is not a LINE webhook's: say it is not ours
+            return self._fallback(q, [])
         top = ranked[0] if ranked else None
         # Near-domain (LINE Login, payments, ...): say where to go, never guess; also when a deflection
         # is only close to the best, since a wrong answer is worse than pointing elsewhere.

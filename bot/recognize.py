@@ -99,6 +99,7 @@ class Recognizer:
                 found[kind].append(entry_id)
         codes = status_codes(folded)
         joined = f" {' '.join(tokens)} "
+        elsewhere = " line " not in joined and any(f" {' '.join(p)} " in joined for p in self._vocabulary.elsewhere)
         for phrase, code in self._vocabulary.status_phrases:
             if f" {' '.join(phrase)} " in joined and code not in codes:
                 codes.append(code)
@@ -116,4 +117,5 @@ class Recognizer:
             howto=any(h in folded for h in self._vocabulary.howto)
             and not any(t in folded for t in self._vocabulary.trouble)
             and not (codes or found["exact"] or found["detail"] or found["reason"]),
+            elsewhere=elsewhere,
         )

@@ -121,6 +121,15 @@ def test_a_how_to_question_gets_no_error_explanation(mini: Matcher) -> None:
     assert mini.match("how to fix: push message failed").entry_id == "messaging_api.5xx"
 
 
+def test_another_chat_platform_without_line_is_not_ours(mini: Matcher) -> None:
+    assert mini.match("push returned 500").entry_id == "messaging_api.5xx"
+    slack = mini.match("my Slack bot: push returned 500")
+    assert (slack.kind, slack.entry_id, slack.suggestions) == ("fallback", None, ())
+    assert mini.match("moving a Slack bot to LINE: push returned 500").entry_id == "messaging_api.5xx"
+    assert mini.match("Microsoft Teams push returned 500").kind == "fallback"  # a phrase of two words
+    assert mini.match("my teams push returned 500").entry_id == "messaging_api.5xx"  # ... not one of them
+
+
 def test_the_longer_phrase_wins(mini: Matcher) -> None:
     # "line app error 500" leaves the phrase {app}; "restart line app" holds it and more: 500 fits less.
     flat = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, subsumed=1.0)).scores("restart line app")
