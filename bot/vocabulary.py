@@ -60,9 +60,9 @@ class Vocabulary:
         return out
 
 
-# An exact string written as one identifier ("ConnectTimeout", "ECONNRESET") is a name in code: it is found
-# only as a whole word, so "connect timeout" in plain words is not that exception.
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+# An exact string written as one identifier ("ConnectTimeout", "ECONNRESET", "id_token") is a name in code:
+# it is found only as a whole word, so "connect timeout" in plain words is not that exception.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def _phrase(text: str) -> Phrase:

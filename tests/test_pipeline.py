@@ -49,6 +49,8 @@ def test_verify_dialog_reads_the_code_in_parentheses(mini: Matcher) -> None:
 def test_exact_strings_from_the_vocabulary(mini: Matcher) -> None:
     line = 'at=error code=H12 desc="Request timeout" method=POST path="/callback" status=503 service=30000ms'
     assert mini.match(line).entry_id == "webhook.reason.request_timeout"
+    assert mini.match("verify fails: the id_token is rejected").entry_id == "outside.line_login"
+    assert mini.match("verify fails: invalid token").entry_id != "outside.line_login"  # not the name
 
 
 def test_deflection_is_a_fallback_with_its_id(mini: Matcher) -> None:
