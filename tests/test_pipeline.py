@@ -57,8 +57,17 @@ def test_deflection_is_a_fallback_with_its_id(mini: Matcher) -> None:
     match = mini.match("LIFFアプリでログインできない 400エラー")
     assert (match.kind, match.entry_id) == ("fallback", "outside.line_login")
     assert is_right(Question(q="x", expect="none"), match)
+    assert not is_right(Question(q="x", expect="outside.payments"), match)  # the deflection it names
     text = render.render_text(mini.kb, match)
     assert mini.kb["outside.line_login"].text["ja"].summary in text
+
+
+def test_expect_none_with_accept_also_takes_those_answers(mini: Matcher) -> None:
+    answer = mini.match("push message failed")
+    assert answer.entry_id == "messaging_api.5xx"
+    assert not is_right(Question(q="x", expect="none"), answer)
+    assert is_right(Question(q="x", expect="none", accept=("messaging_api.5xx",)), answer)
+    assert not is_right(Question(q="x", expect="none", accept=("webhook.signature",)), answer)
 
 
 def test_deflections_are_never_suggested(mini: Matcher) -> None:
