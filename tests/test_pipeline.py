@@ -163,3 +163,11 @@ def test_vocabulary_errors_name_file_and_field(tmp_path: Path) -> None:
     assert any("exact.no.such_entry" in p and "unknown entry id" in p for p in problems)
     with pytest.raises(KnowledgeError):
         vocabulary.load(tmp_path, kb)
+
+
+def test_an_entry_for_another_status_code_does_not_answer(mini: Matcher) -> None:
+    assert mini.match("api.line.me answers: access token invalid").entry_id == "messaging_api.unauthorized"
+    # A code read from the question, with no entry of its own: the 401 entry's words do not make it a 401.
+    match = mini.match("api.line.me 411 access token invalid")
+    assert (match.kind, match.entry_id) == ("fallback", None)
+    assert "messaging_api.unauthorized" not in match.suggestions  # ... nor is it suggested
