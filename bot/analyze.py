@@ -49,7 +49,6 @@ def _tokenizer() -> Tokenizer:
     return tok
 
 
-@functools.lru_cache(maxsize=256)  # one question is folded by several stages (language, recognisers, words)
 def release_dictionary_pages() -> int:
     """Drop this process's page-table entries for the dictionary file; return the bytes advised.
 
@@ -88,6 +87,7 @@ class _Controls(dict[int, int]):
 _CONTROLS = _Controls()
 
 
+@functools.lru_cache(maxsize=256)  # one question is folded by several stages (language, recognisers, words)
 def fold(text: str) -> str:
     """NFKC (full/half width), case folded, control and zero-width characters as spaces."""
     text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()

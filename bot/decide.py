@@ -9,7 +9,6 @@ from bot.settings import Settings
 from bot.types import Match, Query
 
 OUTSIDE = "outside"  # audience of deflections: near-domain topics the bot sends elsewhere
-OTHER_STATUS = "webhook.status.other"  # any code without an entry of its own (webhook context)
 
 
 class Decider:
@@ -63,6 +62,8 @@ class Decider:
         """One outcome for an analysed, recognised and routed question and its entry scores."""
         ranked = self._adjusted(q, scores)
         sig = q.signals
+        if sig.elsewhere:  # a Slack bot's 403 is not a LINE webhook's: say it is not ours
+            return self._answer(q, self.kb.ui.elsewhere)
         top = ranked[0] if ranked else None
         # Near-domain (LINE Login, payments, ...): say where to go, never guess; also when a deflection
         # is only close to the best, since a wrong answer is worse than pointing elsewhere.
@@ -81,6 +82,9 @@ class Decider:
             status = self._from_status(q, ranked)
             if status is not None:
                 return status
+            # The code was read and has no entry here: an entry for another code is not the answer
+            # (a pasted curl command's Authorization header does not make a 411 a 401).
+            ranked = [(e, sc) for e, sc in ranked if not self._other_code(e, sig.codes, sig.classes)]
         if sig.reasons:
             if len(sig.reasons) > 1:
                 return self._clarify(q, list(sig.reasons), 100.0)
@@ -121,6 +125,12 @@ class Decider:
             return self._clarify(q, close, top)
         return self._answer(q, close[0], top)
 
+    def _other_code(self, entry_id: str, codes: tuple[int, ...], classes: tuple[int, ...]) -> bool:
+        """Whether the entry explains status codes, none of them the question's."""
+        status = self.kb[entry_id].status
+        said = {str(c) for c in codes} | {f"{c // 100}xx" for c in codes} | {f"{c}xx" for c in classes}
+        return bool(status) and not said.intersection(status)
+
     def _candidates(self, code: int) -> list[str]:
         return self._status.get(str(code), []) + self._status.get(f"{code // 100}xx", [])
 
@@ -147,8 +157,8 @@ class Decider:
             mine = [e for e in candidates if self.kb[e].audience in (audience, "anyone")]
             if mine:
                 return self._answer(q, mine[0], code=code)
-            if audience == "operator" and OTHER_STATUS in self.kb and 200 <= code <= 599:
-                return None if code < 300 else self._answer(q, OTHER_STATUS, code=code)
+            if audience == "operator" and 200 <= code <= 599:
+                return None if code < 300 else self._answer(q, self.kb.ui.other_status, code=code)
             if len(candidates) > 1:
                 return self._clarify(q, candidates, 100.0, code=code)
             return None
@@ -156,6 +166,6 @@ class Decider:
             return self._answer(q, candidates[0], code=code)
         if candidates:
             return self._clarify(q, candidates, 100.0, code=code)
-        if OTHER_STATUS in self.kb and 300 <= code <= 599 and sig.codes:
-            return self._answer(q, OTHER_STATUS, code=code)
+        if 300 <= code <= 599 and sig.codes:
+            return self._answer(q, self.kb.ui.other_status, code=code)
         return None
