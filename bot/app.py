@@ -32,6 +32,7 @@ def create_app_or_exit() -> Flask:
 
     Settings and knowledge are checked before create_app imports the rest (the SDK alone is over a
     second): a start that cannot succeed says why at once."""
+    _configure_logging()  # as create_app does first: whatever the checks log goes out as logfmt too
     try:
         settings = Settings.from_env()
         return create_app(settings, limits.checked(knowledge.load(settings.knowledge_dir)))
