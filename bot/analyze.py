@@ -1,16 +1,18 @@
 """Words of a text: Japanese through SudachiPy, English through the Snowball stemmer.
 
 The Sudachi dictionary is loaded once, at import, so gunicorn's preloaded master shares it with every
-worker it forks; a Sudachi tokenizer is not thread-safe, so each thread makes its own (cheap)."""
+worker it forks; a Sudachi tokenizer is not thread-safe, so each use takes one from a pool of idle ones."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import mmap
 import re
 import threading
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 import snowballstemmer
@@ -25,7 +27,10 @@ _KANA = re.compile("[\u3040-\u30ff]")
 _KANJI = re.compile("[\u4e00-\u9fff]")  # longer pastes are cut: matching cost stays bounded
 
 _DICTIONARY = Dictionary(dict="core")
-_local = threading.local()
+# Idle tokenizers: a tokenizer keeps its lattice buffers (about 1 MB after a 2,000-character run), so one
+# per thread cost each of a worker's 64 reply threads (greenlets) its own; the pool holds as many as
+# ever ran at once (one under gevent, where tokenizing never yields). list.pop/append are atomic.
+_idle_tokenizers: list[Tokenizer] = []
 _stemmer_lock = threading.Lock()
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -42,11 +47,17 @@ _DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日(?:[(（][月火水木金�
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"})
 
 
-def _tokenizer() -> Tokenizer:
-    tok = getattr(_local, "tokenizer", None)
-    if tok is None:
-        tok = _local.tokenizer = _DICTIONARY.tokenizer(mode=SplitMode.C)
-    return tok
+@contextlib.contextmanager
+def _tokenizer() -> Iterator[Tokenizer]:
+    """An idle tokenizer (a new one when none is idle), back to the pool afterwards."""
+    try:
+        tok = _idle_tokenizers.pop()
+    except IndexError:
+        tok = _DICTIONARY.tokenizer(mode=SplitMode.C)
+    try:
+        yield tok
+    finally:
+        _idle_tokenizers.append(tok)
 
 
 @functools.lru_cache(maxsize=256)  # one question is folded by several stages (language, recognisers, words)
@@ -125,13 +136,14 @@ def stem(word: str) -> str:
 def _japanese(run: str) -> tuple[str, ...]:
     """Content words of a Japanese run, as Sudachi's normalized forms; compounds also as their parts."""
     out: list[str] = []
-    for m in _tokenizer().tokenize(run):
-        if m.part_of_speech()[0] not in CONTENT_POS:
-            continue
-        out.append(m.normalized_form())
-        parts = m.split(SplitMode.A)
-        if len(parts) > 1:  # 「期限切れ」 also as 期限 / 切れる, so 「期限が切れた」 shares both
-            out.extend(p.normalized_form() for p in parts if p.part_of_speech()[0] in CONTENT_POS)
+    with _tokenizer() as tok:
+        for m in tok.tokenize(run):
+            if m.part_of_speech()[0] not in CONTENT_POS:
+                continue
+            out.append(m.normalized_form())
+            parts = m.split(SplitMode.A)
+            if len(parts) > 1:  # 「期限切れ」 also as 期限 / 切れる, so 「期限が切れた」 shares both
+                out.extend(p.normalized_form() for p in parts if p.part_of_speech()[0] in CONTENT_POS)
     return tuple(out)
 
 
