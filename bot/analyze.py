@@ -60,7 +60,6 @@ def _tokenizer() -> Iterator[Tokenizer]:
         _idle_tokenizers.append(tok)
 
 
-@functools.lru_cache(maxsize=256)  # one question is folded by several stages (language, recognisers, words)
 def release_dictionary_pages() -> int:
     """Drop this process's page-table entries for the dictionary file; return the bytes advised.
 
@@ -99,6 +98,7 @@ class _Controls(dict[int, int]):
 _CONTROLS = _Controls()
 
 
+@functools.lru_cache(maxsize=256)  # one question is folded by several stages (language, recognisers, words)
 def fold(text: str) -> str:
     """NFKC (full/half width), case folded, control and zero-width characters as spaces."""
     text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
