@@ -31,37 +31,49 @@ DICTIONARY = "system.dic"
 
 
 def smaps(pid: int) -> dict[str, float]:
-    """Rss, Pss, private, shared and the dictionary's resident share of a process, in MB (/proc/PID/smaps)."""
-    total = {"rss": 0, "pss": 0, "private": 0, "shared": 0, "anon": 0, "dict": 0}
-    in_dict = False
+    """A process's resident memory in MB from /proc/PID/smaps: RSS, PSS, private and shared pages, and
+    RSS split three ways: the heap (anonymous mappings: private pages, and pages still shared
+    copy-on-write with the master or a sibling), the dictionary's file pages, and the rest (libraries'
+    code and data, other files); `anon` counts every anonymous page (the heap and libraries' written data)."""
+    keys = ("rss", "pss", "private", "shared", "anon", "heap_private", "heap_shared", "dict", "dict_pss")
+    kb = dict.fromkeys(keys, 0)
+    kind = ""
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
         name, _, rest = line.partition(":")
         if " " in name:  # a mapping's header line: "start-end perms offset dev inode [path]"
-            in_dict = line.rstrip().endswith(DICTIONARY)
+            fields = line.split(maxsplit=5)
+            path = fields[5].strip() if len(fields) == 6 else ""
+            kind = "dict" if path.endswith(DICTIONARY) else "heap" if path in ("", "[heap]") else "other"
             continue
         value = rest.split()[0] if rest.split() else "0"
         if not value.isdigit():
             continue
-        kb = int(value)
+        size = int(value)
         if name == "Rss":
-            total["rss"] += kb
-            total["dict"] += kb if in_dict else 0
+            kb["rss"] += size
+            kb["dict"] += size if kind == "dict" else 0
         elif name == "Pss":
-            total["pss"] += kb
+            kb["pss"] += size
+            kb["dict_pss"] += size if kind == "dict" else 0
         elif name in ("Private_Clean", "Private_Dirty"):
-            total["private"] += kb
+            kb["private"] += size
+            kb["heap_private"] += size if kind == "heap" else 0
         elif name in ("Shared_Clean", "Shared_Dirty"):
-            total["shared"] += kb
-        elif name == "Anonymous":
-            total["anon"] += kb
-    return {k: v / 1024 for k, v in total.items()}
+            kb["shared"] += size
+            kb["heap_shared"] += size if kind == "heap" else 0
+        elif name == "Anonymous":  # the heap, and libraries' data pages written since they were loaded
+            kb["anon"] += size
+    mb = {k: v / 1024 for k, v in kb.items()}
+    mb["other"] = mb["rss"] - mb["heap_private"] - mb["heap_shared"] - mb["dict"]
+    return mb
 
 
 def describe(pid: int) -> str:
     m = smaps(pid)
     return (
-        f"RSS {m['rss']:5.1f}  PSS {m['pss']:5.1f}  private {m['private']:5.1f}  shared {m['shared']:5.1f}  "
-        f"(anonymous {m['anon']:5.1f}, dictionary file {m['dict']:5.1f}) MB"
+        f"RSS {m['rss']:5.1f}  PSS {m['pss']:5.1f}  private {m['private']:5.1f}  shared {m['shared']:5.1f} MB"
+        f" = heap {m['heap_private']:5.1f} private + {m['heap_shared']:5.1f} shared"
+        f", dictionary file {m['dict']:5.1f} (PSS {m['dict_pss']:4.1f}), libraries {m['other']:4.1f}"
     )
 
 
