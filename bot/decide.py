@@ -63,6 +63,8 @@ class Decider:
         """One outcome for an analysed, recognised and routed question and its entry scores."""
         ranked = self._adjusted(q, scores)
         sig = q.signals
+        if sig.elsewhere:  # a Slack bot's 403 is not a LINE webhook's: say it is not ours
+            return self._fallback(q, [])
         top = ranked[0] if ranked else None
         # Near-domain (LINE Login, payments, ...): say where to go, never guess; also when a deflection
         # is only close to the best, since a wrong answer is worse than pointing elsewhere.
@@ -81,6 +83,9 @@ class Decider:
             status = self._from_status(q, ranked)
             if status is not None:
                 return status
+            # The code was read and has no entry here: an entry for another code is not the answer
+            # (a pasted curl command's Authorization header does not make a 411 a 401).
+            ranked = [(e, sc) for e, sc in ranked if not self._other_code(e, sig.codes, sig.classes)]
         if sig.reasons:
             if len(sig.reasons) > 1:
                 return self._clarify(q, list(sig.reasons), 100.0)
@@ -120,6 +125,12 @@ class Decider:
         if len(close) > 1:
             return self._clarify(q, close, top)
         return self._answer(q, close[0], top)
+
+    def _other_code(self, entry_id: str, codes: tuple[int, ...], classes: tuple[int, ...]) -> bool:
+        """Whether the entry explains status codes, none of them the question's."""
+        status = self.kb[entry_id].status
+        said = {str(c) for c in codes} | {f"{c // 100}xx" for c in codes} | {f"{c}xx" for c in classes}
+        return bool(status) and not said.intersection(status)
 
     def _candidates(self, code: int) -> list[str]:
         return self._status.get(str(code), []) + self._status.get(f"{code // 100}xx", [])

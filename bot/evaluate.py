@@ -99,8 +99,8 @@ def is_right(question: Question, match: Match) -> bool:
     fallback: `expect: none` is right for it, and `expect: outside.x` wants that deflection."""
     if question.clarify:
         return match.kind == "clarify" and set(question.clarify) <= set(match.choices)
-    if question.expect == "none":
-        return match.kind == "fallback"
+    if question.expect == "none":  # ... or an answer the file also accepts
+        return match.kind == "fallback" or (match.kind == "answer" and match.entry_id in question.accept)
     wanted = (question.expect, *question.accept)
     if match.kind == "fallback":
         return match.entry_id is not None and match.entry_id in wanted

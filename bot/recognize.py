@@ -18,8 +18,8 @@ from bot.vocabulary import Vocabulary
 _NUMBER = re.compile(r"(?<![a-z0-9_.#/-])([1-5]\d\d)(?![a-z0-9_:/-]|[.,][a-z0-9])")
 # A status named as an enum or class name: .NET's "InternalServerError", Java's "BadGateway".
 _CAMEL_NAME = re.compile(r"(?<![A-Za-z])(?:[A-Z][a-z]+){2,}(?![A-Za-z])")
-# Names as written in code: "httpx.ConnectTimeout:" holds the name "connecttimeout".
-_NAME = re.compile(r"[a-z0-9]+")
+# Names as written in code: "httpx.ConnectTimeout:" holds the name "connecttimeout", "id_token" "idtoken".
+_NAME = re.compile(r"[a-z0-9_]+")
 # A status class written like "5xx".
 _CLASS = re.compile(r"(?<!\w)([1-5])xx(?!\w)")
 
@@ -87,7 +87,7 @@ class Recognizer:
         """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
         squeezed = compact(text)
         folded = fold(text)
-        names = set(_NAME.findall(folded))
+        names = {name.replace("_", "") for name in _NAME.findall(folded)}
         found: dict[str, list[str]] = {"detail": [], "reason": [], "exact": []}
         for key, (kind, entry_id) in self._exact:
             at = squeezed.find(key)
@@ -99,6 +99,7 @@ class Recognizer:
                 found[kind].append(entry_id)
         codes = status_codes(folded)
         joined = f" {' '.join(tokens)} "
+        elsewhere = " line " not in joined and any(f" {' '.join(p)} " in joined for p in self._vocabulary.elsewhere)
         for phrase, code in self._vocabulary.status_phrases:
             if f" {' '.join(phrase)} " in joined and code not in codes:
                 codes.append(code)
@@ -116,4 +117,5 @@ class Recognizer:
             howto=any(h in folded for h in self._vocabulary.howto)
             and not any(t in folded for t in self._vocabulary.trouble)
             and not (codes or found["exact"] or found["detail"] or found["reason"]),
+            elsewhere=elsewhere,
         )

@@ -19,7 +19,7 @@ FILE = "vocabulary.yaml"
 AUDIENCE_KEYS = ("operator", "app_user", "sender")
 _KEYS = {
     *("stopwords", "synonyms", "audience", "calls_api", "error_markers", "status_phrases", "exact", "soft"),
-    *("when_calling_api", "howto", "trouble"),
+    *("when_calling_api", "howto", "trouble", "elsewhere"),
 }
 
 Phrase = tuple[str, ...]
@@ -42,6 +42,7 @@ class Vocabulary:
     howto: tuple[str, ...] = ()  # folded substrings of a question asking how to do something
     trouble: tuple[str, ...] = ()  # folded substrings that say something goes wrong ("error", 「ない」)
     identifiers: frozenset[str] = frozenset()  # exact strings that are code names: found only whole
+    elsewhere: tuple[Phrase, ...] = ()  # other chat platforms ("slack"): named without LINE, not ours
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
@@ -59,9 +60,9 @@ class Vocabulary:
         return out
 
 
-# An exact string written as one identifier ("ConnectTimeout", "ECONNRESET") is a name in code: it is found
-# only as a whole word, so "connect timeout" in plain words is not that exception.
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+# An exact string written as one identifier ("ConnectTimeout", "ECONNRESET", "id_token") is a name in code:
+# it is found only as a whole word, so "connect timeout" in plain words is not that exception.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def _phrase(text: str) -> Phrase:
@@ -149,6 +150,14 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
                 bad(f"audience.{key}", f"{text!r} has no word the analyser keeps")
         audience[key] = tuple(listed)
 
+    elsewhere = []
+    for text in texts("elsewhere", data.get("elsewhere")):
+        phrase = norm(text)
+        if phrase:
+            elsewhere.append(phrase)
+        else:
+            bad("elsewhere", f"{text!r} has no word the analyser keeps")
+
     phrases: list[tuple[Phrase, int]] = []
     names: dict[str, int] = {}
     raw_status = mapping("status_phrases", "must map a phrase to a status code")
@@ -196,6 +205,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         when_calling_api=routes,
         status_names=names,
         identifiers=frozenset(identifiers),
+        elsewhere=tuple(elsewhere),
     )
 
 

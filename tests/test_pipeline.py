@@ -49,14 +49,25 @@ def test_verify_dialog_reads_the_code_in_parentheses(mini: Matcher) -> None:
 def test_exact_strings_from_the_vocabulary(mini: Matcher) -> None:
     line = 'at=error code=H12 desc="Request timeout" method=POST path="/callback" status=503 service=30000ms'
     assert mini.match(line).entry_id == "webhook.reason.request_timeout"
+    assert mini.match("verify fails: the id_token is rejected").entry_id == "outside.line_login"
+    assert mini.match("verify fails: invalid token").entry_id != "outside.line_login"  # not the name
 
 
 def test_deflection_is_a_fallback_with_its_id(mini: Matcher) -> None:
     match = mini.match("LIFFアプリでログインできない 400エラー")
     assert (match.kind, match.entry_id) == ("fallback", "outside.line_login")
     assert is_right(Question(q="x", expect="none"), match)
+    assert not is_right(Question(q="x", expect="outside.payments"), match)  # the deflection it names
     text = render.render_text(mini.kb, match)
     assert mini.kb["outside.line_login"].text["ja"].summary in text
+
+
+def test_expect_none_with_accept_also_takes_those_answers(mini: Matcher) -> None:
+    answer = mini.match("push message failed")
+    assert answer.entry_id == "messaging_api.5xx"
+    assert not is_right(Question(q="x", expect="none"), answer)
+    assert is_right(Question(q="x", expect="none", accept=("messaging_api.5xx",)), answer)
+    assert not is_right(Question(q="x", expect="none", accept=("webhook.signature",)), answer)
 
 
 def test_deflections_are_never_suggested(mini: Matcher) -> None:
@@ -121,6 +132,15 @@ def test_a_how_to_question_gets_no_error_explanation(mini: Matcher) -> None:
     assert mini.match("how to fix: push message failed").entry_id == "messaging_api.5xx"
 
 
+def test_another_chat_platform_without_line_is_not_ours(mini: Matcher) -> None:
+    assert mini.match("push returned 500").entry_id == "messaging_api.5xx"
+    slack = mini.match("my Slack bot: push returned 500")
+    assert (slack.kind, slack.entry_id, slack.suggestions) == ("fallback", None, ())
+    assert mini.match("moving a Slack bot to LINE: push returned 500").entry_id == "messaging_api.5xx"
+    assert mini.match("Microsoft Teams push returned 500").kind == "fallback"  # a phrase of two words
+    assert mini.match("my teams push returned 500").entry_id == "messaging_api.5xx"  # ... not one of them
+
+
 def test_the_longer_phrase_wins(mini: Matcher) -> None:
     # "line app error 500" leaves the phrase {app}; "restart line app" holds it and more: 500 fits less.
     flat = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, subsumed=1.0)).scores("restart line app")
@@ -143,3 +163,11 @@ def test_vocabulary_errors_name_file_and_field(tmp_path: Path) -> None:
     assert any("exact.no.such_entry" in p and "unknown entry id" in p for p in problems)
     with pytest.raises(KnowledgeError):
         vocabulary.load(tmp_path, kb)
+
+
+def test_an_entry_for_another_status_code_does_not_answer(mini: Matcher) -> None:
+    assert mini.match("api.line.me answers: access token invalid").entry_id == "messaging_api.unauthorized"
+    # A code read from the question, with no entry of its own: the 401 entry's words do not make it a 401.
+    match = mini.match("api.line.me 411 access token invalid")
+    assert (match.kind, match.entry_id) == ("fallback", None)
+    assert "messaging_api.unauthorized" not in match.suggestions  # ... nor is it suggested
