@@ -45,6 +45,10 @@ _BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]
 _DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日(?:[(（][月火水木金土日][)）])?|\d{4}年|\d{4}[-/]\d{1,2}[-/]\d{1,2}")
 # Sudachi parts of speech that carry content; particles, auxiliaries and symbols carry none.
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"})
+# Runs and words up to this long are cached; longer ones are analysed each time. Every Japanese run of
+# the 1,518 questions in tests/data is at most 36 characters, while one 2,000-character run cached
+# held ~77 KB (its key and ~750 word strings): 4,096 of them were ~300 MB in each worker.
+CACHED_CHARS = 64
 
 
 @contextlib.contextmanager
@@ -122,9 +126,7 @@ def language(text: str) -> str:
     return "en" if latin else "ja"
 
 
-@functools.lru_cache(maxsize=16384)
-def stem(word: str) -> str:
-    """The Snowball stem of an English word ("failed" -> "fail"); digits and codes stay as they are."""
+def _stem(word: str) -> str:
     word = word.split("'")[0]
     if not word.isalpha():
         return word
@@ -132,9 +134,7 @@ def stem(word: str) -> str:
         return _STEMMER.stemWord(word)
 
 
-@functools.lru_cache(maxsize=4096)
-def _japanese(run: str) -> tuple[str, ...]:
-    """Content words of a Japanese run, as Sudachi's normalized forms; compounds also as their parts."""
+def _content_words(run: str) -> tuple[str, ...]:
     out: list[str] = []
     with _tokenizer() as tok:
         for m in tok.tokenize(run):
@@ -145,6 +145,20 @@ def _japanese(run: str) -> tuple[str, ...]:
             if len(parts) > 1:  # 「期限切れ」 also as 期限 / 切れる, so 「期限が切れた」 shares both
                 out.extend(p.normalized_form() for p in parts if p.part_of_speech()[0] in CONTENT_POS)
     return tuple(out)
+
+
+_stem_cached = functools.lru_cache(maxsize=16384)(_stem)
+_japanese_cached = functools.lru_cache(maxsize=4096)(_content_words)
+
+
+def stem(word: str) -> str:
+    """The Snowball stem of an English word ("failed" -> "fail"); digits and codes stay as they are."""
+    return _stem_cached(word) if len(word) <= CACHED_CHARS else _stem(word)
+
+
+def _japanese(run: str) -> tuple[str, ...]:
+    """Content words of a Japanese run, as Sudachi's normalized forms; compounds also as their parts."""
+    return _japanese_cached(run) if len(run) <= CACHED_CHARS else _content_words(run)
 
 
 def words(text: str) -> list[str]:
@@ -166,7 +180,7 @@ class Typos:
         self._all = known
         self._known = sorted(w for w in known if w.isascii() and w.isalpha() and len(w) >= 5)
         self._cutoff = cutoff
-        self._fix = functools.lru_cache(maxsize=8192)(self._nearest)
+        self._fix = functools.lru_cache(maxsize=8192)(self._nearest)  # words are at most CACHED_CHARS
 
     def _nearest(self, word: str) -> str:
         best = process.extractOne(word, self._known, scorer=fuzz.ratio, processor=None, score_cutoff=self._cutoff)
@@ -176,4 +190,4 @@ class Typos:
         """`word`, or the known word it is a typo of ("hanshake" -> "handshak", the stem of handshake)."""
         if word in self._all or len(word) < 5 or not word.isascii() or not word.isalpha():
             return word
-        return self._fix(word)
+        return self._fix(word) if len(word) <= CACHED_CHARS else self._nearest(word)
