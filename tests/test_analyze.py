@@ -79,8 +79,8 @@ def test_language(text: str, lang: str) -> None:
     assert language(text) == lang
 
 
-def test_one_tokenizer_per_thread() -> None:
-    """Sudachi tokenizers are not thread-safe: threads analysing at once get the same words."""
+def test_threads_analysing_at_once_get_the_same_words() -> None:
+    """Sudachi tokenizers are not thread-safe: each is lent to one thread at a time."""
     texts = [f"証明書の期限が{n}回切れたのでハンドシェイクに失敗しました" * (1 + n % 3) for n in range(50)]
     texts = [t.replace("回", "回目に" * (n % 7)) for n, t in enumerate(texts)]
     expected = [words(t) for t in texts]
