@@ -2,7 +2,11 @@
 resident memory (master and workers) split into private and shared pages, and how much of it is the
 Sudachi dictionary's file mapping, after every worker has answered the dev questions.
 
-Usage: python scripts/bench_process.py [--starts 5] [--events 400]
+Usage: python scripts/bench_process.py [--starts 5] [--events 400] [--shared-dictionary]
+The server reads its own copy of the dictionary package (in a temporary directory put first on
+PYTHONPATH), as on a dyno where no other process maps or caches the file: on a development machine the
+virtualenv's system.dic stays in the page cache while other processes (test suites) use it, and every
+fault then maps cached neighbouring pages too. --shared-dictionary uses the virtualenv's file as it is.
 Everything runs on 127.0.0.1 (the fake LINE API is scripts/fake_line.py); figures are printed."""
 
 from __future__ import annotations
@@ -10,9 +14,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import importlib.util
+import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench_webhook import (
@@ -90,17 +99,45 @@ def wait_replies(fake_port: int, n: int, timeout: float = 60) -> int:
     return count
 
 
+@contextlib.contextmanager
+def private_dictionary() -> Iterator[str]:
+    """A temporary copy of the sudachidict_core package, written through to disk (a dirty page cannot be
+    dropped from the page cache); yields the directory to put first on PYTHONPATH."""
+    spec = importlib.util.find_spec("sudachidict_core")
+    if spec is None or spec.origin is None:
+        raise SystemExit("sudachidict_core is not installed")
+    with tempfile.TemporaryDirectory(prefix="bench-dict-") as tmp:
+        copy = Path(tmp) / "sudachidict_core"
+        shutil.copytree(Path(spec.origin).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        for path in copy.rglob("*"):
+            if path.is_file():
+                with path.open("rb") as f:
+                    os.fsync(f.fileno())
+        yield tmp
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--events", type=int, default=400, help="webhooks sent before memory is read")
+    parser.add_argument("--shared-dictionary", action="store_true", help="the virtualenv's system.dic, not a copy")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        extra = "" if args.shared_dictionary else stack.enter_context(private_dictionary())
+        print("process: dictionary file: " + ("a private copy" if extra else "the virtualenv's, shared"))
+        run(args, extra)
+
+
+def run(args: argparse.Namespace, pythonpath: str) -> None:
+    """Start the server `args.starts` times, read its memory on the last start; print the figures."""
     fake, fake_port = start_fake(0.01)
     boots: list[float] = []
     try:
         for i in range(args.starts):
             port = free_port()
             env = bot_env(port, fake_port)
+            if pythonpath:
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH", "")]))
             proc, boot = start(procfile_argv(), env, port)
             boots.append(boot)
             try:
