@@ -9,7 +9,6 @@ from bot.settings import Settings
 from bot.types import Match, Query
 
 OUTSIDE = "outside"  # audience of deflections: near-domain topics the bot sends elsewhere
-OTHER_STATUS = "webhook.status.other"  # any code without an entry of its own (webhook context)
 
 
 class Decider:
@@ -64,7 +63,7 @@ class Decider:
         ranked = self._adjusted(q, scores)
         sig = q.signals
         if sig.elsewhere:  # a Slack bot's 403 is not a LINE webhook's: say it is not ours
-            return self._fallback(q, [])
+            return self._answer(q, self.kb.ui.elsewhere)
         top = ranked[0] if ranked else None
         # Near-domain (LINE Login, payments, ...): say where to go, never guess; also when a deflection
         # is only close to the best, since a wrong answer is worse than pointing elsewhere.
@@ -158,8 +157,8 @@ class Decider:
             mine = [e for e in candidates if self.kb[e].audience in (audience, "anyone")]
             if mine:
                 return self._answer(q, mine[0], code=code)
-            if audience == "operator" and OTHER_STATUS in self.kb and 200 <= code <= 599:
-                return None if code < 300 else self._answer(q, OTHER_STATUS, code=code)
+            if audience == "operator" and 200 <= code <= 599:
+                return None if code < 300 else self._answer(q, self.kb.ui.other_status, code=code)
             if len(candidates) > 1:
                 return self._clarify(q, candidates, 100.0, code=code)
             return None
@@ -167,6 +166,6 @@ class Decider:
             return self._answer(q, candidates[0], code=code)
         if candidates:
             return self._clarify(q, candidates, 100.0, code=code)
-        if OTHER_STATUS in self.kb and 300 <= code <= 599 and sig.codes:
-            return self._answer(q, OTHER_STATUS, code=code)
+        if 300 <= code <= 599 and sig.codes:
+            return self._answer(q, self.kb.ui.other_status, code=code)
         return None

@@ -111,6 +111,7 @@ class UI:
 
     help: str
     other_status: str
+    elsewhere: str
     suggestions: tuple[str, ...]
     strings: dict[str, dict[str, str]]
 
@@ -370,10 +371,11 @@ def _load_ui(path: Path, named: set[str], problems: list[Problem]) -> UI | None:
 
     ids = data.get("ids")
     if not isinstance(ids, dict):
-        report("ids", "is missing (a mapping of help, other_status and suggestions)", data["__lines__"].get("ids"))
+        keys = "help, other_status, elsewhere and suggestions"
+        report("ids", f"is missing (a mapping of {keys})", data["__lines__"].get("ids"))
         ids = {}
     id_lines = ids.get("__lines__", {})
-    for key in ("help", "other_status"):
+    for key in ("help", "other_status", "elsewhere"):
         value = ids.get(key)
         if not isinstance(value, str) or value not in named:
             report(f"ids.{key}", f"must name an entry, got {value!r}", id_lines.get(key))
@@ -401,7 +403,7 @@ def _load_ui(path: Path, named: set[str], problems: list[Problem]) -> UI | None:
         texts[lang] = {k: " ".join(str(v).split()) for k, v in section.items() if k in UI_STRINGS}
     if len(problems) > count:
         return None
-    return UI(ids["help"], ids["other_status"], tuple(suggestions or ()), texts)
+    return UI(ids["help"], ids["other_status"], ids["elsewhere"], tuple(suggestions or ()), texts)
 
 
 def load(directory: str | Path | None = None) -> KnowledgeBase:

@@ -135,7 +135,7 @@ def test_a_how_to_question_gets_no_error_explanation(mini: Matcher) -> None:
 def test_another_chat_platform_without_line_is_not_ours(mini: Matcher) -> None:
     assert mini.match("push returned 500").entry_id == "messaging_api.5xx"
     slack = mini.match("my Slack bot: push returned 500")
-    assert (slack.kind, slack.entry_id, slack.suggestions) == ("fallback", None, ())
+    assert (slack.kind, slack.entry_id, slack.suggestions) == ("fallback", "outside.other_platforms", ())
     assert mini.match("moving a Slack bot to LINE: push returned 500").entry_id == "messaging_api.5xx"
     assert mini.match("Microsoft Teams push returned 500").kind == "fallback"  # a phrase of two words
     assert mini.match("my teams push returned 500").entry_id == "messaging_api.5xx"  # ... not one of them
