@@ -199,7 +199,7 @@ class Typos:
         self._all = known
         self._known = sorted(w for w in known if w.isascii() and w.isalpha() and len(w) >= 5)
         self._cutoff = cutoff
-        self._fix = functools.lru_cache(maxsize=8192)(self._nearest)  # words are at most CACHED_CHARS
+        self._fix = functools.lru_cache(maxsize=8192)(self._nearest)  # for words of up to CACHED_CHARS
 
     def _nearest(self, word: str) -> str:
         best = process.extractOne(word, self._known, scorer=fuzz.ratio, processor=None, score_cutoff=self._cutoff)
