@@ -11,12 +11,13 @@ import gc
 # some webhook, and the workers keep sharing their pages instead of copying them as it marks them.
 gc.disable()
 
-from bot.analyze import release_dictionary_pages  # noqa: E402 - after gc.disable(), on purpose
-from bot.app import create_app_or_exit  # noqa: E402
+from bot.app import create_app_or_exit  # noqa: E402 - after gc.disable(), on purpose
 
 # A missing variable or a broken knowledge file: one message and exit 3, before the port is bound
-# (gunicorn.conf.py preloads the app in the master).
+# (gunicorn.conf.py preloads the app in the master), and before the SDK and the dictionary are loaded.
 app = create_app_or_exit()
+
+from bot.analyze import release_dictionary_pages  # noqa: E402 - loaded by now: the app's matcher uses it
 
 gc.freeze()
 gc.enable()
