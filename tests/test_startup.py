@@ -19,13 +19,14 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_bad_settings_stop_the_start_before_the_sdk_is_imported() -> None:
+    # `linebot` alone is bot/__init__.py's registration of the package without its __init__: no SDK code.
     code = (
         "import sys\n"
         "from bot.app import create_app_or_exit\n"
         "try:\n"
         "    create_app_or_exit()\n"
         "except SystemExit as exc:\n"
-        "    print(exc.code, sorted(m for m in sys.modules if m.startswith(('linebot', 'sudachipy'))))\n"
+        "    print(exc.code, sorted(m for m in sys.modules if m.startswith(('linebot.', 'sudachipy'))))\n"
     )
     result = _run(code, LINE_CHANNEL_SECRET="s")
     assert result.stdout.strip() == "3 []", result.stdout + result.stderr
