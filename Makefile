@@ -14,9 +14,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 chat: $(STAMP)  ## talk to the bot in the terminal
 	$(PY) -m bot chat
 
+# PYTHONDONTWRITEBYTECODE= : byte-code caches on for the suite even where the environment turns them off
+# (this machine and CI do): pytest then keeps the assertion-rewritten modules of its plugins (hypothesis,
+# anyio: ~140 modules re-parsed by each xdist worker otherwise), and the gunicorn and CLI processes the
+# tests start reuse bot/'s compiled modules.
 test: $(STAMP)  ## lint, then the whole test suite (one pytest-xdist worker per CPU)
 	$(PY) -m ruff check bot tests scripts wsgi.py gunicorn.conf.py
-	$(PY) -m pytest -q -n auto --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(PY) -m ruff check bot tests scripts wsgi.py gunicorn.conf.py

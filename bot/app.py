@@ -5,15 +5,16 @@ from __future__ import annotations
 import atexit
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
 from bot import knowledge, limits, logfmt, richmenu
 from bot.config import ConfigError, Settings
-from bot.matcher import Matcher
 from bot.questionlog import LogUnavailable, open_log
-from bot.service import Service
-from bot.webhook import bp
+
+if TYPE_CHECKING:
+    from bot.matcher import Matcher
 
 
 def _configure_logging() -> None:
@@ -27,9 +28,14 @@ def _configure_logging() -> None:
 
 
 def create_app_or_exit() -> Flask:
-    """create_app() for a server: invalid settings or knowledge print one clear message and exit 3."""
+    """create_app() for a server: invalid settings or knowledge print one clear message and exit 3.
+
+    Settings and knowledge are checked before create_app imports the rest (the SDK alone is over a
+    second): a start that cannot succeed says why at once."""
+    _configure_logging()  # as create_app does first: whatever the checks log goes out as logfmt too
     try:
-        return create_app()
+        settings = Settings.from_env()
+        return create_app(settings, limits.checked(knowledge.load(settings.knowledge_dir)))
     except (ConfigError, knowledge.KnowledgeError) as exc:
         print(f"line-error-bot cannot start:\n{exc}", file=sys.stderr, flush=True)
         raise SystemExit(3) from None
@@ -61,6 +67,11 @@ def create_app(
 
     `kb` is an already loaded and checked knowledge base and `matcher` a Matcher built for it (tests
     that build many apps pass both: building the matcher's index is most of an app's cost)."""
+    # The web edge (the SDK, Sudachi, Flask's routes) is imported here, after create_app_or_exit has
+    # checked settings and knowledge; still in gunicorn's master, before it forks (preload).
+    from bot.service import Service
+    from bot.webhook import bp
+
     _configure_logging()
     settings = settings or Settings.from_env()
     kb = kb or limits.checked(knowledge.load(settings.knowledge_dir))

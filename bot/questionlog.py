@@ -322,45 +322,55 @@ class QuestionLog(ABC):
 
 
 class SQLiteLog(QuestionLog):
-    """The embedded default: one SQLite file shared by every worker process of a machine."""
+    """The embedded default: one SQLite file shared by every worker process of a machine.
+
+    One connection per process serves every thread, one transaction at a time (SQLite writes one at
+    a time anyway): a connection per thread cost each of a worker's 64 reply threads its own."""
 
     backend = "sqlite"
     _id_column = "INTEGER PRIMARY KEY"
+    BUSY_SECONDS = 5.0  # how long a write waits for the file's (or this process's) write turn
 
     def __init__(self, path: str, key: bytes, text_days: int = 30) -> None:
         super().__init__(key, text_days)
         self.path = path or str(Path(tempfile.gettempdir()) / "line-error-bot-questions.sqlite3")
-        self._local = threading.local()
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+        self._turn = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None or getattr(self._local, "pid", 0) != os.getpid():
-            db = sqlite3.connect(self.path, timeout=5, isolation_level=None, check_same_thread=False)
+        if self._db is None or self._pid != os.getpid():  # forked: the parent's connection is not ours
+            db = sqlite3.connect(self.path, timeout=self.BUSY_SECONDS, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db, self._local.pid = db, os.getpid()
-        return db
+            self._db, self._pid = db, os.getpid()
+        return self._db
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")  # takes the write lock now: migrations in two processes do not interleave
+        if not self._turn.acquire(timeout=self.BUSY_SECONDS):
+            raise sqlite3.OperationalError("database is locked (this process's other writes)")
         try:
-            yield db.cursor()
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db = self._connect()
+            db.execute("BEGIN IMMEDIATE")  # takes the write lock now: migrations in two processes do not interleave
+            try:
+                yield db.cursor()
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            self._turn.release()
 
     def _lock_schema(self, cur: Any) -> None:
         """BEGIN IMMEDIATE already holds the database's write lock."""
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        """Close this process's connection."""
+        with self._turn:
+            if self._db is not None and self._pid == os.getpid():
+                self._db.close()
+            self._db = None
 
 
 class PostgresLog(QuestionLog):

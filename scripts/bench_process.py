@@ -2,7 +2,11 @@
 resident memory (master and workers) split into private and shared pages, and how much of it is the
 Sudachi dictionary's file mapping, after every worker has answered the dev questions.
 
-Usage: python scripts/bench_process.py [--starts 5] [--events 400]
+Usage: python scripts/bench_process.py [--starts 5] [--events 400] [--shared-dictionary]
+The server reads its own copy of the dictionary package (in a temporary directory put first on
+PYTHONPATH), as on a dyno where no other process maps or caches the file: on a development machine the
+virtualenv's system.dic stays in the page cache while other processes (test suites) use it, and every
+fault then maps cached neighbouring pages too. --shared-dictionary uses the virtualenv's file as it is.
 Everything runs on 127.0.0.1 (the fake LINE API is scripts/fake_line.py); figures are printed."""
 
 from __future__ import annotations
@@ -10,14 +14,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import importlib.util
+import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench_webhook import (
     bot_env,
     children,
+    cpu_seconds,
     free_port,
     load,
     make_bodies,
@@ -31,37 +41,49 @@ DICTIONARY = "system.dic"
 
 
 def smaps(pid: int) -> dict[str, float]:
-    """Rss, Pss, private, shared and the dictionary's resident share of a process, in MB (/proc/PID/smaps)."""
-    total = {"rss": 0, "pss": 0, "private": 0, "shared": 0, "anon": 0, "dict": 0}
-    in_dict = False
+    """A process's resident memory in MB from /proc/PID/smaps: RSS, PSS, private and shared pages, and
+    RSS split three ways: the heap (anonymous mappings: private pages, and pages still shared
+    copy-on-write with the master or a sibling), the dictionary's file pages, and the rest (libraries'
+    code and data, other files); `anon` counts every anonymous page (the heap and libraries' written data)."""
+    keys = ("rss", "pss", "private", "shared", "anon", "heap_private", "heap_shared", "dict", "dict_pss")
+    kb = dict.fromkeys(keys, 0)
+    kind = ""
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
         name, _, rest = line.partition(":")
         if " " in name:  # a mapping's header line: "start-end perms offset dev inode [path]"
-            in_dict = line.rstrip().endswith(DICTIONARY)
+            fields = line.split(maxsplit=5)
+            path = fields[5].strip() if len(fields) == 6 else ""
+            kind = "dict" if path.endswith(DICTIONARY) else "heap" if path in ("", "[heap]") else "other"
             continue
         value = rest.split()[0] if rest.split() else "0"
         if not value.isdigit():
             continue
-        kb = int(value)
+        size = int(value)
         if name == "Rss":
-            total["rss"] += kb
-            total["dict"] += kb if in_dict else 0
+            kb["rss"] += size
+            kb["dict"] += size if kind == "dict" else 0
         elif name == "Pss":
-            total["pss"] += kb
+            kb["pss"] += size
+            kb["dict_pss"] += size if kind == "dict" else 0
         elif name in ("Private_Clean", "Private_Dirty"):
-            total["private"] += kb
+            kb["private"] += size
+            kb["heap_private"] += size if kind == "heap" else 0
         elif name in ("Shared_Clean", "Shared_Dirty"):
-            total["shared"] += kb
-        elif name == "Anonymous":
-            total["anon"] += kb
-    return {k: v / 1024 for k, v in total.items()}
+            kb["shared"] += size
+            kb["heap_shared"] += size if kind == "heap" else 0
+        elif name == "Anonymous":  # the heap, and libraries' data pages written since they were loaded
+            kb["anon"] += size
+    mb = {k: v / 1024 for k, v in kb.items()}
+    mb["other"] = mb["rss"] - mb["heap_private"] - mb["heap_shared"] - mb["dict"]
+    return mb
 
 
 def describe(pid: int) -> str:
     m = smaps(pid)
     return (
-        f"RSS {m['rss']:5.1f}  PSS {m['pss']:5.1f}  private {m['private']:5.1f}  shared {m['shared']:5.1f}  "
-        f"(anonymous {m['anon']:5.1f}, dictionary file {m['dict']:5.1f}) MB"
+        f"RSS {m['rss']:5.1f}  PSS {m['pss']:5.1f}  private {m['private']:5.1f}  shared {m['shared']:5.1f} MB"
+        f" = heap {m['heap_private']:5.1f} private + {m['heap_shared']:5.1f} shared"
+        f", dictionary file {m['dict']:5.1f} (PSS {m['dict_pss']:4.1f}), libraries {m['other']:4.1f}"
     )
 
 
@@ -78,19 +100,49 @@ def wait_replies(fake_port: int, n: int, timeout: float = 60) -> int:
     return count
 
 
+@contextlib.contextmanager
+def private_dictionary() -> Iterator[str]:
+    """A temporary copy of the sudachidict_core package, written through to disk (a dirty page cannot be
+    dropped from the page cache); yields the directory to put first on PYTHONPATH."""
+    spec = importlib.util.find_spec("sudachidict_core")
+    if spec is None or spec.origin is None:
+        raise SystemExit("sudachidict_core is not installed")
+    with tempfile.TemporaryDirectory(prefix="bench-dict-") as tmp:
+        copy = Path(tmp) / "sudachidict_core"
+        shutil.copytree(Path(spec.origin).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        for path in copy.rglob("*"):
+            if path.is_file():
+                with path.open("rb") as f:
+                    os.fsync(f.fileno())
+        yield tmp
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--events", type=int, default=400, help="webhooks sent before memory is read")
+    parser.add_argument("--shared-dictionary", action="store_true", help="the virtualenv's system.dic, not a copy")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        extra = "" if args.shared_dictionary else stack.enter_context(private_dictionary())
+        print("process: dictionary file: " + ("a private copy" if extra else "the virtualenv's, shared"))
+        run(args, extra)
+
+
+def run(args: argparse.Namespace, pythonpath: str) -> None:
+    """Start the server `args.starts` times, read its memory on the last start; print the figures."""
     fake, fake_port = start_fake(0.01)
     boots: list[float] = []
+    cpus: list[float] = []  # CPU seconds of master + workers when all are up: less noisy than wall time
     try:
         for i in range(args.starts):
             port = free_port()
             env = bot_env(port, fake_port)
+            if pythonpath:
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH", "")]))
             proc, boot = start(procfile_argv(), env, port)
             boots.append(boot)
+            cpus.append(cpu_seconds(proc.pid))
             try:
                 if i == args.starts - 1:  # memory once, on the last start: after real questions
                     print(f"process: boot, before any webhook:  master {describe(proc.pid)}")
@@ -110,7 +162,8 @@ def main() -> None:
         fake.wait(10)
     print(
         f"process: start to first 200 over {len(boots)} starts: {', '.join(f'{b:.2f}' for b in boots)} s "
-        f"(median {statistics.median(boots):.2f} s)"
+        f"(median {statistics.median(boots):.2f} s); CPU of master and workers once all are up: "
+        f"{', '.join(f'{c:.2f}' for c in cpus)} s (median {statistics.median(cpus):.2f} s)"
     )
 
 

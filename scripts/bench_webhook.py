@@ -50,10 +50,15 @@ def procfile_argv() -> list[str]:
 
 
 def start(argv: list[str], env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], float]:
-    """Start a server; return it and the seconds from start to its first 200.
+    """Start a server; return it and the seconds from start to its first 200 on a signed webhook.
 
-    It returns once every worker is up: gunicorn forks them a random 0-0.1 s apart, and load sent
-    in that gap lands on the first one alone (all 16 keep-alive connections stay with it)."""
+    The webhook is LINE's Verify (no events): it needs the whole intake (signature, journal) and
+    sends no reply. It returns once every worker is up: gunicorn forks them a random 0-0.1 s apart,
+    and load sent in that gap lands on the first one alone (all 16 keep-alive connections stay with it)."""
+    body = json.dumps({"destination": "Ubench", "events": []}).encode()
+    secret = env.get("LINE_CHANNEL_SECRET", SECRET).encode()
+    signature = base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest())
+    headers = {"Content-Type": "application/json", "X-Line-Signature": signature.decode()}
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first_200 = None
@@ -61,7 +66,7 @@ def start(argv: list[str], env: dict[str, str], port: int) -> tuple[subprocess.P
         if first_200 is None:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                conn.request("GET", "/healthz")
+                conn.request("POST", "/callback", body=body, headers=headers)
                 if conn.getresponse().status == 200:
                     first_200 = time.monotonic() - started
             except OSError:

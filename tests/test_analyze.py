@@ -58,6 +58,18 @@ def test_fold_every_control_kind_is_a_space() -> None:
     assert fold("a\u3000b") == "a b"  # NFKC makes the ideographic space a space, which stays
 
 
+def _dictionary_resident_kb() -> int:
+    """Resident kB of this process's mappings of the Sudachi dictionary file (/proc/self/smaps)."""
+    total, in_dictionary = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if " " in name:  # a mapping's header line
+            in_dictionary = line.rstrip().endswith("/system.dic")
+        elif name == "Rss" and in_dictionary:
+            total += int(rest.split()[0])
+    return total
+
+
 def test_words_the_same_after_the_dictionary_pages_are_released() -> None:
     before = words("証明書の有効期限が切れました")
     released = release_dictionary_pages()
@@ -65,6 +77,18 @@ def test_words_the_same_after_the_dictionary_pages_are_released() -> None:
     after = words("証明書の有効期限が切れた")  # another text: analysed now, not taken from a cache
     assert after == before
     assert "証明書" in after
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads /proc/self/smaps (Linux)")
+def test_dictionary_pages_released_every_time() -> None:
+    long_run = "証明書の期限が切れたのでハンドシェイクに失敗しました" * 3  # too long to be cached: analysed each time
+    expected = words(long_run)
+    release_dictionary_pages()
+    assert _dictionary_resident_kb() == 0
+    assert words(long_run) == expected  # the dictionary's pages mapped again, same bytes
+    assert _dictionary_resident_kb() > 0
+    release_dictionary_pages()  # a second call in one process releases them too
+    assert _dictionary_resident_kb() == 0
 
 
 @pytest.mark.parametrize(
@@ -79,8 +103,8 @@ def test_language(text: str, lang: str) -> None:
     assert language(text) == lang
 
 
-def test_one_tokenizer_per_thread() -> None:
-    """Sudachi tokenizers are not thread-safe: threads analysing at once get the same words."""
+def test_threads_analysing_at_once_get_the_same_words() -> None:
+    """Sudachi tokenizers are not thread-safe: each is lent to one thread at a time."""
     texts = [f"証明書の期限が{n}回切れたのでハンドシェイクに失敗しました" * (1 + n % 3) for n in range(50)]
     texts = [t.replace("回", "回目に" * (n % 7)) for n, t in enumerate(texts)]
     expected = [words(t) for t in texts]
