@@ -23,6 +23,6 @@ gc.freeze()
 gc.enable()
 
 # Loading the Sudachi dictionary walks 72 MB of it once (and indexing the knowledge base touches more):
-# clean file pages the master never reads again. Unmapped here, they stay in the page cache; the master
-# and each worker map again only the pages their questions touch (master RSS 258 -> ~115 MB).
+# clean file pages the master never reads again. Unmapped here and dropped from the page cache, the
+# master and each worker map again only about the pages their questions read (see the function).
 release_dictionary_pages()

@@ -53,6 +53,10 @@ def synthetic(kb: KnowledgeBase, size: int, seed: int = 7) -> KnowledgeBase:
             texts[lang] = replace(base.text[lang], aliases=aliases)
         entry_id = f"synthetic.entry_{i}"
         entries[entry_id] = replace(base, id=entry_id, text=texts, related=(), code=None, detail=None, status=())
+    # The entries ui.yaml names (help, any other status, another platform, suggestions) stay: the code relies on them.
+    ui = kb.ui
+    for entry_id in (ui.help, ui.other_status, ui.elsewhere, *ui.suggestions):
+        entries[entry_id] = replace(kb[entry_id], related=())
     return replace(kb, entries=entries, version="synthetic")
 
 
