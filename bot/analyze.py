@@ -13,19 +13,22 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import snowballstemmer
 from rapidfuzz import fuzz, process
 from sudachipy import Dictionary, SplitMode, Tokenizer
 
-MAX_CHARS = 2000
+T = TypeVar("T")
+
+MAX_CHARS = 2000  # longer pastes are cut: matching cost stays bounded
 # A Japanese sentence this long always has kana: this many kanji without any is Chinese (quoted in an
 # English question, it does not make the reply Japanese).
 CHINESE_KANJI = 6
 _KANA = re.compile("[\u3040-\u30ff]")
-_KANJI = re.compile("[\u4e00-\u9fff]")  # longer pastes are cut: matching cost stays bounded
+_KANJI = re.compile("[\u4e00-\u9fff]")
 
 _DICTIONARY = Dictionary(dict="core")
 # Idle tokenizers: a tokenizer keeps its lattice buffers (about 1 MB after a 2,000-character run), so one
@@ -50,6 +53,21 @@ CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞",
 # the 1,518 questions in tests/data is at most 36 characters, while one 2,000-character run cached
 # held ~77 KB (its key and ~750 word strings): 4,096 of them were ~300 MB in each worker.
 CACHED_CHARS = 64
+
+
+def cached_when_short(maxsize: int) -> Callable[[Callable[[str], T]], Callable[[str], T]]:
+    """lru_cache for texts of up to CACHED_CHARS characters; longer ones are computed each time."""
+
+    def wrap(compute: Callable[[str], T]) -> Callable[[str], T]:
+        cached = functools.lru_cache(maxsize=maxsize)(compute)
+
+        @functools.wraps(compute)
+        def lookup(text: str) -> T:
+            return cached(text) if len(text) <= CACHED_CHARS else compute(text)
+
+        return lookup
+
+    return wrap
 
 
 @contextlib.contextmanager
@@ -145,7 +163,9 @@ def language(text: str) -> str:
     return "en" if latin else "ja"
 
 
-def _stem(word: str) -> str:
+@cached_when_short(16384)
+def stem(word: str) -> str:
+    """The Snowball stem of an English word ("failed" -> "fail"); digits and codes stay as they are."""
     word = word.split("'")[0]
     if not word.isalpha():
         return word
@@ -153,7 +173,9 @@ def _stem(word: str) -> str:
         return _STEMMER.stemWord(word)
 
 
-def _content_words(run: str) -> tuple[str, ...]:
+@cached_when_short(4096)
+def _japanese(run: str) -> tuple[str, ...]:
+    """Content words of a Japanese run, as Sudachi's normalized forms; compounds also as their parts."""
     out: list[str] = []
     with _tokenizer() as tok:
         for m in tok.tokenize(run):
@@ -164,20 +186,6 @@ def _content_words(run: str) -> tuple[str, ...]:
             if len(parts) > 1:  # 「期限切れ」 also as 期限 / 切れる, so 「期限が切れた」 shares both
                 out.extend(p.normalized_form() for p in parts if p.part_of_speech()[0] in CONTENT_POS)
     return tuple(out)
-
-
-_stem_cached = functools.lru_cache(maxsize=16384)(_stem)
-_japanese_cached = functools.lru_cache(maxsize=4096)(_content_words)
-
-
-def stem(word: str) -> str:
-    """The Snowball stem of an English word ("failed" -> "fail"); digits and codes stay as they are."""
-    return _stem_cached(word) if len(word) <= CACHED_CHARS else _stem(word)
-
-
-def _japanese(run: str) -> tuple[str, ...]:
-    """Content words of a Japanese run, as Sudachi's normalized forms; compounds also as their parts."""
-    return _japanese_cached(run) if len(run) <= CACHED_CHARS else _content_words(run)
 
 
 def words(text: str) -> list[str]:
@@ -199,7 +207,7 @@ class Typos:
         self._all = known
         self._known = sorted(w for w in known if w.isascii() and w.isalpha() and len(w) >= 5)
         self._cutoff = cutoff
-        self._fix = functools.lru_cache(maxsize=8192)(self._nearest)  # for words of up to CACHED_CHARS
+        self._fix = cached_when_short(8192)(self._nearest)
 
     def _nearest(self, word: str) -> str:
         best = process.extractOne(word, self._known, scorer=fuzz.ratio, processor=None, score_cutoff=self._cutoff)
@@ -209,4 +217,4 @@ class Typos:
         """`word`, or the known word it is a typo of ("hanshake" -> "handshak", the stem of handshake)."""
         if word in self._all or len(word) < 5 or not word.isascii() or not word.isalpha():
             return word
-        return self._fix(word) if len(word) <= CACHED_CHARS else self._nearest(word)
+        return self._fix(word)
