@@ -2,7 +2,8 @@
 is accepted once, and any later call with it gets 400 "Invalid reply token".
 
 Faults on demand: drop every Nth call (the connection closes without an answer, after the reply was
-accepted or before), answer some calls with a status, hang once past the client's read timeout.
+accepted or before), answer some calls with a status, hang once past the client's read timeout, hold every answer until
+a test lets them go.
 Run alone (for benchmarks, so it does not share the load generator's GIL), GET /stats returns when
 each call arrived per token (time.monotonic(), system-wide on Linux) and which tokens were accepted;
 GET /count how many tokens arrived."""
@@ -32,6 +33,7 @@ class Faults:
     hang_on: set[int] = field(default_factory=set)  # call numbers accepted, then answered after `hang` s
     hang: float = 3.0
     delay: float = 0.0  # every answer waits this long
+    hold: threading.Event | None = None  # every answer waits until this is set (a signal, not a delay)
 
 
 class FakeLine:
@@ -132,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if fake.faults.hold is not None:
+            fake.faults.hold.wait(60)  # a bound if a test fails before it lets the answers go
         time.sleep(fake.faults.hang if action == "hang" else fake.faults.delay)
         self._send(status, payload)
 

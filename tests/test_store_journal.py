@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -10,11 +11,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from conftest import REPLY_PATH, body_of, replies, text_event, wait_for
-from ports import free_port
+import pytest
+from conftest import REPLY_PATH, app_for, body_of, replies, text_event, wait_for
 from pytest_httpserver import HTTPServer
 from test_gunicorn import Web, web_env
 from werkzeug import Request, Response
+
+from bot.knowledge import KnowledgeBase
 
 EVENTS = 80
 THREADS = 8  # reply threads per worker in the SIGKILL test
@@ -106,32 +109,34 @@ def test_sigkill_of_a_worker_mid_burst_loses_no_young_event(line_api: HTTPServer
 
 
 def test_sigterm_leaves_what_it_cannot_send_journaled_for_the_next_process(
-    line_api: HTTPServer, tmp_path: Path
+    line_api: HTTPServer, tmp_path: Path, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
     _slow_api(line_api, 0.5)
     # GRACEFUL_TIMEOUT 3: each worker drains for 1 s (gunicorn.conf.py keeps 2 s back) and leaves the rest.
     env = web_env(line_api.url_for("/"), tmp_path, REPLY_THREADS="2", GRACEFUL_TIMEOUT="3", **FAST_TAKEOVER)
     first = Web(env)
-    # The next process on the same file, started meanwhile (its start-up is not what is tested): it takes
-    # over only what the first one leaves when it stops. More reply threads only to send the backlog sooner.
-    second = Web(dict(env, PORT=str(free_port()), REPLY_THREADS="12"))
+    # The next process on the same files, running meanwhile: this test's own, an app on the same settings
+    # (a gunicorn start proves nothing more here). It takes over only what the first one leaves when it
+    # stops; more reply threads only to send the backlog sooner.
+    takeover = {"dead_after": float(FAST_TAKEOVER["JOURNAL_DEAD_AFTER"]), "scan_seconds": 0.5}
     try:
-        assert wait_for(first.ready, timeout=60), first.text
-        assert wait_for(second.ready, timeout=60), second.text
-        assert "unusable" not in first.text + second.text  # four workers opened one file at once: all wait
-        events = [text_event(f"unknown host {i}", timestamp=int(time.time() * 1000)) for i in range(24)]
-        for event in events:
-            assert first.post(body_of([event])) == 200
-        first.stop()
-        left = [ln for ln in first.output if "left journaled for another process" in ln]
-        assert left, first.text  # 2 threads x 2 workers x ~1 s of drain cannot send 24 half-second replies
-        wanted = {e["replyToken"] for e in events}
-        assert wait_for(lambda: wanted <= {r["replyToken"] for r in replies(line_api)}, timeout=45), (
-            sorted(wanted - {r["replyToken"] for r in replies(line_api)}),
-            first.text,
-            second.text,
-        )
+        with app_for(line_api.url_for("/"), tmp_path, kb, reply_threads=12, **takeover) as second:
+            second.extensions["line_error_bot"].start()
+            assert wait_for(first.ready, timeout=60), first.text
+            assert "unusable" not in first.text + caplog.text  # three processes opened one file at once: all wait
+            events = [text_event(f"unknown host {i}", timestamp=int(time.time() * 1000)) for i in range(24)]
+            for event in events:
+                assert first.post(body_of([event])) == 200
+            first.stop()
+            left = [ln for ln in first.output if "left journaled for another process" in ln]
+            assert left, first.text  # 2 threads x 2 workers x ~1 s of drain cannot send 24 half-second replies
+            wanted = {e["replyToken"] for e in events}
+            assert wait_for(lambda: wanted <= {r["replyToken"] for r in replies(line_api)}, timeout=45), (
+                sorted(wanted - {r["replyToken"] for r in replies(line_api)}),
+                first.text,
+                caplog.text,
+            )
     finally:
         first.stop()
-        second.stop()
-    assert [ln for ln in second.output if "journaled event recovered" in ln], second.text
+    assert [r for r in caplog.records if "journaled event recovered" in r.getMessage()], caplog.text
