@@ -7,8 +7,10 @@ import contextlib
 import copy
 import hashlib
 import hmac
+import itertools
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,9 +30,46 @@ from bot.questionlog import LogConfig
 from scripts.fake_line import FakeLine
 
 DATA = Path(__file__).parent / "data"
+# Seconds the slowest modules take on the idle 2-core machine (--durations): the real servers, Chromium,
+# the hypothesis runs. Under pytest-xdist they open the workers' queues (see pytest_collection_modifyitems).
+SLOW_MODULES = {
+    "test_store_journal.py": 14.0,
+    "test_gunicorn.py": 12.0,
+    "test_store_dynos.py": 9.0,
+    "test_report.py": 7.0,
+    "test_matcher.py": 6.0,
+    "test_learning.py": 5.0,
+}
 SECRET = "test-channel-secret-0123456789"
 TOKEN = "test-access-token-abcdefghijklmnop"
 REPLY_PATH = "/v2/bot/message/reply"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `-n N` (make test: --dist worksteal), start each worker's share with slow modules, spread over the workers
+    (longest first, each to the least loaded). worksteal hands worker k the next len(left) // (N - k) tests
+    of this list, and an idle worker steals the end of another's queue: with the slow tests last, the run
+    ended on one worker still waiting on its servers while the other had nothing left to take."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))  # set in each xdist worker
+    if workers < 2:
+        return
+    shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    seconds = [0.0] * workers
+    for name in sorted(SLOW_MODULES, key=SLOW_MODULES.__getitem__, reverse=True):
+        module = [item for item in items if item.path.name == name]
+        if module:  # a whole module on one worker: its shared servers start once
+            k = seconds.index(min(seconds))
+            shares[k] += module
+            seconds[k] += SLOW_MODULES[name]
+    slow = {id(item) for share in shares for item in share}
+    quick = iter([item for item in items if id(item) not in slow])
+    ordered: list[pytest.Item] = []
+    left = len(items)
+    for k, share in enumerate(shares):
+        size = left // (workers - k)
+        left -= size
+        ordered += share + list(itertools.islice(quick, max(0, size - len(share))))
+    items[:] = ordered + list(quick)
 
 
 @pytest.fixture(scope="session")

@@ -233,7 +233,8 @@ def test_sigterm_finishes_accepted_replies(tmp_path: Path) -> None:
     # before it runs worker_exit, the drain): the 12 replies are in flight through the whole shutdown.
     release = threading.Event()
     with FakeLine(Faults(hold=release)) as held_api:
-        web = Web(web_env(held_api.url, tmp_path))
+        # A read timeout longer than any hold here: a reply must not give up on the held answer and retry.
+        web = Web(web_env(held_api.url, tmp_path, LINE_READ_TIMEOUT="60"))
         try:
             assert wait_for(web.all_up, timeout=60), web.text
             events = [text_event(f"unknown host {i}") for i in range(12)]

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from PIL import Image
 
-from bot import report
+from bot import cli, report
 from bot.questionlog import Feedback, FeedbackRow, LogConfig, Question, QuestionRow, open_log
 
-ROOT = Path(__file__).resolve().parent.parent
 NOW = time.time()
 TEN_SPELLINGS = [
     "LINEのIDを変更したい",
@@ -102,9 +103,12 @@ def seeded(tmp_path: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
-    )
+    """`python -m bot ARGS` in this environment, run in this process (test_cli runs the module itself once
+    as a subprocess; here a new interpreter per command proved nothing more)."""
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, env, clear=True), contextlib.redirect_stderr(err):
+        code = cli.main(list(args), out)
+    return subprocess.CompletedProcess(["python", "-m", "bot", *args], code, out.getvalue(), err.getvalue())
 
 
 def test_report_text_and_json(seeded: dict[str, str]) -> None:

@@ -119,7 +119,7 @@ def test_sigterm_leaves_what_it_cannot_send_journaled_for_the_next_process(
     # The next process on the same files, running meanwhile: this test's own, an app on the same settings
     # (a gunicorn start proves nothing more here). It takes over only what the first one leaves when it
     # stops; more reply threads only to send the backlog sooner.
-    takeover = {"dead_after": float(FAST_TAKEOVER["JOURNAL_DEAD_AFTER"]), "scan_seconds": 0.5}
+    takeover = {"dead_after": float(FAST_TAKEOVER["JOURNAL_DEAD_AFTER"]), "scan_seconds": 0.5, "read_timeout": 5.0}
     try:
         with app_for(line_api.url_for("/"), tmp_path, kb, reply_threads=12, **takeover) as second:
             second.extensions["line_error_bot"].start()
