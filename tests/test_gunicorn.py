@@ -95,6 +95,11 @@ class Web:
         except urllib.error.HTTPError as exc:
             return exc.code
 
+    @property
+    def running(self) -> bool:
+        """Started, and not yet sent SIGTERM or gone."""
+        return self.proc.poll() is None and not self._terminated
+
     def terminate(self) -> None:
         """SIGTERM (a platform restart), without waiting: stop several servers at once, then stop() each."""
         if self.proc.poll() is None and not self._terminated:
@@ -138,15 +143,24 @@ def fake() -> Iterator[FakeLine]:
 
 
 @pytest.fixture(scope="module")
-def web(fake: FakeLine, tmp_path_factory: Any) -> Iterator[Web]:
-    """One server for the tests that only send it events (each with fresh ids and reply tokens)."""
-    server = Web(web_env(fake.url, tmp_path_factory.mktemp("web")))
-    try:
-        assert wait_for(server.all_up, timeout=60), server.text
-        yield server
-    finally:
-        # Last, a platform restart (SIGTERM) of this idle process: it ends with status 0.
-        assert server.stop() == 0, server.text
+def servers() -> Iterator[list[Web]]:
+    """The module's shared servers, one running at a time (a test that stops it leaves the next one a new one)."""
+    started: list[Web] = []
+    yield started
+    for server in started:
+        if server.running:
+            # Last, a platform restart (SIGTERM) of this idle process: it ends with status 0.
+            assert server.stop() == 0, server.text
+
+
+@pytest.fixture
+def web(servers: list[Web], fake: FakeLine, tmp_path_factory: Any) -> Web:
+    """The shared server, for tests that send it events (each with fresh ids and reply tokens)."""
+    if not servers or not servers[-1].running:
+        # A read timeout longer than the SIGTERM test's hold: a held reply must not give up and retry.
+        servers.append(Web(web_env(fake.url, tmp_path_factory.mktemp("web"), LINE_READ_TIMEOUT="60")))
+        assert wait_for(servers[-1].all_up, timeout=60), servers[-1].text
+    return servers[-1]
 
 
 def _sent(fake: FakeLine, token: str) -> list[tuple[dict[str, str], dict[str, Any]]]:
@@ -228,33 +242,6 @@ def test_two_workers_same_redelivered_event_replied_once(web: Web, fake: FakeLin
     assert both_seen, "the copies never reached both worker processes"
 
 
-def test_sigterm_finishes_accepted_replies(tmp_path: Path) -> None:
-    # The API holds every answer until both workers have stopped serving (gunicorn logs "Worker exiting"
-    # before it runs worker_exit, the drain): the 12 replies are in flight through the whole shutdown.
-    release = threading.Event()
-    with FakeLine(Faults(hold=release)) as held_api:
-        # A read timeout longer than any hold here: a reply must not give up on the held answer and retry.
-        web = Web(web_env(held_api.url, tmp_path, LINE_READ_TIMEOUT="60"))
-        try:
-            assert wait_for(web.all_up, timeout=60), web.text
-            events = [text_event(f"unknown host {i}") for i in range(12)]
-            for event in events:
-                assert web.post(body_of([event])) == 200
-            assert held_api.wait(lambda f: len(f.accepted) == len(events)), web.text
-            web.proc.send_signal(signal.SIGTERM)
-            assert wait_for(lambda: sum("Worker exiting" in ln for ln in web.output) >= web.workers), web.text
-            release.set()
-            code = web.proc.wait(timeout=40)  # a bound (gunicorn's graceful timeout is 15 s here)
-        finally:
-            release.set()
-            web.stop()
-        assert held_api.accepted == {e["replyToken"]: 1 for e in events}, web.text
-    assert code == 0, web.text
-    # Each reply got its answer before its worker went away: the sender logs it after the API's 200.
-    replied = {ln.split("webhookEventId=", 1)[1].split()[0] for ln in web.output if "msg=replied status=200" in ln}
-    assert replied == {e["webhookEventId"] for e in events}, web.text
-
-
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
@@ -288,3 +275,31 @@ def test_huge_header_is_refused_by_the_server_not_500(web: Web) -> None:  # runs
     status = web.post(body_of([]), {"X-Padding": "B" * 20_000})
     assert status in (400, 413, 431)
     assert web.ready()
+
+
+def test_sigterm_finishes_accepted_replies(web: Web, fake: FakeLine) -> None:
+    """Last in this file: it stops the shared server (with work in hand), so the others find it running."""
+    # The API holds every answer until both workers have stopped serving (gunicorn logs "Worker exiting"
+    # before it runs worker_exit, the drain): the 12 replies are in flight through the whole shutdown.
+    release = threading.Event()
+    fake.faults = Faults(hold=release)
+    events = [text_event(f"unknown host {i}") for i in range(12)]
+    try:
+        for event in events:
+            assert web.post(body_of([event])) == 200
+        assert fake.wait(lambda f: all(e["replyToken"] in f.accepted for e in events)), web.text
+        signalled = len(web.output)
+        web.terminate()
+        assert wait_for(lambda: sum("Worker exiting" in ln for ln in web.output[signalled:]) >= web.workers), web.text
+        release.set()
+        code = web.proc.wait(timeout=40)  # a bound (gunicorn's graceful timeout is 15 s here)
+    finally:
+        release.set()
+        fake.faults = Faults()
+        web.stop()
+    assert code == 0, web.text
+    assert all(fake.accepted[e["replyToken"]] == 1 for e in events)
+    # Each reply got its answer before its worker went away: the sender logs it after the API's 200.
+    replied = {ln.split("webhookEventId=", 1)[1].split()[0] for ln in web.output if "msg=replied status=200" in ln}
+    assert {e["webhookEventId"] for e in events} <= replied, web.text
+    assert not [ln for ln in web.output if "left journaled" in ln], web.text
