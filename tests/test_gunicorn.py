@@ -23,6 +23,7 @@ from conftest import (
     DATA,
     LOG_SINK,
     SECRET,
+    STOPPING,
     TOKEN,
     body_of,
     sign,
@@ -105,6 +106,11 @@ class Web:
         if self.proc.poll() is None and not self._terminated:
             self._terminated = True
             self.proc.send_signal(signal.SIGTERM)
+
+    def stop_later(self) -> None:
+        """SIGTERM now; the exit is waited for at the end of the run (conftest.stopping_servers)."""
+        self.terminate()
+        STOPPING.append(self)
 
     def stop(self) -> int:
         if self.proc.poll() is None:
