@@ -9,7 +9,6 @@ from bot.settings import Settings
 from bot.types import Match, Query
 
 OUTSIDE = "outside"  # audience of deflections: near-domain topics the bot sends elsewhere
-DEVELOPERS = {"operator", "sender"}
 
 
 class Decider:
@@ -104,8 +103,6 @@ class Decider:
                 audience = self.kb[entry_id].audience
                 if audience == q.audience and score >= self.s.answer_min:
                     out[entry_id] = score + self.s.audience_bonus  # context picks between fits, never makes one
-                elif {audience, q.audience} == DEVELOPERS:  # one person runs the bot and calls the API
-                    out[entry_id] = score - self.s.developer_penalty
                 elif audience not in ("anyone", OUTSIDE, q.audience):
                     out[entry_id] = score - self.s.audience_penalty
         return sorted(out.items(), key=lambda kv: (-kv[1], self._order[kv[0]]))

@@ -61,10 +61,6 @@ class Settings:
     # retrieve: who is asking moves scores only between entries that already fit (the previous matcher's).
     audience_bonus: float = 6.0
     audience_penalty: float = 12.0
-    # ... but between the bot's operator and an API sender (the same developer: 「応答メッセージ」 is both
-    # the Official Account's auto-reply and the reply API) only this much. Grid {0, 6, 12}: 0 and 6 alike
-    # (one more tune answer, nothing lost), 12 as before.
-    developer_penalty: float = 6.0
     # retrieve: entries scoring below this are left out (no threshold above looks at them: suggestions,
     # deflections and answers start at 45, and who-is-asking adds at most 6).
     keep_min: float = 30.0
