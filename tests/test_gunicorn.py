@@ -49,6 +49,7 @@ class Web:
     """A running `gunicorn wsgi:app` and its output."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
         self.port = int(env["PORT"])
         self.workers = int(env["WEB_CONCURRENCY"])
         self.output: list[str] = []
