@@ -30,9 +30,9 @@ from bot.questionlog import LogConfig
 from scripts.fake_line import FakeLine
 
 DATA = Path(__file__).parent / "data"
-# Seconds the slowest modules take on the idle 2-core machine (--durations): the real servers, Chromium,
-# the hypothesis runs. Under pytest-xdist they open the workers' queues (see pytest_collection_modifyitems).
-# Modules that share a session's server (the PostgreSQL cluster) count as one.
+# The slowest modules and roughly how many seconds each takes (--durations): real servers, Chromium, the
+# hypothesis runs. Under pytest-xdist they open the workers' queues (pytest_collection_modifyitems below).
+# Modules that share a worker's server (the PostgreSQL cluster) count as one.
 SLOW_MODULES = {
     ("test_store_journal.py",): 12.0,
     ("test_store_dynos.py",): 8.0,
@@ -48,10 +48,10 @@ REPLY_PATH = "/v2/bot/message/reply"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `-n N` (make test: --dist worksteal), start each worker's share with slow modules, spread over the workers
-    (longest first, each to the least loaded). worksteal hands worker k the next len(left) // (N - k) tests
-    of this list, and an idle worker steals the end of another's queue: with the slow tests last, the run
-    ended on one worker still waiting on its servers while the other had nothing left to take."""
+    """Under `-n N` (make test), each worker's share starts with slow modules, longest first to the least
+    loaded worker. worksteal hands worker k the next len(left) // (N - k) tests of this list, and an idle
+    worker steals the end of another's queue: with the slow tests last (file order), the run ended on one
+    worker waiting on its servers while the other had nothing left to take."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))  # set in each xdist worker
     if workers < 2:
         return
