@@ -271,6 +271,10 @@ class _Sink(logging.Handler):
 def no_secrets_in_logs() -> Iterator[None]:
     """Collect every log record of the whole run; fail the run if the secret or token shows up."""
     handler = _Sink(level=logging.DEBUG)
+    # The level create_app gives the bot's logger, set from the start: a test that calls
+    # caplog.set_level(..., logger="bot") before this worker's first app would otherwise restore NOTSET
+    # afterwards, and the bot's INFO lines would be lost for every later test in the worker.
+    logging.getLogger("bot").setLevel(logging.INFO)
     targets = [logging.getLogger(), logging.getLogger("bot")]
     for logger in targets:
         logger.addHandler(handler)
