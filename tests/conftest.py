@@ -34,13 +34,13 @@ DATA = Path(__file__).parent / "data"
 # hypothesis runs. Under pytest-xdist they open the workers' queues (pytest_collection_modifyitems below).
 # Modules that share a worker's server (the PostgreSQL cluster) count as one.
 SLOW_MODULES = {
-    ("test_store_journal.py",): 12.0,
-    ("test_store_dynos.py",): 8.0,
-    ("test_gunicorn.py",): 8.0,
-    ("test_learning.py", "test_questionlog.py"): 6.0,
-    ("test_bad_input.py",): 6.0,
-    ("test_matcher.py",): 5.0,
-    ("test_report.py",): 4.0,
+    ("test_store_journal.py",): 11.0,
+    ("test_bad_input.py",): 9.0,
+    ("test_store_dynos.py",): 6.0,
+    ("test_gunicorn.py",): 4.0,
+    ("test_matcher.py",): 4.0,
+    ("test_learning.py", "test_questionlog.py"): 4.0,
+    ("test_report.py",): 2.0,
 }
 SECRET = "test-channel-secret-0123456789"
 TOKEN = "test-access-token-abcdefghijklmnop"
