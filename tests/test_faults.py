@@ -109,7 +109,9 @@ def test_5xx_forever_gives_up_inside_the_budget(fake_line: FakeLine, tmp_path: P
     assert line.levelno == logging.WARNING and 'msg="reply failed" status=500' in line.getMessage()
     assert "attempts=1 " not in line.getMessage()
     # It gave up (the outcome above) after a few spaced attempts, not a stream of them: backoff within the budget.
-    assert 2 <= len(fake_line.arrivals[event["replyToken"]]) <= 8, line.getMessage()
+    # With full jitter 9 attempts fit in the 2 s budget about once in 800 runs (one failed on main while this
+    # was measured; simulated: 200,000 runs of the sender's schedule, at most 11); with no backoff, hundreds.
+    assert 2 <= len(fake_line.arrivals[event["replyToken"]]) <= 12, line.getMessage()
 
 
 def test_api_hanging_past_read_timeout_does_not_hold_the_webhook(
