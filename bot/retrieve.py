@@ -72,6 +72,8 @@ class Index:
         # explains it (「LINEのIDを変更したい」 is not a fragment of "request id").
         self._unknown_idf = settings.unknown_weight * math.log(1 + (total - 0.5) / 1.5)
         self._postings = dict(postings)
+        # The most a word's factor adds to any one entry: bounds what entries holding only light words can score.
+        self._ceiling = {word: max(factors.values()) for word, factors in self._postings.items()}
         self._aliases: list[_Alias] = []
         alias_postings: dict[str, list[int]] = defaultdict(list)
         for n, words, whole in alias_words:
@@ -175,21 +177,47 @@ class Index:
         for n, phrases in found_whole.items():
             if all(any(words < other for other in others[n]) for words in phrases):
                 fit[n] *= s.subsumed
-        bm25: dict[int, float] = defaultdict(float)
-        if fitting_only:
-            fitting = {n for n, value in fit.items() if value > 0}
-            for word, weight in weights.items():
-                for n, factor in self._postings.get(word, {}).items():
-                    if n in fitting:
-                        bm25[n] += weight * factor
-        else:
-            for word, weight in weights.items():
-                for n, factor in self._postings.get(word, {}).items():
-                    bm25[n] += weight * factor
+        bm25 = self._bm25(weights, upper, fit, fitting_only)
         out: dict[str, float] = {}
-        for n in set(bm25) | set(fit):
-            share = min(1.0, bm25.get(n, 0.0) / upper)
+        for n, total in bm25.items():
+            share = min(1.0, total / upper)
             score = 100.0 * (s.alias_weight * fit.get(n, 0.0) + (1 - s.alias_weight) * share)
             if score >= s.keep_min:  # lower scores decide nothing: leave them out of the ranking
                 out[self.ids[n]] = score
         return out
+
+    def _bm25(
+        self, weights: dict[str, float], upper: float, fit: dict[int, float], fitting_only: bool
+    ) -> dict[int, float]:
+        """BM25 sums of the entries that may score keep_min: every entry in `fit`, plus (unless
+        `fitting_only`) every entry holding a word heavy enough to lift it there without an alias fit."""
+        s = self._settings
+        if fitting_only:
+            candidates = {n for n, value in fit.items() if value > 0}
+        else:
+            candidates = set(fit)
+            # MaxScore pruning: the lightest words, whose most possible sum stays under what an entry no alias
+            # fits needs to reach keep_min, cannot keep an entry alone; only entries holding a heavier word
+            # can be kept. With 5,000 entries, words in most of them ("webhook") are light and most
+            # entries are never visited. The margin covers rounding: a kept entry is never missed.
+            if s.keep_min <= 0:
+                floor = 0.0
+            elif s.alias_weight >= 1:
+                floor = math.inf
+            else:
+                floor = s.keep_min / (100.0 * (1 - s.alias_weight)) * upper * (1 - 1e-9)
+            bounds = sorted((weight * self._ceiling[w], w) for w, weight in weights.items() if w in self._ceiling)
+            light = 0.0
+            for bound, word in bounds:
+                if light + bound < floor:
+                    light += bound
+                else:
+                    candidates.update(self._postings[word])
+        # Each sum is added word by word in the question's order, as exhaustive scoring adds it: the same floats.
+        bm25 = dict.fromkeys(candidates, 0.0)
+        for word, weight in weights.items():
+            factors = self._postings.get(word)
+            if factors:
+                for n in factors.keys() & candidates:
+                    bm25[n] += weight * factors[n]
+        return bm25
