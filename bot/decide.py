@@ -105,13 +105,15 @@ class Decider:
         """Scores with who-is-asking applied, best first (knowledge-base order breaks ties)."""
         out = dict(scores)
         if q.audience:
-            audience_of = self._audience
+            # Settings read once into locals: this loop may run over thousands of entries.
+            audience_of, asker, fits = self._audience, q.audience, self.s.answer_min
+            bonus, penalty, neutral = self.s.audience_bonus, self.s.audience_penalty, ("anyone", OUTSIDE, q.audience)
             for entry_id, score in scores.items():
                 audience = audience_of[entry_id]
-                if audience == q.audience and score >= self.s.answer_min:
-                    out[entry_id] = score + self.s.audience_bonus  # context picks between fits, never makes one
-                elif audience not in ("anyone", OUTSIDE, q.audience):
-                    out[entry_id] = score - self.s.audience_penalty
+                if audience == asker and score >= fits:
+                    out[entry_id] = score + bonus  # context picks between fits, never makes one
+                elif audience not in neutral:
+                    out[entry_id] = score - penalty
         # Sorted by order, then stably by score (reverse keeps ties in order): the ranking of the key
         # (-score, order), with C-level keys only, since thousands of entries may score.
         ranked = [(entry_id, out[entry_id]) for entry_id in sorted(out, key=self._order.__getitem__)]

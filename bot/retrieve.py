@@ -179,11 +179,15 @@ class Index:
                 fit[n] *= s.subsumed
         bm25 = self._bm25(weights, upper, fit, fitting_only)
         out: dict[str, float] = {}
+        # Settings read once into locals: this loop may run over thousands of entries.
+        ids, mix, rest, keep = self.ids, s.alias_weight, 1 - s.alias_weight, s.keep_min
         for n, total in bm25.items():
-            share = min(1.0, total / upper)
-            score = 100.0 * (s.alias_weight * fit.get(n, 0.0) + (1 - s.alias_weight) * share)
-            if score >= s.keep_min:  # lower scores decide nothing: leave them out of the ranking
-                out[self.ids[n]] = score
+            share = total / upper
+            if share > 1.0:
+                share = 1.0
+            score = 100.0 * (mix * fit.get(n, 0.0) + rest * share)
+            if score >= keep:  # lower scores decide nothing: leave them out of the ranking
+                out[ids[n]] = score
         return out
 
     def _bm25(
