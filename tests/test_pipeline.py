@@ -204,6 +204,13 @@ def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -
     assert matcher.match("push to api.line.me answered 401").entry_id == "messaging_api.unauthorized"
 
 
+def test_an_unknown_compound_counts_through_its_parts(mini: Matcher) -> None:
+    # Sudachi gives 「確認方法」 and its parts 確認, 方法; no entry uses the compound, so only the parts count.
+    tokens = mini.question("ログの確認方法").tokens
+    assert "確認方法" not in tokens
+    assert "方法" in tokens
+
+
 def _mini_words() -> list[str]:
     """Words and phrases of the fixture's entries (titles, aliases, summaries), to build questions from."""
     pieces = set()
