@@ -77,10 +77,12 @@ class Index:
         self._aliases: list[_Alias] = []
         alias_postings: dict[str, list[int]] = defaultdict(list)
         for n, words, whole in alias_words:
-            content = frozenset(w for w in words if w not in self._soft)
-            if not content:
+            # In the phrase's own order: a set's order changes with PYTHONHASHSEED, and with it a sum's last bit.
+            ordered = dict.fromkeys(w for w in words if w not in self._soft)
+            if not ordered:
                 continue
-            alias = _Alias(n, content, sum(self.idf.get(w, 0.0) for w in content), whole)
+            content = frozenset(ordered)
+            alias = _Alias(n, content, sum(self.idf.get(w, 0.0) for w in ordered), whole)
             for word in content:
                 alias_postings[word].append(len(self._aliases))
             self._aliases.append(alias)
@@ -125,8 +127,10 @@ class Index:
         weights = self._weights(question)
         if not weights:
             return {}
-        words = set(weights)
-        content = {w for w in words if w not in self._soft}
+        # The content words in the question's order (a dict as an ordered set), so that every sum below adds
+        # them in one order in every process: over a set, the last bit of a score changed with PYTHONHASHSEED
+        # (between gunicorn's workers), and an exact tie between two entries could have gone either way.
+        content = dict.fromkeys(w for w in weights if w not in self._soft)
         sig = question.signals
         if not content and (sig.codes or sig.classes or sig.exact or sig.reasons or sig.details):
             return {}  # 「LINEで500」: "LINE" names no topic, the recognised code decides
@@ -137,7 +141,7 @@ class Index:
         q_weight = sum(self.idf.get(w, self._unknown_idf) for w in content)
         # In a long question an alias must explain a fair share of it (of the error line, when there is
         # one): one incidental phrase ("help me" in a pasted traceback) must not decide the answer.
-        focus = {w for w in question.focus if w in content} or content
+        focus = dict.fromkeys(w for w in question.focus if w in content) or content
         f_weight = sum(self.idf.get(w, self._unknown_idf) for w in focus)
         # Each alias's found weight, summed word by word over the postings (no set work per alias).
         got: dict[int, float] = defaultdict(float)
@@ -166,7 +170,7 @@ class Index:
             if complete:
                 value = 1.0
                 found_whole[alias.entry].append(alias.words)
-            elif not named and content <= alias.words and q_weight >= s.contained_share * alias.weight:
+            elif not named and content.keys() <= alias.words and q_weight >= s.contained_share * alias.weight:
                 value = s.contained  # the whole question is a fragment of this phrase
             else:
                 value = s.partial * found / alias.weight
