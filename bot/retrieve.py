@@ -87,6 +87,7 @@ class Index:
                 alias_postings[word].append(len(self._aliases))
             self._aliases.append(alias)
         self._alias_postings = dict(alias_postings)
+        self._phrase_words = frozenset(alias.words for alias in self._aliases)  # is a question exactly a phrase?
         self.typos = Typos(set(self.idf), settings.typo_cutoff)
 
     def known(self, word: str) -> bool:
@@ -159,23 +160,28 @@ class Index:
                     in_focus[a] += self.idf[word]
         # A phrase that is exactly the question's words names it: another phrase merely holding them all
         # ("名前解決 タイムアウト" for 「名前解決できず」 beside "名前解決できない") is only a partial fit.
-        named = any(self._aliases[a].words == whole_text for a in got)
+        named = whole_text in self._phrase_words
         fit: dict[int, float] = defaultdict(float)
         found_whole: dict[int, list[frozenset[str]]] = defaultdict(list)  # each entry's phrases found whole
+        # Settings read once into locals: a common word is in hundreds of phrases.
+        aliases, partial, contained, contained_share = self._aliases, s.partial, s.contained, s.contained_share
+        focus_needs = s.alias_share * f_weight
         for a, found in got.items():
-            alias = self._aliases[a]
-            if alias.whole and alias.words != whole_text:
+            alias = aliases[a]
+            words = alias.words
+            if alias.whole and words != whole_text:
                 continue
-            complete = found >= alias.weight - 1e-9
-            if complete:
+            if found >= alias.weight - 1e-9:  # complete
                 value = 1.0
-                found_whole[alias.entry].append(alias.words)
-            elif not named and content.keys() <= alias.words and q_weight >= s.contained_share * alias.weight:
-                value = s.contained  # the whole question is a fragment of this phrase
+                found_whole[alias.entry].append(words)
+            elif not named and whole_text <= words and q_weight >= contained_share * alias.weight:
+                value = contained  # the whole question is a fragment of this phrase
             else:
-                value = s.partial * found / alias.weight
+                value = partial * found / alias.weight
             if f_weight:
-                value *= min(1.0, in_focus.get(a, 0.0) / (s.alias_share * f_weight))
+                explained = in_focus.get(a, 0.0) / focus_needs
+                if explained < 1.0:
+                    value *= explained
             if value > fit[alias.entry]:
                 fit[alias.entry] = value
         # The longer phrase wins: an entry whose whole phrase is part of another entry's whole phrase, both
