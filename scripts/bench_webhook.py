@@ -402,10 +402,12 @@ def run_bot(
     try:
         if redis_url:
             client.config_resetstat()
-        cpu_before = cpu_seconds(proc.pid)
+        redis_pid = int(client.info("server")["process_id"]) if redis_url else 0
+        cpu_before, redis_before = cpu_seconds(proc.pid), cpu_seconds(redis_pid) if redis_pid else 0.0
         workers_before = [cpu_seconds(c) for c in children(proc.pid)]
         burst = blast(port, bodies or make_bodies(n), concurrency, proc.pid)
         cpu_load = cpu_seconds(proc.pid) - cpu_before
+        redis_cpu = cpu_seconds(redis_pid) - redis_before if redis_pid else 0.0
         split = [cpu_seconds(c) - b for c, b in zip(children(proc.pid), workers_before, strict=False)]
         acked_stats = client.info("commandstats") if redis_url and redis_stats else {}
         deadline = time.monotonic() + REPLY_WINDOW + delay
@@ -435,7 +437,9 @@ def run_bot(
     print(
         f"         start to first 200 {boot:.2f} s  RSS {', '.join(f'{m:.0f}' for m in rss)} MB (master first)"
         f"  server CPU per event {1000 * cpu_load / n:.2f} ms while acking"
-        f" (workers {'/'.join(f'{1000 * c / n:.2f}' for c in split)}), {1000 * cpu_total / n:.2f} ms with reply;"
+        f" (workers {'/'.join(f'{1000 * c / n:.2f}' for c in split)}"
+        f"{f'; redis-server {1000 * redis_cpu / n:.2f}' if redis_url else ''}),"
+        f" {1000 * cpu_total / n:.2f} ms with reply;"
         f" load generator CPU {100 * burst.client_cpu / seconds:.0f}% of the burst;"
         f" connections per worker {'/'.join(map(str, burst.split))}"
     )
