@@ -38,9 +38,10 @@ _idle_tokenizers: list[Tokenizer] = []
 _stemmer_lock = threading.Lock()
 _STEMMER = snowballstemmer.stemmer("english")
 
-# Latin words (with an apostrophe ending: "couldn't"), numbers ("TLS1.0" = "TLS 1.0"), or runs of any
-# other letters (Japanese): the Japanese runs go to Sudachi, the Latin words to the stemmer.
-_WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[^\W\da-z_]+")
+# Latin words (with an apostrophe ending: "couldn't"), a number with one letter that is not a unit
+# ("4G", "5G"; "2s" and "10m" stay a number), numbers ("TLS1.0" = "TLS 1.0"), or runs of any other
+# letters (Japanese): the Japanese runs go to Sudachi, the Latin words to the stemmer.
+_WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+(?![bdhkms])[a-z](?![a-z0-9])|[0-9]+|[^\W\da-z_]+")
 # Tokens, ids and hashes pasted with an error (20+ letters and digits mixed, as in a JWT or a user id)
 # are not words: every piece would count as a word no entry knows and drown the question's real words.
 _BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]{20,}")

@@ -151,6 +151,9 @@ class Index:
             for word in focus:
                 for a in self._alias_postings.get(word, ()):
                     in_focus[a] += self.idf[word]
+        # A phrase that is exactly the question's words names it: another phrase merely holding them all
+        # ("名前解決 タイムアウト" for 「名前解決できず」 beside "名前解決できない") is only a partial fit.
+        named = any(self._aliases[a].words == whole_text for a in got)
         fit: dict[int, float] = defaultdict(float)
         found_whole: dict[int, list[frozenset[str]]] = defaultdict(list)  # each entry's phrases found whole
         for a, found in got.items():
@@ -161,7 +164,7 @@ class Index:
             if complete:
                 value = 1.0
                 found_whole[alias.entry].append(alias.words)
-            elif content <= alias.words and q_weight >= s.contained_share * alias.weight:
+            elif not named and content <= alias.words and q_weight >= s.contained_share * alias.weight:
                 value = s.contained  # the whole question is a fragment of this phrase
             else:
                 value = s.partial * found / alias.weight

@@ -35,6 +35,7 @@ UI_LABELS = {
         "一時的なエラーによりリクエストが完了しませんでした。もう一度お試しください。"
     ),
 }
+_MONTHS = "January February March April May June July August September October November December".split()
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Identifiers, headers and paths: words joined by "_", "/" or two hyphens, or camelCase words.
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_\-./][A-Za-z0-9]+)+|[A-Za-z]*[a-z][A-Z][A-Za-z]*")
@@ -44,7 +45,9 @@ _QUOTED = re.compile(r'"([^"]+)"|「([^」]+)」')
 def _text(entry: knowledge.Entry, lang: str) -> str:
     t = entry.text[lang]
     text = unicodedata.normalize("NFKC", "\n".join([t.title, t.summary, *t.steps]))
-    return re.sub(r"([1-5])00番台", r"\1xx", text)  # 「400番台」 is how Japanese writes 4xx
+    text = re.sub(r"([1-5])00番台", r"\1xx", text)  # 「400番台」 is how Japanese writes 4xx
+    # "March 31, 2025" is 「2025年3月31日」: a month's name counts as its number.
+    return re.sub("|".join(_MONTHS), lambda m: str(_MONTHS.index(m.group()) + 1), text)
 
 
 def _numbers(text: str) -> set[str]:
