@@ -131,6 +131,14 @@ class Decider:
         said = {str(c) for c in codes} | {f"{c // 100}xx" for c in codes} | {f"{c}xx" for c in classes}
         return bool(status) and not said.intersection(status)
 
+    def _rank(self, entry_id: str, code: int) -> int:
+        """Where the code stands in the entry's status list (0: the code it is about)."""
+        status = self.kb[entry_id].status
+        for key in (str(code), f"{code // 100}xx"):
+            if key in status:
+                return status.index(key)
+        return len(status)
+
     def _candidates(self, code: int) -> list[str]:
         return self._status.get(str(code), []) + self._status.get(f"{code // 100}xx", [])
 
@@ -156,7 +164,10 @@ class Decider:
         if audience:
             mine = [e for e in candidates if self.kb[e].audience in (audience, "anyone")]
             if mine:
-                return self._answer(q, mine[0], code=code)
+                # Several entries explain the code for this asker (a 400 from a retry key on reply, or any
+                # other 400): the one the question's words fit, else the one listing the code first.
+                fit = {e: -sc for e, sc in ranked if sc >= self.s.answer_min}
+                return self._answer(q, min(mine, key=lambda e: (fit.get(e, 0.0), self._rank(e, code))), code=code)
             if audience == "operator" and 200 <= code <= 599:
                 return None if code < 300 else self._answer(q, self.kb.ui.other_status, code=code)
             if len(candidates) > 1:

@@ -171,3 +171,32 @@ def test_an_entry_for_another_status_code_does_not_answer(mini: Matcher) -> None
     match = mini.match("api.line.me 411 access token invalid")
     assert (match.kind, match.entry_id) == ("fallback", None)
     assert "messaging_api.unauthorized" not in match.suggestions  # ... nor is it suggested
+
+
+def test_a_phrase_naming_the_question_beats_one_holding_it(mini: Matcher) -> None:
+    # "connection refused" is exactly an alias of connection_failed; goaway's "connection refused while
+    # connecting" only holds it: a partial fit there, not "the question is a fragment of this phrase".
+    question, goaway = "connection refused", "webhook.detail.connection_failed_goaway"
+    share = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, alias_weight=0.0)).scores(question)
+    fit = (mini.scores(question)[goaway] - (1 - SETTINGS.alias_weight) * share[goaway]) / (100 * SETTINGS.alias_weight)
+    assert fit < SETTINGS.contained - 0.1
+    assert mini.match(question).entry_id == "webhook.detail.connection_failed"
+
+
+def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -> None:
+    for name in ("links.yaml", "ui.yaml", "vocabulary.yaml"):
+        (tmp_path / name).write_text((MINI / name).read_text())
+    # A second sender entry that also explains 401, listing it after its own code.
+    revoked = """
+- id: messaging_api.token_revoked
+  audience: sender
+  status: ['403', '401']
+  links: [help_center]
+  ja: {title: トークン失効, label: トークン失効, summary: 説明です。, steps: [確認します。], aliases: [トークン 失効]}
+  en: {title: Token revoked, label: Token revoked, summary: Explained., steps: [Check.], aliases: [token revoked]}
+"""
+    (tmp_path / "entries.yaml").write_text((MINI / "entries.yaml").read_text() + revoked)
+    matcher = Matcher(knowledge.load(tmp_path))
+    assert matcher.match("push to api.line.me: 401, token revoked").entry_id == "messaging_api.token_revoked"
+    # No words for either: the entry listing 401 first owns it.
+    assert matcher.match("push to api.line.me answered 401").entry_id == "messaging_api.unauthorized"
