@@ -1,4 +1,5 @@
-"""Start-up and memory of the web process: start to first 200 over several starts, then each process's
+"""Start-up and memory of the web process: start to first 200 over several starts (and when the app was
+ready, the port bound and the first worker forked, from the server's log), then each process's
 resident memory (master and workers) split into private and shared pages, and how much of it is the
 Sudachi dictionary's file mapping, after every worker has answered the dev questions.
 
