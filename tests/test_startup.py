@@ -46,7 +46,7 @@ def test_url_check_modules_are_not_imported_with_the_diagnosis() -> None:
 
 def test_the_web_edge_imports_neither_the_asyncio_client_nor_the_legacy_sdk() -> None:
     code = (
-        "import sys, bot.service, bot.richmenu\n"
+        "import sys, bot.app, bot.service, bot.webhook, bot.richmenu\n"
         "unused = ('aiohttp', 'requests', 'linebot.api', 'linebot.v3.messaging.api.async_messaging_api',"
         " 'linebot.v3.webhooks.api.async_dummy')\n"
         "print(sorted(m for m in sys.modules if m in unused))\n"
