@@ -145,15 +145,18 @@ class Decider:
     def _from_status(self, q: Query, ranked: list[tuple[str, float]]) -> Match | None:
         sig = q.signals
         code = sig.codes[0] if sig.codes else sig.classes[0] * 100
-        candidates = self._candidates(code)
+        owners = self._candidates(code)
+        # Entries about this code; one that names it after its own (a retry key's 400) answers only when
+        # the question's words pick it, and is never offered in a question back.
+        candidates = [e for e in owners if self._rank(e, code) == 0] or owners
         audience = "app_user" if q.mentions_line else q.audience  # 「LINEで500エラー」
         if sig.calls_api:
             audience = "sender"  # a code from api.line.me is the API's answer, not the webhook's
         if audience is None:
             # No who-is-asking word: the rest of the question decides ("client_max_body_size で 413").
             fits = [(e, sc) for e, sc in ranked if sc >= self.s.answer_min]
-            if fits and fits[0][0] in candidates:
-                close = [e for e, sc in fits if e in candidates and sc >= fits[0][1] - self.s.clarify_margin]
+            if fits and fits[0][0] in owners:
+                close = [e for e, sc in fits if e in owners and sc >= fits[0][1] - self.s.clarify_margin]
                 if len(close) > 1:
                     return self._clarify(q, close, fits[0][1], code=code)
                 return self._answer(q, fits[0][0], code=code)
@@ -162,7 +165,7 @@ class Decider:
             if fits and not self.kb[fits[0][0]].status:
                 audience = self.kb[fits[0][0]].audience
         if audience:
-            mine = [e for e in candidates if self.kb[e].audience in (audience, "anyone")]
+            mine = [e for e in owners if self.kb[e].audience in (audience, "anyone")]
             if mine:
                 # Several entries explain the code for this asker (a 400 from a retry key on reply, or any
                 # other 400): the one the question's words fit, else the one listing the code first.

@@ -71,7 +71,7 @@ class Matcher:
         """Analyse and recognise a question: its words, the error lines' words, exact signals."""
         text = text[: analyze.MAX_CHARS]
         segments = [s for s in _SENTENCE.split(text) if s.strip()]
-        per_segment = [self.words(s) for s in segments]
+        per_segment = [self._without_unknown_compounds(self.words(s)) for s in segments]
         words = [w for seg in per_segment for w in seg]
         stop = self.vocabulary.stopwords
         markers = self.vocabulary.error_markers
@@ -89,6 +89,27 @@ class Matcher:
             else (),
             signals=self.recognizer.scan(text, words),
         )
+
+    def _without_unknown_compounds(self, words: list[str]) -> list[str]:
+        """Words without a compound no entry uses when its parts follow it (「確認方法」 then 確認, 方法): the
+        parts carry its meaning, and as a word nothing explains it would count as the rarest."""
+        return [
+            w
+            for i, w in enumerate(words)
+            if w.isascii() or self.index.known(w) or not self._parts_follow(w, words[i + 1 :])
+        ]
+
+    @staticmethod
+    def _parts_follow(word: str, rest: list[str]) -> bool:
+        """Whether the next words, joined, spell `word`."""
+        joined = ""
+        for part in rest:
+            joined += part
+            if joined == word:
+                return True
+            if not word.startswith(joined):
+                return False
+        return False
 
     @staticmethod
     def _without(words: Iterable[str], soft: frozenset[str]) -> tuple[str, ...]:

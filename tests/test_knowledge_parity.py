@@ -1,5 +1,6 @@
 """Japanese and English say the same thing in every entry, and every topic of the topics file exists."""
 
+import calendar
 import re
 import unicodedata
 from pathlib import Path
@@ -35,7 +36,7 @@ UI_LABELS = {
         "一時的なエラーによりリクエストが完了しませんでした。もう一度お試しください。"
     ),
 }
-_MONTHS = "January February March April May June July August September October November December".split()
+_MONTHS = list(calendar.month_name)[1:]  # "January" ... "December" (the C locale)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Identifiers, headers and paths: words joined by "_", "/" or two hyphens, or camelCase words.
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_\-./][A-Za-z0-9]+)+|[A-Za-z]*[a-z][A-Z][A-Za-z]*")

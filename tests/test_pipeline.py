@@ -200,3 +200,14 @@ def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -
     assert matcher.match("push to api.line.me: 401, token revoked").entry_id == "messaging_api.token_revoked"
     # No words for either: the entry listing 401 first owns it.
     assert matcher.match("push to api.line.me answered 401").entry_id == "messaging_api.unauthorized"
+    # Nobody named: a question back offers the entries about 401, not the one naming it second.
+    back = matcher.match("401")
+    assert back.kind == "clarify"
+    assert "messaging_api.token_revoked" not in back.choices
+
+
+def test_an_unknown_compound_counts_through_its_parts(mini: Matcher) -> None:
+    # Sudachi gives 「確認方法」 and its parts 確認, 方法; no entry uses the compound, so only the parts count.
+    tokens = mini.question("ログの確認方法").tokens
+    assert "確認方法" not in tokens
+    assert "方法" in tokens
