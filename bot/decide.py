@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import takewhile
+from operator import itemgetter
 
 from bot.knowledge import KnowledgeBase
 from bot.settings import Settings
@@ -29,6 +31,9 @@ class Decider:
         self.s = settings
         self._api_side = when_calling_api or {}  # the webhook's entry -> the API caller's, for API signs
         self._order = {entry_id: i for i, entry_id in enumerate(kb.entries)}
+        # Plain dicts: a question may score thousands of entries, each looked up here once or twice.
+        self._audience = {e.id: e.audience for e in kb.entries.values()}
+        self._statuses = {e.id: e.status for e in kb.entries.values() if e.status}
         self._status: dict[str, list[str]] = {}
         for entry in kb.entries.values():
             for status in entry.status:
@@ -51,7 +56,7 @@ class Decider:
         return Match("clarify", q.lang, choices=tuple(ids), score=score, code=code)
 
     def _fallback(self, q: Query, ranked: list[tuple[str, float]]) -> Match:
-        near = tuple(e for e, sc in ranked if sc >= self.s.suggest_min and self.kb[e].audience != OUTSIDE)[
+        near = tuple(e for e, _ in _at_least(ranked, self.s.suggest_min) if self._audience[e] != OUTSIDE)[
             : self.s.max_suggestions
         ]
         return Match("fallback", q.lang, score=ranked[0][1] if ranked else 0.0, suggestions=near)
@@ -84,7 +89,8 @@ class Decider:
                 return status
             # The code was read and has no entry here: an entry for another code is not the answer
             # (a pasted curl command's Authorization header does not make a 411 a 401).
-            ranked = [(e, sc) for e, sc in ranked if not self._other_code(e, sig.codes, sig.classes)]
+            said = {str(c) for c in sig.codes} | {f"{c // 100}xx" for c in sig.codes} | {f"{c}xx" for c in sig.classes}
+            ranked = [(e, sc) for e, sc in ranked if not self._other_code(e, said)]
         if sig.reasons:
             if len(sig.reasons) > 1:
                 return self._clarify(q, list(sig.reasons), 100.0)
@@ -99,13 +105,20 @@ class Decider:
         """Scores with who-is-asking applied, best first (knowledge-base order breaks ties)."""
         out = dict(scores)
         if q.audience:
+            # Settings read once into locals: this loop may run over thousands of entries.
+            audience_of, asker, fits = self._audience, q.audience, self.s.answer_min
+            bonus, penalty, neutral = self.s.audience_bonus, self.s.audience_penalty, ("anyone", OUTSIDE, q.audience)
             for entry_id, score in scores.items():
-                audience = self.kb[entry_id].audience
-                if audience == q.audience and score >= self.s.answer_min:
-                    out[entry_id] = score + self.s.audience_bonus  # context picks between fits, never makes one
-                elif audience not in ("anyone", OUTSIDE, q.audience):
-                    out[entry_id] = score - self.s.audience_penalty
-        return sorted(out.items(), key=lambda kv: (-kv[1], self._order[kv[0]]))
+                audience = audience_of[entry_id]
+                if audience == asker and score >= fits:
+                    out[entry_id] = score + bonus  # context picks between fits, never makes one
+                elif audience not in neutral:
+                    out[entry_id] = score - penalty
+        # Sorted by order, then stably by score (reverse keeps ties in order): the ranking of the key
+        # (-score, order), with C-level keys only, since thousands of entries may score.
+        ranked = [(entry_id, out[entry_id]) for entry_id in sorted(out, key=self._order.__getitem__)]
+        ranked.sort(key=itemgetter(1), reverse=True)
+        return ranked
 
     def _by_score(self, q: Query, ranked: list[tuple[str, float]]) -> Match:
         if q.signals.howto:
@@ -113,7 +126,7 @@ class Decider:
         if not ranked or ranked[0][1] < self.s.answer_min:
             return self._fallback(q, ranked)
         top = ranked[0][1]
-        close = [e for e, sc in ranked if sc >= top - self.s.clarify_margin]
+        close = [e for e, _ in _at_least(ranked, top - self.s.clarify_margin)]
         if len(close) > 1 and q.mentions_line:  # 「LINEがメンテナンス中」: LINE alone means the app
             app = [e for e in close if self.kb[e].audience == "app_user"]
             if len(app) == 1:
@@ -125,11 +138,10 @@ class Decider:
             return self._clarify(q, close, top)
         return self._answer(q, close[0], top)
 
-    def _other_code(self, entry_id: str, codes: tuple[int, ...], classes: tuple[int, ...]) -> bool:
-        """Whether the entry explains status codes, none of them the question's."""
-        status = self.kb[entry_id].status
-        said = {str(c) for c in codes} | {f"{c // 100}xx" for c in codes} | {f"{c}xx" for c in classes}
-        return bool(status) and not said.intersection(status)
+    def _other_code(self, entry_id: str, said: set[str]) -> bool:
+        """Whether the entry explains status codes, none of them in `said` (the question's codes and classes)."""
+        status = self._statuses.get(entry_id)
+        return status is not None and said.isdisjoint(status)
 
     def _rank(self, entry_id: str, code: int) -> int:
         """Where the code stands in the entry's status list (0: the code it is about)."""
@@ -154,7 +166,7 @@ class Decider:
             audience = "sender"  # a code from api.line.me is the API's answer, not the webhook's
         if audience is None:
             # No who-is-asking word: the rest of the question decides ("client_max_body_size で 413").
-            fits = [(e, sc) for e, sc in ranked if sc >= self.s.answer_min]
+            fits = _at_least(ranked, self.s.answer_min)
             if fits and fits[0][0] in owners:
                 close = [e for e, sc in fits if e in owners and sc >= fits[0][1] - self.s.clarify_margin]
                 if len(close) > 1:
@@ -169,7 +181,7 @@ class Decider:
             if mine:
                 # Several entries explain the code for this asker (a 400 from a retry key on reply, or any
                 # other 400): the one the question's words fit, else the one listing the code first.
-                fit = {e: -sc for e, sc in ranked if sc >= self.s.answer_min}
+                fit = {e: -sc for e, sc in _at_least(ranked, self.s.answer_min)}
                 return self._answer(q, min(mine, key=lambda e: (fit.get(e, 0.0), self._rank(e, code))), code=code)
             if audience == "operator" and 200 <= code <= 599:
                 return None if code < 300 else self._answer(q, self.kb.ui.other_status, code=code)
@@ -183,3 +195,8 @@ class Decider:
         if 300 <= code <= 599 and sig.codes:
             return self._answer(q, self.kb.ui.other_status, code=code)
         return None
+
+
+def _at_least(ranked: list[tuple[str, float]], floor: float) -> list[tuple[str, float]]:
+    """The head of a best-first ranking that scores `floor` or more (the tail is never read)."""
+    return list(takewhile(lambda item: item[1] >= floor, ranked))

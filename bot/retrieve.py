@@ -72,17 +72,22 @@ class Index:
         # explains it (「LINEのIDを変更したい」 is not a fragment of "request id").
         self._unknown_idf = settings.unknown_weight * math.log(1 + (total - 0.5) / 1.5)
         self._postings = dict(postings)
+        # The most a word's factor adds to any one entry: bounds what entries holding only light words can score.
+        self._ceiling = {word: max(factors.values()) for word, factors in self._postings.items()}
         self._aliases: list[_Alias] = []
         alias_postings: dict[str, list[int]] = defaultdict(list)
         for n, words, whole in alias_words:
-            content = frozenset(w for w in words if w not in self._soft)
-            if not content:
+            # In the phrase's own order: a set's order changes with PYTHONHASHSEED, and with it a sum's last bit.
+            ordered = dict.fromkeys(w for w in words if w not in self._soft)
+            if not ordered:
                 continue
-            alias = _Alias(n, content, sum(self.idf.get(w, 0.0) for w in content), whole)
+            content = frozenset(ordered)
+            alias = _Alias(n, content, sum(self.idf.get(w, 0.0) for w in ordered), whole)
             for word in content:
                 alias_postings[word].append(len(self._aliases))
             self._aliases.append(alias)
         self._alias_postings = dict(alias_postings)
+        self._phrase_words = frozenset(alias.words for alias in self._aliases)  # is a question exactly a phrase?
         self.typos = Typos(set(self.idf), settings.typo_cutoff)
 
     def known(self, word: str) -> bool:
@@ -123,8 +128,10 @@ class Index:
         weights = self._weights(question)
         if not weights:
             return {}
-        words = set(weights)
-        content = {w for w in words if w not in self._soft}
+        # The content words in the question's order (a dict as an ordered set), so that every sum below adds
+        # them in one order in every process: over a set, the last bit of a score changed with PYTHONHASHSEED
+        # (between gunicorn's workers), and an exact tie between two entries could have gone either way.
+        content = dict.fromkeys(w for w in weights if w not in self._soft)
         sig = question.signals
         if not content and (sig.codes or sig.classes or sig.exact or sig.reasons or sig.details):
             return {}  # 「LINEで500」: "LINE" names no topic, the recognised code decides
@@ -135,7 +142,7 @@ class Index:
         q_weight = sum(self.idf.get(w, self._unknown_idf) for w in content)
         # In a long question an alias must explain a fair share of it (of the error line, when there is
         # one): one incidental phrase ("help me" in a pasted traceback) must not decide the answer.
-        focus = {w for w in question.focus if w in content} or content
+        focus = dict.fromkeys(w for w in question.focus if w in content) or content
         f_weight = sum(self.idf.get(w, self._unknown_idf) for w in focus)
         # Each alias's found weight, summed word by word over the postings (no set work per alias).
         got: dict[int, float] = defaultdict(float)
@@ -153,23 +160,28 @@ class Index:
                     in_focus[a] += self.idf[word]
         # A phrase that is exactly the question's words names it: another phrase merely holding them all
         # ("名前解決 タイムアウト" for 「名前解決できず」 beside "名前解決できない") is only a partial fit.
-        named = any(self._aliases[a].words == whole_text for a in got)
+        named = whole_text in self._phrase_words
         fit: dict[int, float] = defaultdict(float)
         found_whole: dict[int, list[frozenset[str]]] = defaultdict(list)  # each entry's phrases found whole
+        # Settings read once into locals: a common word is in hundreds of phrases.
+        aliases, partial, contained, contained_share = self._aliases, s.partial, s.contained, s.contained_share
+        focus_needs = s.alias_share * f_weight
         for a, found in got.items():
-            alias = self._aliases[a]
-            if alias.whole and alias.words != whole_text:
+            alias = aliases[a]
+            words = alias.words
+            if alias.whole and words != whole_text:
                 continue
-            complete = found >= alias.weight - 1e-9
-            if complete:
+            if found >= alias.weight - 1e-9:  # complete
                 value = 1.0
-                found_whole[alias.entry].append(alias.words)
-            elif not named and content <= alias.words and q_weight >= s.contained_share * alias.weight:
-                value = s.contained  # the whole question is a fragment of this phrase
+                found_whole[alias.entry].append(words)
+            elif not named and whole_text <= words and q_weight >= contained_share * alias.weight:
+                value = contained  # the whole question is a fragment of this phrase
             else:
-                value = s.partial * found / alias.weight
+                value = partial * found / alias.weight
             if f_weight:
-                value *= min(1.0, in_focus.get(a, 0.0) / (s.alias_share * f_weight))
+                explained = in_focus.get(a, 0.0) / focus_needs
+                if explained < 1.0:
+                    value *= explained
             if value > fit[alias.entry]:
                 fit[alias.entry] = value
         # The longer phrase wins: an entry whose whole phrase is part of another entry's whole phrase, both
@@ -178,21 +190,51 @@ class Index:
         for n, phrases in found_whole.items():
             if all(any(words < other for other in others[n]) for words in phrases):
                 fit[n] *= s.subsumed
-        bm25: dict[int, float] = defaultdict(float)
-        if fitting_only:
-            fitting = {n for n, value in fit.items() if value > 0}
-            for word, weight in weights.items():
-                for n, factor in self._postings.get(word, {}).items():
-                    if n in fitting:
-                        bm25[n] += weight * factor
-        else:
-            for word, weight in weights.items():
-                for n, factor in self._postings.get(word, {}).items():
-                    bm25[n] += weight * factor
+        bm25 = self._bm25(weights, upper, fit, fitting_only)
         out: dict[str, float] = {}
-        for n in set(bm25) | set(fit):
-            share = min(1.0, bm25.get(n, 0.0) / upper)
-            score = 100.0 * (s.alias_weight * fit.get(n, 0.0) + (1 - s.alias_weight) * share)
-            if score >= s.keep_min:  # lower scores decide nothing: leave them out of the ranking
-                out[self.ids[n]] = score
+        # Settings read once into locals: this loop may run over thousands of entries.
+        ids, mix, rest, keep = self.ids, s.alias_weight, 1 - s.alias_weight, s.keep_min
+        for n, total in bm25.items():
+            share = total / upper
+            if share > 1.0:
+                share = 1.0
+            score = 100.0 * (mix * fit.get(n, 0.0) + rest * share)
+            if score >= keep:  # lower scores decide nothing: leave them out of the ranking
+                out[ids[n]] = score
         return out
+
+    def _bm25(
+        self, weights: dict[str, float], upper: float, fit: dict[int, float], fitting_only: bool
+    ) -> dict[int, float]:
+        """BM25 sums of the entries that may score keep_min: every entry in `fit`, plus (unless
+        `fitting_only`) every entry holding a word heavy enough to lift it there without an alias fit."""
+        s = self._settings
+        if fitting_only:
+            candidates = {n for n, value in fit.items() if value > 0}
+        else:
+            candidates = set(fit)
+            # MaxScore pruning: the lightest words, whose most possible sum stays under what an entry no alias
+            # fits needs to reach keep_min, cannot keep an entry alone; only entries holding a heavier word
+            # can be kept. With 5,000 entries, words in most of them ("webhook") are light and most
+            # entries are never visited. The margin covers rounding: a kept entry is never missed.
+            if s.keep_min <= 0:
+                floor = 0.0
+            elif s.alias_weight >= 1:
+                floor = math.inf
+            else:
+                floor = s.keep_min / (100.0 * (1 - s.alias_weight)) * upper * (1 - 1e-9)
+            bounds = sorted((weight * self._ceiling[w], w) for w, weight in weights.items() if w in self._ceiling)
+            light = 0.0
+            for bound, word in bounds:
+                if light + bound < floor:
+                    light += bound
+                else:
+                    candidates.update(self._postings[word])
+        # Each sum is added word by word in the question's order, as exhaustive scoring adds it: the same floats.
+        bm25 = dict.fromkeys(candidates, 0.0)
+        for word, weight in weights.items():
+            factors = self._postings.get(word)
+            if factors:
+                for n in factors.keys() & candidates:
+                    bm25[n] += weight * factors[n]
+        return bm25

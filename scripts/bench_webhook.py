@@ -1,9 +1,13 @@
 """Webhook figures under LINE-like load: the web process started as the Procfile starts it, a fake
 LINE API on loopback that answers after a set delay, N signed webhooks at concurrency C.
 
-The bot runs twice per pair: with its SQLite file alone, and with REDIS_URL pointing at a redis-server
-the bench starts on 127.0.0.1 (skipped when redis-server is not installed, or with --no-redis).
-Usage: python scripts/bench_webhook.py [--events 1000] [--concurrency 16] [--delays 0.3,3]
+Per LINE API delay, rounds of three runs on the same signed bodies: bare Flask (the ceiling), the bot
+with its SQLite file alone, and the bot with REDIS_URL pointing at a redis-server the bench starts on
+127.0.0.1 (flushed before each run; skipped when redis-server is not installed, or with --no-redis).
+Runs are interleaved and each round starts one later, because this 2-core machine is shared and its
+speed drifts by 2x within minutes: ratios compare runs of the same round, and the summary gives
+medians with their ranges. The load generator (one thread, epoll) prints its own CPU share.
+Usage: python scripts/bench_webhook.py [--events 1000] [--concurrency 16] [--delays 0.3,3] [--rounds 5]
 Everything runs on 127.0.0.1 and stops by itself; figures are printed, nothing is asserted."""
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import hmac
 import http.client
 import json
 import os
+import re
+import selectors
 import shlex
 import shutil
 import signal
@@ -25,9 +31,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,45 +142,168 @@ def cpu_seconds(pid: int) -> float:
 Signed = tuple[str, str, str]  # reply token, body, X-Line-Signature
 
 
-def load(port: int, bodies: list[Signed], concurrency: int) -> tuple[float, list[float], dict[str, float]]:
-    """POST every body at `concurrency`; return (seconds, ack latencies in ms, ack time per reply token)."""
+@dataclass
+class Load:
+    """One closed-loop burst: wall seconds, ack latencies (ms), ack time per reply token, and the
+    load generator's own CPU seconds (to show it was not the bottleneck)."""
+
+    seconds: float
+    latencies: list[float]
+    acked: dict[str, float]
+    client_cpu: float
+    split: list[int]  # connections per worker, when they were balanced
+
+
+def request_bytes(port: int, body: str, signature: str) -> bytes:
+    """A whole POST /callback, encoded once beforehand: the load generator only sends and reads."""
+    data = body.encode()
+    head = (
+        f"POST /callback HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"X-Line-Signature: {signature}\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    return head.encode() + data
+
+
+def server_sockets(port: int) -> dict[int, str]:
+    """Client port -> socket inode of the server's end, for connections to `port` on 127.0.0.1."""
+    found = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[2] != "00000000:0000":
+            found[int(fields[2].rsplit(":", 1)[1], 16)] = fields[9]
+    return found
+
+
+def socket_owners(pids: list[int]) -> dict[str, int]:
+    """Socket inode -> the process (of `pids`) that holds it."""
+    owners = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    if link.startswith("socket:["):
+                        owners[link[8:-1]] = pid
+    return owners
+
+
+def balanced(port: int, pids: list[int], concurrency: int) -> tuple[list[socket.socket], list[int]]:
+    """`concurrency` connections split evenly between the server's workers (`pids`), and the split.
+
+    Keep-alive connections stay with the worker that accepted them, and which one accepts is chance:
+    a 12/4 split left one worker's core doing three quarters of the work and moved the throughput of
+    the same code by a third between runs. So connections are opened one at a time, each kept only
+    while its worker has fewer than its share (the rest closed); after 20 x `concurrency` tries the
+    split is what it is (printed)."""
+    share = {pid: concurrency // len(pids) + (i < concurrency % len(pids)) for i, pid in enumerate(pids)}
+    kept: dict[int, list[socket.socket]] = {pid: [] for pid in pids}
+    spare: list[socket.socket] = []
+    for _ in range(20 * concurrency):
+        if sum(map(len, kept.values())) >= concurrency:
+            break
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        owner = None
+        for _ in range(200):  # until a worker has accepted it (at most 2 s)
+            inode = server_sockets(port).get(sock.getsockname()[1])
+            owner = socket_owners(pids).get(inode) if inode else None
+            if owner is not None:
+                break
+            time.sleep(0.01)
+        if owner is not None and len(kept[owner]) < share[owner]:
+            kept[owner].append(sock)
+        else:
+            spare.append(sock)
+    chosen = [s for socks in kept.values() for s in socks]
+    while len(chosen) < concurrency:
+        chosen.append(spare.pop() if spare else socket.create_connection(("127.0.0.1", port), timeout=30))
+    for sock in spare:
+        sock.close()
+    return chosen, [len(kept[pid]) for pid in pids]
+
+
+def blast(port: int, bodies: list[Signed], concurrency: int, server: int | None = None) -> Load:
+    """POST every body over `concurrency` keep-alive connections, each sending its next body as soon
+    as the previous one is answered: one thread, epoll, requests encoded beforehand (http.client in
+    16 threads cost ~0.3 ms of CPU per request and fought over the GIL: on 2 shared cores the load
+    generator was a bottleneck of its own). With the `server`'s pid, the connections are split evenly
+    between its workers first (`balanced`)."""
+    pending = [(token, request_bytes(port, body, signature)) for token, body, signature in reversed(bodies)]
     latencies: list[float] = []
     acked: dict[str, float] = {}
-    lock = threading.Lock()
-    work = iter(bodies)
+    selector = selectors.DefaultSelector()
+    state: dict[socket.socket, list[Any]] = {}  # socket -> [token, request, began, received bytes]
 
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while True:
-            with lock:
-                item = next(work, None)
-            if item is None:
-                conn.close()
-                return
-            token, body, signature = item
-            headers = {"Content-Type": "application/json", "X-Line-Signature": signature}
-            began = time.monotonic()
+    def connect(sock: socket.socket | None = None) -> socket.socket:
+        sock = sock or socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        selector.register(sock, selectors.EVENT_READ)
+        return sock
+
+    def send(sock: socket.socket, token: str, request: bytes) -> None:
+        state[sock] = [token, request, time.monotonic(), b""]
+        sock.sendall(request)
+
+    def retry(sock: socket.socket) -> None:
+        """The server closed a keep-alive connection: the request in flight goes again on a new one."""
+        token, request = state.pop(sock)[:2]
+        selector.unregister(sock)
+        sock.close()
+        send(connect(), token, request)
+
+    opened: list[socket.socket | None] = [None] * concurrency
+    split: list[int] = []
+    if server is not None:
+        opened, split = balanced(port, children(server), concurrency)
+    cpu_before = time.process_time()
+    started = time.monotonic()
+    for sock in opened[: len(pending)]:
+        send(connect(sock), *pending.pop())
+    while state:
+        ready = selector.select(timeout=30)
+        if not ready:
+            raise SystemExit(f"no answer within 30 s ({len(state)} requests in flight)")
+        for key, _ in ready:
+            sock = key.fileobj
+            flight = state[sock]  # type: ignore[index]
             try:
-                conn.request("POST", "/callback", body=body.encode(), headers=headers)
-                response = conn.getresponse()
-                response.read()
+                chunk = sock.recv(65536)  # type: ignore[union-attr]
             except OSError:
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                chunk = b""
+            if not chunk:
+                retry(sock)  # type: ignore[arg-type]
+                continue
+            flight[3] += chunk
+            head, sep, rest = flight[3].partition(b"\r\n\r\n")
+            if not sep:
+                continue
+            head = head.lower()
+            length = re.search(rb"\r\ncontent-length: *(\d+)", head)
+            if length and len(rest) < int(length[1]):
                 continue
             done = time.monotonic()
-            with lock:
-                latencies.append((done - began) * 1000)
-                if response.status == 200:
-                    acked[token] = done
+            latencies.append((done - flight[2]) * 1000)
+            if head.startswith(b"http/1.1 200 "):
+                acked[flight[0]] = done
+            del state[sock]  # type: ignore[arg-type]
+            if b"\r\nconnection: close" in head:
+                selector.unregister(sock)
+                sock.close()  # type: ignore[union-attr]
+                if pending:
+                    send(connect(), *pending.pop())
+            elif pending:
+                send(sock, *pending.pop())  # type: ignore[arg-type]
+            else:
+                selector.unregister(sock)
+                sock.close()  # type: ignore[union-attr]
+    seconds = time.monotonic() - started
+    selector.close()
+    return Load(seconds, latencies, acked, time.process_time() - cpu_before, split)
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.monotonic() - started, latencies, acked
+
+def load(port: int, bodies: list[Signed], concurrency: int) -> tuple[float, list[float], dict[str, float]]:
+    """POST every body at `concurrency`; return (seconds, ack latencies in ms, ack time per reply token)."""
+    burst = blast(port, bodies, concurrency)
+    return burst.seconds, burst.latencies, burst.acked
 
 
 def make_bodies(n: int) -> list[Signed]:
@@ -243,19 +372,46 @@ def bot_env(port: int, fake_port: int, redis_url: str = "") -> dict[str, str]:
     )
 
 
-Figures = dict[str, float]  # req/s, ack p50 and p99 (ms) of one run
+Figures = dict[str, float]  # req/s, ack p50 and p99 (ms), CPU per event (ms), client CPU share of one run
 
 
-def run_bot(delay: float, n: int, concurrency: int, drop_every: int = 0, redis_url: str = "") -> Figures:
-    """One bot run against a fake LINE API answering after `delay` s; print its figures, return them."""
+def redis_client(url: str) -> Any:
+    """A redis-py client for the bench's own redis-server (flushing it, reading its counters)."""
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+def run_bot(
+    delay: float,
+    n: int,
+    concurrency: int,
+    drop_every: int = 0,
+    redis_url: str = "",
+    bodies: list[Signed] | None = None,
+    redis_stats: bool = False,
+) -> Figures:
+    """One bot run against a fake LINE API answering after `delay` s; print its figures, return them.
+
+    With Redis, the server is flushed first: every run starts from the same empty state, as the
+    SQLite runs do with a new file (and the same `bodies`, ids included, can be sent to both)."""
     fake, fake_port = start_fake(delay, drop_every)
     port = free_port()
+    if redis_url:
+        client = redis_client(redis_url)
+        client.flushall()
     proc, boot = start(procfile_argv(), bot_env(port, fake_port, redis_url), port)
     try:
-        bodies = make_bodies(n)
-        cpu_before = cpu_seconds(proc.pid)
-        seconds, latencies, acked = load(port, bodies, concurrency)
+        if redis_url:
+            client.config_resetstat()
+        redis_pid = int(client.info("server")["process_id"]) if redis_url else 0
+        cpu_before, redis_before = cpu_seconds(proc.pid), cpu_seconds(redis_pid) if redis_pid else 0.0
+        workers_before = [cpu_seconds(c) for c in children(proc.pid)]
+        burst = blast(port, bodies or make_bodies(n), concurrency, proc.pid)
         cpu_load = cpu_seconds(proc.pid) - cpu_before
+        redis_cpu = cpu_seconds(redis_pid) - redis_before if redis_pid else 0.0
+        split = [cpu_seconds(c) - b for c, b in zip(children(proc.pid), workers_before, strict=False)]
+        acked_stats = client.info("commandstats") if redis_url and redis_stats else {}
         deadline = time.monotonic() + REPLY_WINDOW + delay
         while time.monotonic() < deadline and len(stats_at(fake_port)["accepted"]) < n:
             time.sleep(0.2)
@@ -267,26 +423,49 @@ def run_bot(delay: float, n: int, concurrency: int, drop_every: int = 0, redis_u
         stop(proc)
         fake.terminate()
         fake.wait(timeout=10)
+    seconds, latencies, acked = burst.seconds, burst.latencies, burst.acked
     duplicates = sum(count - 1 for count in accepted.values())  # delivered twice: must be 0
     retries = stats["calls"] - len(arrivals)
     delays = [arrivals[t][0] - acked[t] for t in acked if t in arrivals]
     within = sum(1 for d in delays if d <= REPLY_WINDOW)
     rps = n / seconds
     print(
-        f"  {'redis' if redis_url else 'bot':5} {rps:5.0f} req/s  ack p50 {statistics.median(latencies):5.1f} ms"
+        f"  {'Redis' if redis_url else 'SQLite':6} {rps:5.0f} req/s  ack p50 {statistics.median(latencies):5.1f} ms"
         f" p99 {pct(latencies, 0.99):5.1f} ms"
         f"  replied {len(accepted)}/{n} ({within} within {REPLY_WINDOW:.0f} s), {duplicates} duplicate(s),"
         f" {retries} retried call(s){f' (every {drop_every}th call dropped)' if drop_every else ''},"
         f" largest ack-to-reply {max(delays) if delays else float('nan'):.1f} s"
     )
     print(
-        f"        start to first 200 {boot:.2f} s  RSS {', '.join(f'{m:.0f}' for m in rss)} MB (master first)"
-        f"  server CPU per event {1000 * cpu_load / n:.2f} ms while acking, {1000 * cpu_total / n:.2f} ms with reply"
+        f"         start to first 200 {boot:.2f} s  RSS {', '.join(f'{m:.0f}' for m in rss)} MB (master first)"
+        f"  server CPU per event {1000 * cpu_load / n:.2f} ms while acking"
+        f" (workers {'/'.join(f'{1000 * c / n:.2f}' for c in split)}"
+        f"{f'; redis-server {1000 * redis_cpu / n:.2f}' if redis_url else ''}),"
+        f" {1000 * cpu_total / n:.2f} ms with reply;"
+        f" load generator CPU {100 * burst.client_cpu / seconds:.0f}% of the burst;"
+        f" connections per worker {'/'.join(map(str, burst.split))}"
     )
-    return {"rps": rps, "p50": statistics.median(latencies), "p99": pct(latencies, 0.99)}
+    if acked_stats:
+        shown = ", ".join(
+            f"{name.removeprefix('cmdstat_')} {s['calls']} x {s['usec_per_call']:.0f} us"
+            for name, s in sorted(acked_stats.items())
+        )
+        print(f"         Redis commands while acking: {shown}")
+    return figures(n, burst, cpu_load)
 
 
-def run_bare(n: int, concurrency: int) -> Figures:
+def figures(n: int, burst: Load, server_cpu: float) -> Figures:
+    """What the summary compares: throughput, ack latency, server CPU per event, the load generator's share."""
+    return {
+        "rps": n / burst.seconds,
+        "p50": statistics.median(burst.latencies),
+        "p99": pct(burst.latencies, 0.99),
+        "cpu": 1000 * server_cpu / n,
+        "client": burst.client_cpu / burst.seconds,
+    }
+
+
+def run_bare(n: int, concurrency: int, bodies: list[Signed] | None = None) -> Figures:
     """One run of the bare Flask app under the same gunicorn settings; print its figures, return them."""
     port = free_port()
     env = dict(os.environ, PORT=str(port))
@@ -294,16 +473,17 @@ def run_bare(n: int, concurrency: int) -> Figures:
     proc, _ = start(argv, env, port)
     try:
         cpu_before = cpu_seconds(proc.pid)
-        seconds, latencies, _ = load(port, make_bodies(n), concurrency)
+        burst = blast(port, bodies or make_bodies(n), concurrency, proc.pid)
         cpu = cpu_seconds(proc.pid) - cpu_before
     finally:
         stop(proc)
-    rps = n / seconds
     print(
-        f"  bare  {rps:5.0f} req/s  ack p50 {statistics.median(latencies):5.1f} ms p99 {pct(latencies, 0.99):5.1f} ms"
-        f"  server CPU per request {1000 * cpu / n:.2f} ms"
+        f"  bare   {n / burst.seconds:5.0f} req/s  ack p50 {statistics.median(burst.latencies):5.1f} ms"
+        f" p99 {pct(burst.latencies, 0.99):5.1f} ms  server CPU per request {1000 * cpu / n:.2f} ms;"
+        f" load generator CPU {100 * burst.client_cpu / burst.seconds:.0f}% of the burst;"
+        f" connections per worker {'/'.join(map(str, burst.split))}"
     )
-    return {"rps": rps, "p50": statistics.median(latencies), "p99": pct(latencies, 0.99)}
+    return figures(n, burst, cpu)
 
 
 def run_slow_clients(n: int = 200, slow: int = 64) -> None:
@@ -396,9 +576,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--delays", default="0.3,3")
-    parser.add_argument("--runs", type=int, default=3, help="bare/bot pairs per delay (the machine is noisy)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="rounds of bare/SQLite/Redis per delay (the machine is noisy)"
+    )
     parser.add_argument("--drop-every", type=int, default=3, help="the fault run: the fake drops every Nth call")
+    parser.add_argument("--drop-runs", type=int, default=3, help="runs with dropped calls (0: none)")
     parser.add_argument("--no-redis", action="store_true", help="SQLite runs only")
+    parser.add_argument("--redis-stats", action="store_true", help="print Redis's command counts per Redis run")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         redis_url = "" if args.no_redis else stack.enter_context(redis_server())
@@ -406,55 +590,74 @@ def main() -> None:
         run_all(args, redis_url)
 
 
+CONFIGS = ("bare", "SQLite", "Redis")
+
+
 def run_all(args: argparse.Namespace, redis_url: str) -> None:
-    """Slow clients, dropped connections, then bare/bot pairs per LINE API delay (SQLite and Redis)."""
+    """Slow clients, dropped connections, then rounds of bare Flask, SQLite and Redis per LINE API delay."""
     load_1m = os.getloadavg()[0]
     print(f"Machine: {os.cpu_count()} cores shared by the load generator, fake API and server; load {load_1m:.1f}")
     print("Slow clients (issue 15.3):")
     run_slow_clients()
-    print(f"Dropped connections (issue 17): LINE API delay 0.3 s, every {args.drop_every}th call cut, x{args.runs}:")
-    for _ in range(args.runs):
+    if args.drop_runs:
+        print(f"Dropped connections (issue 17): LINE API delay 0.3 s, every {args.drop_every}th call cut:")
+    for _ in range(args.drop_runs):
         run_bot(0.3, args.events, args.concurrency, drop_every=args.drop_every)
+    configs = [c for c in CONFIGS if c != "Redis" or redis_url]
     for delay in (float(d) for d in args.delays.split(",")):
-        then = "bot (SQLite), bot (Redis)" if redis_url else "bot"
-        print(f"LINE API delay {delay:g} s, N={args.events}, C={args.concurrency}; bare Flask, {then}, x{args.runs}:")
-        runs: dict[str, list[Figures]] = {"bare": [], "SQLite": [], "Redis": []}
-        for i in range(args.runs):
-            runs["bare"].append(run_bare(args.events, args.concurrency))
-            # SQLite and Redis take turns going first after the bare run: neither always meets the
-            # machine as the previous server left it.
-            for store in ("SQLite", "Redis") if i % 2 == 0 else ("Redis", "SQLite"):
-                if store == "SQLite" or redis_url:
-                    url = redis_url if store == "Redis" else ""
-                    runs[store].append(run_bot(delay, args.events, args.concurrency, redis_url=url))
-        summarise(runs)
+        print(
+            f"LINE API delay {delay:g} s, N={args.events}, C={args.concurrency}: {args.rounds} rounds of"
+            f" {', '.join(configs)}, each round starting one later (the same bodies for all three in a round)"
+        )
+        rounds: list[dict[str, Figures]] = []
+        for i in range(args.rounds):
+            print(f" round {i + 1}, load {os.getloadavg()[0]:.1f}:")
+            bodies = make_bodies(args.events)
+            done: dict[str, Figures] = {}
+            # Interleaved and rotated: each configuration meets the machine in every position of
+            # the round, and the ratios compare runs of the same minute.
+            for name in configs[i % len(configs) :] + configs[: i % len(configs)]:
+                if name == "bare":
+                    done[name] = run_bare(args.events, args.concurrency, bodies)
+                else:
+                    url = redis_url if name == "Redis" else ""
+                    done[name] = run_bot(
+                        delay, args.events, args.concurrency, redis_url=url, bodies=bodies, redis_stats=args.redis_stats
+                    )
+            rounds.append(done)
+        summarise(rounds, delay)
 
 
-def summarise(runs: dict[str, list[Figures]]) -> None:
-    """Medians and spreads over the runs; ratios pair each bot run with the bare run just before it."""
+def spread(values: list[float], form: str) -> str:
+    """'median (min-max)' of a list of figures."""
+    shown = [form.format(v) for v in (statistics.median(values), min(values), max(values))]
+    return f"{shown[0]} ({shown[1]}-{shown[2]})"
 
-    def spread(values: list[float], form: str) -> str:
-        shown = ", ".join(form.format(v) for v in values)
-        return f"median {form.format(statistics.median(values))} ({shown})"
 
-    ratios: dict[str, list[float]] = {}
-    for name, figures in runs.items():
+def summarise(rounds: list[dict[str, Figures]], delay: float) -> None:
+    """Medians and ranges over the rounds; ratios compare runs of the same round."""
+    print(f" delay {delay:g} s, medians (min-max) over {len(rounds)} rounds:")
+    for name in CONFIGS:
+        figures = [r[name] for r in rounds if name in r]
         if not figures:
             continue
         line = f"  {name:6} req/s {spread([f['rps'] for f in figures], '{:.0f}')}"
         if name != "bare":
-            ratios[name] = [f["rps"] / b["rps"] for f, b in zip(figures, runs["bare"], strict=True)]
-            line += f"; / bare Flask {spread(ratios[name], '{:.2f}')}"
-        p50 = statistics.median(f["p50"] for f in figures)
-        p99 = statistics.median(f["p99"] for f in figures)
-        print(f"{line}; ack p50 {p50:.1f} ms, p99 {p99:.1f} ms (medians)")
-    if "Redis" in ratios:
-        cost = 1 - statistics.median(ratios["Redis"]) / statistics.median(ratios["SQLite"])
-        # Each Redis run against the SQLite run beside it (the same minute of a shared machine).
-        pairs = [r["rps"] / s["rps"] for r, s in zip(runs["Redis"], runs["SQLite"], strict=True)]
+            line += f"; / bare Flask {spread([r[name]['rps'] / r['bare']['rps'] for r in rounds], '{:.2f}')}"
+        line += (
+            f"; ack p50 {spread([f['p50'] for f in figures], '{:.1f}')} ms,"
+            f" p99 {spread([f['p99'] for f in figures], '{:.0f}')} ms;"
+            f" server CPU per event {spread([f['cpu'] for f in figures], '{:.2f}')} ms"
+        )
+        print(line)
+    clients = [f["client"] for r in rounds for f in r.values()]
+    print(f"  load generator CPU: {spread([100 * c for c in clients], '{:.0f}')}% of each burst's wall time")
+    if all("Redis" in r for r in rounds):
+        pairs = [r["Redis"]["rps"] / r["SQLite"]["rps"] for r in rounds]
         print(
-            f"  Redis costs {100 * cost:.0f}% of SQLite's throughput (target: at most 10%);"
-            f" Redis / SQLite run by run: {spread(pairs, '{:.2f}')}"
+            f"  Redis / SQLite round by round: {', '.join(f'{p:.2f}' for p in pairs)};"
+            f" median {statistics.median(pairs):.2f}: Redis costs {100 * (1 - statistics.median(pairs)):.0f}%"
+            " of SQLite's throughput (target: at most 10%)"
         )
 
 

@@ -4,6 +4,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import knowledge, menus, render, vocabulary
 from bot.evaluate import Question, is_right
@@ -211,3 +213,35 @@ def test_an_unknown_compound_counts_through_its_parts(mini: Matcher) -> None:
     tokens = mini.question("ログの確認方法").tokens
     assert "確認方法" not in tokens
     assert "方法" in tokens
+
+
+def _mini_words() -> list[str]:
+    """Words and phrases of the fixture's entries (titles, aliases, summaries), to build questions from."""
+    pieces = set()
+    for entry in knowledge.load(MINI).entries.values():
+        for text in entry.text.values():
+            for part in (text.title, text.summary, *text.aliases):
+                pieces.update(part.removeprefix("=").split())
+    return sorted(pieces)
+
+
+@pytest.fixture(scope="module")
+def pruned_and_exhaustive(mini: Matcher) -> tuple[Matcher, Matcher]:
+    """Sentences off (they take the best of two scores); keep_min 0: no entry sharing a word is skipped."""
+    whole = dataclasses.replace(SETTINGS, sentence_weight=0.0)
+    return Matcher(mini.kb, mini.vocabulary, whole), Matcher(
+        mini.kb, mini.vocabulary, dataclasses.replace(whole, keep_min=0.0)
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_mini_words()), min_size=1, max_size=12))
+def test_pruned_scoring_equals_exhaustive_scoring(
+    pruned_and_exhaustive: tuple[Matcher, Matcher], pieces: list[str]
+) -> None:
+    """Retrieval skips entries whose words cannot lift them to keep_min; with keep_min 0 nothing can be
+    skipped. Kept entries and their scores (the same floats, hence the same ranking) must not differ."""
+    pruned, exhaustive = pruned_and_exhaustive
+    text = " ".join(pieces)
+    expected = {e: s for e, s in exhaustive.scores(text).items() if s >= SETTINGS.keep_min}
+    assert pruned.scores(text) == expected

@@ -60,3 +60,36 @@ def test_failing_job_is_logged_and_the_thread_carries_on(caplog: pytest.LogCaptu
         assert "reply job failed" in caplog.text and "ZeroDivisionError" in caplog.text
     finally:
         assert pool.shutdown(5)
+
+
+def test_a_short_gap_between_webhooks_releases_few_held_jobs() -> None:
+    # quiet 0.25 s: 16 held jobs need 5 quiet periods (1, 2, 4, 8 more), 1.25 s without a webhook
+    pool = WorkerPool(16, 100, quiet=0.25, patience=60)
+    ran: list[int] = []
+    first = threading.Event()
+
+    def job(i: int) -> None:
+        ran.append(i)
+        first.set()
+
+    with pool.foreground():
+        for i in range(16):
+            assert pool.submit(lambda i=i: job(i))
+    assert first.wait(10)  # the quiet after the webhook let the first one go
+    with pool.foreground():  # the next webhook: the burst goes on
+        during_gap = len(ran)
+        assert pool.shutdown(30)  # shutting down lets every held job go at once
+    assert during_gap < 16
+    assert sorted(ran) == list(range(16))
+
+
+def test_held_jobs_all_go_once_the_quiet_lasts() -> None:
+    pool = WorkerPool(8, 100, quiet=0.01, patience=60)
+    ran: list[int] = []
+    try:
+        with pool.foreground():
+            for i in range(40):
+                assert pool.submit(lambda i=i: ran.append(i))
+        assert wait_for(lambda: len(ran) == 40, timeout=10)  # 40 jobs: 7 quiet periods, not patience's minute
+    finally:
+        assert pool.shutdown(5)
