@@ -1,4 +1,5 @@
-"""Start-up and memory of the web process: start to first 200 over several starts, then each process's
+"""Start-up and memory of the web process: start to first 200 over several starts (and when the app was
+ready, the port bound and the first worker forked, from the server's log), then each process's
 resident memory (master and workers) split into private and shared pages, and how much of it is the
 Sudachi dictionary's file mapping, after every worker has answered the dev questions.
 
@@ -18,8 +19,10 @@ import importlib.util
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +39,13 @@ from bench_webhook import (
     start_fake,
     stop,
 )
+
+# Lines of the server's stderr whose arrival times split the start into phases (the first of each).
+PHASES = {
+    "app ready": "ready:",  # bot.app: settings, knowledge, SDK, dictionary, index: the preload's end
+    "listening": "Listening at:",  # gunicorn's master has bound the port
+    "1st worker": "Booting worker",  # the first fork
+}
 
 DICTIONARY = "system.dic"
 
@@ -87,6 +97,30 @@ def describe(pid: int) -> str:
     )
 
 
+def start_with_phases(
+    argv: list[str], env: dict[str, str], port: int
+) -> tuple[subprocess.Popen[bytes], float, dict[str, float]]:
+    """bench_webhook.start, also returning when each of PHASES was logged (seconds from the start)."""
+    phases: dict[str, float] = {}
+    read_end, write_end = os.pipe()
+    started = time.monotonic()
+
+    def read() -> None:  # until the server and its workers have closed their copies of the pipe
+        with os.fdopen(read_end, "rb") as lines:
+            for raw in lines:
+                line = raw.decode(errors="replace")
+                for phase, marker in PHASES.items():
+                    if marker in line and phase not in phases:
+                        phases[phase] = time.monotonic() - started
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        proc, first_200 = start(argv, env, port, stderr=write_end)
+    finally:
+        os.close(write_end)
+    return proc, first_200, dict(phases)
+
+
 def wait_replies(fake_port: int, n: int, timeout: float = 60) -> int:
     deadline = time.monotonic() + timeout
     count = 0
@@ -133,6 +167,7 @@ def run(args: argparse.Namespace, pythonpath: str) -> None:
     """Start the server `args.starts` times, read its memory on the last start; print the figures."""
     fake, fake_port = start_fake(0.01)
     boots: list[float] = []
+    timings: list[dict[str, float]] = []
     cpus: list[float] = []  # CPU seconds of master + workers when all are up: less noisy than wall time
     try:
         for i in range(args.starts):
@@ -140,8 +175,9 @@ def run(args: argparse.Namespace, pythonpath: str) -> None:
             env = bot_env(port, fake_port)
             if pythonpath:
                 env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH", "")]))
-            proc, boot = start(procfile_argv(), env, port)
+            proc, boot, phases = start_with_phases(procfile_argv(), env, port)
             boots.append(boot)
+            timings.append(phases)
             cpus.append(cpu_seconds(proc.pid))
             try:
                 if i == args.starts - 1:  # memory once, on the last start: after real questions
@@ -160,6 +196,11 @@ def run(args: argparse.Namespace, pythonpath: str) -> None:
     finally:
         fake.terminate()
         fake.wait(10)
+    for phase in PHASES:
+        times = [t[phase] for t in timings if phase in t]
+        if times:
+            listed = ", ".join(f"{t:.2f}" for t in times)
+            print(f"process: {phase:>10} at {listed} s (median {statistics.median(times):.2f} s)")
     print(
         f"process: start to first 200 over {len(boots)} starts: {', '.join(f'{b:.2f}' for b in boots)} s "
         f"(median {statistics.median(boots):.2f} s); CPU of master and workers once all are up: "

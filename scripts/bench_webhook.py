@@ -55,7 +55,9 @@ def procfile_argv() -> list[str]:
     return [str(Path(sys.executable).parent / argv[0]), *argv[1:]]
 
 
-def start(argv: list[str], env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], float]:
+def start(
+    argv: list[str], env: dict[str, str], port: int, stderr: int = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[bytes], float]:
     """Start a server; return it and the seconds from start to its first 200 on a signed webhook.
 
     The webhook is LINE's Verify (no events): it needs the whole intake (signature, journal) and
@@ -66,7 +68,7 @@ def start(argv: list[str], env: dict[str, str], port: int) -> tuple[subprocess.P
     signature = base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest())
     headers = {"Content-Type": "application/json", "X-Line-Signature": signature.decode()}
     started = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     first_200 = None
     while time.monotonic() - started < 60:
         if first_200 is None:

@@ -19,14 +19,15 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_bad_settings_stop_the_start_before_the_sdk_is_imported() -> None:
-    # `linebot` alone is bot/__init__.py's registration of the package without its __init__: no SDK code.
+    # bot.LAZY_SDK_PACKAGES are registered by bot/__init__.py without running their __init__: no SDK code.
     code = (
-        "import sys\n"
+        "import sys, bot\n"
         "from bot.app import create_app_or_exit\n"
         "try:\n"
         "    create_app_or_exit()\n"
         "except SystemExit as exc:\n"
-        "    print(exc.code, sorted(m for m in sys.modules if m.startswith(('linebot.', 'sudachipy'))))\n"
+        "    loaded = (m for m in sys.modules if m.startswith(('linebot', 'sudachipy')))\n"
+        "    print(exc.code, sorted(m for m in loaded if m not in bot.LAZY_SDK_PACKAGES))\n"
     )
     result = _run(code, LINE_CHANNEL_SECRET="s")
     assert result.stdout.strip() == "3 []", result.stdout + result.stderr
@@ -41,3 +42,33 @@ def test_url_check_modules_are_not_imported_with_the_diagnosis() -> None:
     )
     result = _run(code)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_the_web_edge_imports_neither_the_asyncio_client_nor_the_legacy_sdk() -> None:
+    code = (
+        "import sys, bot.app, bot.service, bot.webhook, bot.richmenu\n"
+        "unused = ('aiohttp', 'requests', 'linebot.api', 'linebot.v3.messaging.api.async_messaging_api',"
+        " 'linebot.v3.webhooks.api.async_dummy')\n"
+        "print(sorted(m for m in sys.modules if m in unused))\n"
+    )
+    result = _run(code)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_the_sdk_packages_still_export_every_name_and_validate_every_call() -> None:
+    # Registered lazily by bot/__init__.py: names import on first use, and MessagingApi's argument models
+    # are built on a method's first call, which still rejects what pydantic rejected.
+    code = (
+        "import bot, linebot, linebot.v3.messaging as m\n"
+        "from linebot.v3.messaging import AsyncMessagingApi, MessagingApi, ApiClient, Configuration\n"
+        "from linebot.v3.webhooks import Event, MessageEvent\n"
+        "from linebot.v3 import WebhookParser\n"
+        "from linebot import LineBotApi\n"
+        "api = MessagingApi(ApiClient(Configuration(host='http://127.0.0.1:9', access_token='t')))\n"
+        "try:\n"
+        "    api.reply_message_with_http_info(123)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, linebot.__version__ == linebot.__about__.__version__, len(dir(m)) > 200)\n"
+    )
+    result = _run(code)
+    assert result.stdout.strip() == "ValidationError True True", result.stdout + result.stderr
