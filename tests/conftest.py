@@ -185,6 +185,14 @@ def fake_line_api() -> LocalServer:
     return server
 
 
+@pytest.fixture(scope="module")
+def module_line_api() -> Iterator[HTTPServer]:
+    """conftest's fake LINE Messaging API, shared by a module's tests (each installs its own answers)."""
+    server = fake_line_api()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def line_api() -> Iterator[HTTPServer]:
     """conftest's fake LINE Messaging API, for one test."""

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import body_of, fake_line_api, replies, text_event, wait_for
+from conftest import body_of, replies, text_event, wait_for
 from pytest_httpserver import HTTPServer
 from redisserver import RedisServer, running_redis
 from test_gunicorn import Web, web_env
@@ -27,11 +27,9 @@ BACK = "shared store (Redis) answers again"
 
 
 @pytest.fixture(scope="module")
-def line_api() -> Iterator[HTTPServer]:
+def line_api(module_line_api: HTTPServer) -> HTTPServer:
     """conftest's fake LINE API, for the whole module."""
-    server = fake_line_api()
-    yield server
-    server.stop()
+    return module_line_api
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPLY_PATH, app_for, body_of, fake_line_api, replies, text_event, wait_for
+from conftest import REPLY_PATH, app_for, body_of, replies, text_event, wait_for
 from pytest_httpserver import HTTPServer
 from test_gunicorn import Web, web_env
 from werkzeug import Request, Response
@@ -69,11 +69,9 @@ def _ended(lines: list[str], event_id: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def line_api() -> Iterator[HTTPServer]:
-    """conftest's fake LINE API for the whole module; each test installs its own answer."""
-    server = fake_line_api()
-    yield server
-    server.stop()
+def line_api(module_line_api: HTTPServer) -> HTTPServer:
+    """conftest's fake LINE API, for the whole module."""
+    return module_line_api
 
 
 @pytest.fixture(scope="module")
