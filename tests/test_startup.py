@@ -34,25 +34,28 @@ def test_bad_settings_stop_the_start_before_the_sdk_is_imported() -> None:
     assert "missing environment variable(s): LINE_CHANNEL_ACCESS_TOKEN" in result.stderr
 
 
-def test_url_check_modules_are_not_imported_with_the_diagnosis() -> None:
+def _loaded_after(imports: str, unwanted: tuple[str, ...]) -> str:
+    """Which of `unwanted` (packages or modules) a fresh interpreter has loaded after `import <imports>`."""
     code = (
-        "import sys, bot.diagnose\n"
-        "heavy = ('httpcore', 'h2', 'dns', 'cryptography', 'bot.probe', 'bot.urlguard')\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
+        f"import sys, {imports}\n"
+        f"unwanted = {unwanted!r}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in unwanted or m in unwanted))\n"
     )
     result = _run(code)
-    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+    return result.stdout.strip() + result.stderr
+
+
+def test_url_check_modules_are_not_imported_with_the_diagnosis() -> None:
+    heavy = ("httpcore", "h2", "dns", "cryptography", "bot.probe", "bot.urlguard")
+    assert _loaded_after("bot.diagnose", heavy) == "[]"
 
 
 def test_the_web_edge_imports_neither_the_asyncio_client_nor_the_legacy_sdk() -> None:
-    code = (
-        "import sys, bot.app, bot.service, bot.webhook, bot.richmenu\n"
-        "unused = ('aiohttp', 'requests', 'linebot.api', 'linebot.v3.messaging.api.async_messaging_api',"
-        " 'linebot.v3.webhooks.api.async_dummy')\n"
-        "print(sorted(m for m in sys.modules if m in unused))\n"
+    unused = (
+        *("aiohttp", "requests", "linebot.api"),
+        *("linebot.v3.messaging.api.async_messaging_api", "linebot.v3.webhooks.api.async_dummy"),
     )
-    result = _run(code)
-    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+    assert _loaded_after("bot.app, bot.service, bot.webhook, bot.richmenu", unused) == "[]"
 
 
 def test_the_sdk_packages_still_export_every_name_and_validate_every_call() -> None:
