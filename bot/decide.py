@@ -35,9 +35,12 @@ class Decider:
         self._audience = {e.id: e.audience for e in kb.entries.values()}
         self._statuses = {e.id: e.status for e in kb.entries.values() if e.status}
         self._status: dict[str, list[str]] = {}
+        self._secondary: set[tuple[str, str]] = set()  # (entry, status) listed after the entry's own code
         for entry in kb.entries.values():
-            for status in entry.status:
+            for i, status in enumerate(entry.status):
                 self._status.setdefault(status, []).append(entry.id)
+                if i:
+                    self._secondary.add((entry.id, status))
 
     # -- outcomes -----------------------------------------------------------------------------
 
@@ -143,13 +146,9 @@ class Decider:
         status = self._statuses.get(entry_id)
         return status is not None and said.isdisjoint(status)
 
-    def _rank(self, entry_id: str, code: int) -> int:
-        """Where the code stands in the entry's status list (0: the code it is about)."""
-        status = self.kb[entry_id].status
-        for key in (str(code), f"{code // 100}xx"):
-            if key in status:
-                return status.index(key)
-        return len(status)
+    def _names_second(self, entry_id: str, code: int) -> bool:
+        """Whether the entry lists the code (or its class) only after the code it is about."""
+        return (entry_id, str(code)) in self._secondary or (entry_id, f"{code // 100}xx") in self._secondary
 
     def _candidates(self, code: int) -> list[str]:
         return self._status.get(str(code), []) + self._status.get(f"{code // 100}xx", [])
@@ -160,7 +159,7 @@ class Decider:
         owners = self._candidates(code)
         # Entries about this code; one that names it after its own (a retry key's 400) answers only when
         # the question's words pick it, and is never offered in a question back.
-        candidates = [e for e in owners if self._rank(e, code) == 0] or owners
+        candidates = [e for e in owners if not self._names_second(e, code)] or owners
         audience = "app_user" if q.mentions_line else q.audience  # 「LINEで500エラー」
         if sig.calls_api:
             audience = "sender"  # a code from api.line.me is the API's answer, not the webhook's
@@ -182,7 +181,8 @@ class Decider:
                 # Several entries explain the code for this asker (a 400 from a retry key on reply, or any
                 # other 400): the one the question's words fit, else the one listing the code first.
                 fit = {e: -sc for e, sc in _at_least(ranked, self.s.answer_min)}
-                return self._answer(q, min(mine, key=lambda e: (fit.get(e, 0.0), self._rank(e, code))), code=code)
+                best = min(mine, key=lambda e: (fit.get(e, 0.0), self._names_second(e, code)))
+                return self._answer(q, best, code=code)
             if audience == "operator" and 200 <= code <= 599:
                 return None if code < 300 else self._answer(q, self.kb.ui.other_status, code=code)
             if len(candidates) > 1:
