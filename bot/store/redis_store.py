@@ -66,6 +66,8 @@ Command = tuple[Any, ...]
 class Connections:
     """Commands sent on redis-py's own connections (its RESP packer and parser, TLS, auth from the
     URL), lent out by a LIFO queue of at most `size`, cooperative under gevent like the socket.
+    With hiredis installed (requirements.txt) redis-py packs and parses in C: a round trip costs
+    ~40 us of CPU instead of ~65 (the webhook's journal write, under gevent).
 
     Not `redis.Redis`: per command it polls the socket for stray data (a syscall), times the call
     and records metrics, and wraps it in its retry machinery, ~80 us of CPU on a ~40 us command
