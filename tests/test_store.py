@@ -160,6 +160,28 @@ def test_live_process_journal_is_left_alone(make_store: Any) -> None:
         assert other.unfinished() == []
 
 
+def test_redis_that_forgot_the_journal_script_still_journals_and_dedupes(
+    redis_server: Any, tmp_path: Path, caplog: Any
+) -> None:
+    """Redis flushed its scripts between two webhooks (as a restart does): the next put is still
+    journaled and claimed in Redis, with no outage declared."""
+    caplog.set_level(logging.WARNING, logger="bot")
+    dying = open_store(str(tmp_path / "a.sqlite3"), redis_server.url)
+    first, second = text_event("unknown host"), text_event("hi")
+    dying.put([(first["webhookEventId"], first)])
+    assert redis_server.command("SCRIPT", "FLUSH").startswith(b"+OK")
+    dying.put([(second["webhookEventId"], second)])
+    assert dying.problem is None and not caplog.records
+    other = open_store(str(tmp_path / "b.sqlite3"), redis_server.url)
+    assert not other.first_time(second["webhookEventId"])  # seen in Redis, not only in the dying process
+    assert dying.first_time(second["webhookEventId"])
+    dying.release()
+    other.unfinished()  # silent once: a suspect
+    ids = sorted(e["webhookEventId"] for e in (first, second))
+    assert sorted(j.event_id for j in other.unfinished()) == ids
+    other.release()
+
+
 def test_token_birth_uses_a_plausible_timestamp_only() -> None:
     fresh = Journaled("e", {"timestamp": 1_700_000_000_000}, 1_700_000_003.0)
     assert born(fresh) == 1_700_000_000.0
