@@ -33,6 +33,13 @@ def test_a_date_is_not_words() -> None:
     assert "秒" in words("3秒でタイムアウト")  # a duration is not a date
 
 
+def test_every_english_negation_says_not() -> None:
+    assert words("can't connect") == words("cannot connect") == words("can not connect")
+    assert words("doesn't reply") == words("does not reply")
+    assert words("won’t work") == words("will not work")  # a typographic apostrophe too
+    assert words("isn't") == ["is", "not"]
+
+
 def test_a_url_scheme_is_not_the_word_https() -> None:
     assert "https" not in words("https://example.com/callback")
     assert "https" in words("the webhook URL must be https")
