@@ -47,6 +47,8 @@ _WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+(?![bdhkms])[a-z](?![a-z0-9])|[0-
 _BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]{20,}")
 # A date (「2025年12月2日(火)」, "2025-12-02") says when, not what: its counters would count as
 # words no entry knows.
+# A URL's scheme says where, not what: "https://example.com/callback" is not a question about HTTPS.
+_SCHEME = re.compile(r"\bhttps?://(?=[a-z0-9])")
 _DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日(?:[(（][月火水木金土日][)）])?|\d{4}年|\d{4}[-/]\d{1,2}[-/]\d{1,2}")
 # Sudachi parts of speech that carry content; particles, auxiliaries and symbols carry none.
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"})
@@ -193,7 +195,7 @@ def words(text: str) -> list[str]:
     """Every word of a text in order, Japanese as dictionary forms, English as stems (no stop words
     removed yet: phrases such as "my server" need them)."""
     out: list[str] = []
-    for run in _WORDS.findall(_BLOB.sub(" ", _DATE.sub(" ", fold(text)))):
+    for run in _WORDS.findall(_BLOB.sub(" ", _DATE.sub(" ", _SCHEME.sub(" ", fold(text))))):
         if run.isascii():
             out.append(stem(run))
         else:

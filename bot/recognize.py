@@ -118,4 +118,5 @@ class Recognizer:
             and not any(t in folded for t in self._vocabulary.trouble)
             and not (codes or found["exact"] or found["detail"] or found["reason"]),
             elsewhere=elsewhere,
+            trouble=any(t in folded for t in self._vocabulary.trouble),
         )

@@ -33,6 +33,11 @@ def test_a_date_is_not_words() -> None:
     assert "秒" in words("3秒でタイムアウト")  # a duration is not a date
 
 
+def test_a_url_scheme_is_not_the_word_https() -> None:
+    assert "https" not in words("https://example.com/callback")
+    assert "https" in words("the webhook URL must be https")
+
+
 def test_particles_and_auxiliaries_are_not_words() -> None:
     got = words("スマホを再起動してください")
     assert {"スマホ", "再起動"} <= set(got) and not {"を", "て"} & set(got)

@@ -208,6 +208,26 @@ def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -
     assert "messaging_api.token_revoked" not in back.choices
 
 
+def test_something_wrong_picks_the_error_among_close_entries(tmp_path: Path) -> None:
+    for name in ("links.yaml", "ui.yaml", "vocabulary.yaml"):
+        (tmp_path / name).write_text((MINI / name).read_text())
+    # A set-up guide (no status, reason or detail) holding the same phrase as the Connection timeout detail.
+    guide = """
+- id: server.firewall_setup
+  audience: operator
+  links: [help_center]
+  ja: {title: ファイアウォールの設定, label: 設定, summary: 説明です。, steps: [設定します。], aliases: [パケット 破棄]}
+  en: {title: Firewall set-up, label: Firewall, summary: Explained., steps: [Set it up.], aliases: [packets dropped]}
+"""
+    (tmp_path / "entries.yaml").write_text((MINI / "entries.yaml").read_text() + guide)
+    matcher = Matcher(knowledge.load(tmp_path))
+    asked = matcher.match("packets dropped")
+    assert asked.kind == "clarify"
+    assert {"server.firewall_setup", "webhook.detail.connection_timeout"} <= set(asked.choices)
+    # Something going wrong: of the close entries, the one that explains an error answers.
+    assert matcher.match("packets dropped: error").entry_id == "webhook.detail.connection_timeout"
+
+
 def test_an_unknown_compound_counts_through_its_parts(mini: Matcher) -> None:
     # Sudachi gives 「確認方法」 and its parts 確認, 方法; no entry uses the compound, so only the parts count.
     tokens = mini.question("ログの確認方法").tokens
