@@ -144,9 +144,11 @@ def test_another_chat_platform_without_line_is_not_ours(mini: Matcher) -> None:
 
 
 def test_the_longer_phrase_wins(mini: Matcher) -> None:
-    # "line app error 500" leaves the phrase {app}; "restart line app" holds it and more: 500 fits less.
-    flat = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, subsumed=1.0)).scores("restart line app")
-    scores = mini.scores("restart line app")
+    # "line app error 500" leaves the phrase {app} (with its soft words); "restart line app" holds it and
+    # more: 500 fits less.
+    question = "restart line app error"
+    flat = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, subsumed=1.0)).scores(question)
+    scores = mini.scores(question)
     assert scores["line_app.restart_app"] == pytest.approx(flat["line_app.restart_app"])
     assert scores["line_app.500"] < flat["line_app.500"] - 4
 
@@ -226,6 +228,23 @@ def test_something_wrong_picks_the_error_among_close_entries(tmp_path: Path) -> 
     assert {"server.firewall_setup", "webhook.detail.connection_timeout"} <= set(asked.choices)
     # Something going wrong: of the close entries, the one that explains an error answers.
     assert matcher.match("packets dropped: error").entry_id == "webhook.detail.connection_timeout"
+
+
+def test_a_one_word_phrase_needs_its_soft_words(tmp_path: Path) -> None:
+    for name in ("links.yaml", "ui.yaml", "vocabulary.yaml"):
+        (tmp_path / name).write_text((MINI / name).read_text())
+    # "LINE self" is one content word and a soft one: Python's `self` in a traceback is not it.
+    selfbots = """
+- id: outside.selfbots
+  audience: outside
+  links: [help_center]
+  ja: {title: セルフボット, label: セルフボット, summary: 対象外です。, steps: [], aliases: [セルフボット]}
+  en: {title: Self-bots, label: Self-bots, summary: Not covered., steps: [], aliases: [line self]}
+"""
+    (tmp_path / "entries.yaml").write_text((MINI / "entries.yaml").read_text() + selfbots)
+    fit_only = Matcher(knowledge.load(tmp_path), settings=dataclasses.replace(SETTINGS, alias_weight=1.0))
+    assert fit_only.scores("my LINE self account")["outside.selfbots"] == pytest.approx(100.0)
+    assert fit_only.scores("await self.post() failed").get("outside.selfbots", 0.0) < 100 * SETTINGS.contained
 
 
 def test_an_unknown_compound_counts_through_its_parts(mini: Matcher) -> None:
