@@ -47,6 +47,12 @@ _WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+(?![bdhkms])[a-z](?![a-z0-9])|[0-
 _BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]{20,}")
 # A date (「2025年12月2日(火)」, "2025-12-02") says when, not what: its counters would count as
 # words no entry knows.
+# English negations as their own word, as treebank tokenisers split them: "can't", "cannot" and "doesn't"
+# then say "not" as the phrase "not receiving" does (Snowball alone keeps "doesn" and turns "can't" into "can").
+_NEGATION = re.compile(r"\b(?:(can)(?:['’]t|not)|(wo)n['’]t)\b|n['’]t\b")
+_NEGATED = {"can": "can not", "wo": "will not"}
+# A URL's scheme says where, not what: "https://example.com/callback" is not a question about HTTPS.
+_SCHEME = re.compile(r"\bhttps?://(?=[a-z0-9])")
 _DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日(?:[(（][月火水木金土日][)）])?|\d{4}年|\d{4}[-/]\d{1,2}[-/]\d{1,2}")
 # Sudachi parts of speech that carry content; particles, auxiliaries and symbols carry none.
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"})
@@ -153,13 +159,14 @@ def compact(text: str) -> str:
 
 
 def language(text: str) -> str:
-    """ "ja" for text with kana, or with kanji and no Latin words; "en" for Latin words (also beside a
-    quoted Chinese message: several kanji and not one kana); else "ja" (the default)."""
+    """ "ja" for text with kana, or with kanji and at most twice as many Latin words as kanji; "en" for
+    Latin words (also beside a quoted Chinese message: several kanji and not one kana, or a Chinese word
+    among many Latin ones); else "ja" (the default)."""
     folded = fold(text)
     kana = len(_KANA.findall(folded))
     kanji = len(_KANJI.findall(folded))
-    latin = any(w.isascii() and w.isalpha() and len(w) > 1 for w in _WORDS.findall(folded))
-    if kana or (kanji and not latin) or (kanji and kanji < CHINESE_KANJI):
+    latin = sum(1 for w in _WORDS.findall(folded) if w.isascii() and w.isalpha() and len(w) > 1)
+    if kana or (kanji and not latin) or (kanji and kanji < CHINESE_KANJI and latin <= 2 * kanji):
         return "ja"
     return "en" if latin else "ja"
 
@@ -189,11 +196,18 @@ def _japanese(run: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _negations(folded: str) -> str:
+    """Each English negation spelled out: "can't" -> "can not", "won't" -> "will not", "isn't" -> "is not"."""
+    if "'" not in folded and "’" not in folded and "cannot" not in folded:
+        return folded
+    return _NEGATION.sub(lambda m: f" {_NEGATED.get(m.group(1) or m.group(2) or '', 'not')}", folded)
+
+
 def words(text: str) -> list[str]:
     """Every word of a text in order, Japanese as dictionary forms, English as stems (no stop words
     removed yet: phrases such as "my server" need them)."""
     out: list[str] = []
-    for run in _WORDS.findall(_BLOB.sub(" ", _DATE.sub(" ", fold(text)))):
+    for run in _WORDS.findall(_BLOB.sub(" ", _DATE.sub(" ", _SCHEME.sub(" ", _negations(fold(text)))))):
         if run.isascii():
             out.append(stem(run))
         else:

@@ -137,6 +137,12 @@ class Decider:
         # A detail beats its reason: 「接続に失敗しました」 is "Connection failed", not all of could_not_connect.
         details_of = {self.kb[e].reason for e in close if self.kb[e].reason}
         close = [e for e in close if self.kb[e].code not in details_of or not self.kb[e].code]
+        if len(close) > 1 and q.signals.trouble:
+            # Something goes wrong ("中間証明書が入っていない"): of a set-up guide and an error that fit alike,
+            # the error explains it.
+            errors = [e for e in close if e in self._errors]
+            if len(errors) == 1:
+                return self._answer(q, errors[0], top)
         if len(close) > 1:
             return self._clarify(q, close, top)
         return self._answer(q, close[0], top)

@@ -30,7 +30,7 @@ _STATUS_BEFORE = (
     *("detail", "詳細", "コード"),  # the console's "詳細: 502"
 )
 _NOT_STATUS_BEFORE = ("port", "ポート", "other than", "than", "max", "length", "timeout", "size")
-_NOT_STATUS_AFTER = ("以外", "番ポート", "ポート")
+_NOT_STATUS_AFTER = ("以外", "番ポート", "ポート", ", in ")  # ", in": a Python traceback's line number
 # Units right after a number that make it a quantity ("500ms", "500文字").
 _UNITS = ("ms", "kb", "mb", "gb", "px", "円", "件", "回", "文字", "秒", "分", "時間", "個", "人", "通", "%", " sec")
 
@@ -118,4 +118,5 @@ class Recognizer:
             and not any(t in folded for t in self._vocabulary.trouble)
             and not (codes or found["exact"] or found["detail"] or found["reason"]),
             elsewhere=elsewhere,
+            trouble=any(t in folded for t in self._vocabulary.trouble),
         )

@@ -22,6 +22,7 @@ class _Alias:
     words: frozenset[str]  # content words, soft ones excluded
     weight: float  # sum of their IDF
     whole: bool  # written "=text": fits only a question that is exactly this
+    soft: frozenset[str] = frozenset()  # soft words a one-word phrase needs: "self bot" is not "self"
 
 
 class Index:
@@ -82,7 +83,8 @@ class Index:
             if not ordered:
                 continue
             content = frozenset(ordered)
-            alias = _Alias(n, content, sum(self.idf.get(w, 0.0) for w in ordered), whole)
+            soft = frozenset(w for w in words if w in self._soft) if len(content) == 1 else frozenset()
+            alias = _Alias(n, content, sum(self.idf.get(w, 0.0) for w in ordered), whole, soft)
             for word in content:
                 alias_postings[word].append(len(self._aliases))
             self._aliases.append(alias)
@@ -136,6 +138,7 @@ class Index:
         if not content and (sig.codes or sig.classes or sig.exact or sig.reasons or sig.details):
             return {}  # 「LINEで500」: "LINE" names no topic, the recognised code decides
         whole_text = frozenset(content)
+        asked = weights.keys()
         # BM25 with field weights, as a share of what the question's words could score at most.
         upper = sum(weights.values()) * (s.k1 + 1)
         # Alias fit: the share (by IDF) of a concept phrase's words found in the question.
@@ -171,7 +174,7 @@ class Index:
             words = alias.words
             if alias.whole and words != whole_text:
                 continue
-            if found >= alias.weight - 1e-9:  # complete
+            if found >= alias.weight - 1e-9 and alias.soft <= asked:  # complete
                 value = 1.0
                 found_whole[alias.entry].append(words)
             elif not named and whole_text <= words and q_weight >= contained_share * alias.weight:

@@ -19,6 +19,7 @@ class Signals:
     classes: tuple[int, ...] = ()  # status classes written like "5xx"
     calls_api: bool = False  # signs the asker calls the Messaging API (api.line.me, x-line-request-id, ...)
     howto: bool = False  # asks how to do something and names nothing going wrong
+    trouble: bool = False  # names something going wrong
     elsewhere: bool = False  # names another chat platform (Slack, Discord...) and not LINE: not ours
 
 

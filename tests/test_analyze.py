@@ -33,6 +33,18 @@ def test_a_date_is_not_words() -> None:
     assert "秒" in words("3秒でタイムアウト")  # a duration is not a date
 
 
+def test_every_english_negation_says_not() -> None:
+    assert words("can't connect") == words("cannot connect") == words("can not connect")
+    assert words("doesn't reply") == words("does not reply")
+    assert words("won’t work") == words("will not work")  # a typographic apostrophe too
+    assert words("isn't") == ["is", "not"]
+
+
+def test_a_url_scheme_is_not_the_word_https() -> None:
+    assert "https" not in words("https://example.com/callback")
+    assert "https" in words("the webhook URL must be https")
+
+
 def test_particles_and_auxiliaries_are_not_words() -> None:
     got = words("スマホを再起動してください")
     assert {"スマホ", "再起動"} <= set(got) and not {"を", "て"} & set(got)
@@ -97,6 +109,9 @@ def test_dictionary_pages_released_every_time() -> None:
         *(("Webhookの再送", "ja"), ("webhook redelivery", "en"), ("500", "ja"), ("ｱｲｳ", "ja"), ("", "ja")),
         *(("Webhook接続失敗", "ja"), ("LINE障害", "ja"), ("服务器内部错误请稍后再试", "ja")),
         ("The bot answers 服务器内部错误请稍后再试 to every message", "en"),  # a quoted Chinese message
+        ("Webhook 設定 失敗", "ja"),  # Japanese written without kana: more kanji than Latin words
+        ("LINE Bot webhook 検証", "ja"),
+        ("POS 串接: Ip address is not allowed to access this API", "en"),  # a Chinese word in English
     ],
 )
 def test_language(text: str, lang: str) -> None:

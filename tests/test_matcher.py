@@ -63,6 +63,12 @@ def test_line_alone_breaks_a_tie_for_the_app(matcher: Matcher) -> None:
     assert matcher.match("メンテナンス中").kind == "clarify"  # whose maintenance? ask
 
 
+def test_every_english_negation_is_one_word(matcher: Matcher) -> None:
+    # The production vocabulary: "cannot receive" must share every word of the phrase "not receiving".
+    assert matcher.content("webhook cannot receive requests") == matcher.content("webhook not receiving requests")
+    assert matcher.content("bot doesn't reply") == matcher.content("bot does not reply")
+
+
 def test_latin_one_word_alias_needs_that_word(matcher: Matcher) -> None:
     # "thinks" is 83 like "thanks": a one-word Latin alias that is only similar counts as missing.
     assert matcher.match("she thinks so").kind == "fallback"

@@ -144,9 +144,11 @@ def test_another_chat_platform_without_line_is_not_ours(mini: Matcher) -> None:
 
 
 def test_the_longer_phrase_wins(mini: Matcher) -> None:
-    # "line app error 500" leaves the phrase {app}; "restart line app" holds it and more: 500 fits less.
-    flat = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, subsumed=1.0)).scores("restart line app")
-    scores = mini.scores("restart line app")
+    # "line app error 500" leaves the phrase {app} (with its soft words); "restart line app" holds it and
+    # more: 500 fits less.
+    question = "restart line app error"
+    flat = Matcher(mini.kb, mini.vocabulary, dataclasses.replace(SETTINGS, subsumed=1.0)).scores(question)
+    scores = mini.scores(question)
     assert scores["line_app.restart_app"] == pytest.approx(flat["line_app.restart_app"])
     assert scores["line_app.500"] < flat["line_app.500"] - 4
 
@@ -185,9 +187,15 @@ def test_a_phrase_naming_the_question_beats_one_holding_it(mini: Matcher) -> Non
     assert mini.match(question).entry_id == "webhook.detail.connection_failed"
 
 
-def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -> None:
+def _mini_with(tmp_path: Path, entries: str) -> knowledge.KnowledgeBase:
+    """The fixture knowledge base with more entries (YAML list items) appended, loaded from tmp_path."""
     for name in ("links.yaml", "ui.yaml", "vocabulary.yaml"):
         (tmp_path / name).write_text((MINI / name).read_text())
+    (tmp_path / "entries.yaml").write_text((MINI / "entries.yaml").read_text() + entries)
+    return knowledge.load(tmp_path)
+
+
+def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -> None:
     # A second sender entry that also explains 401, listing it after its own code.
     revoked = """
 - id: messaging_api.token_revoked
@@ -197,8 +205,8 @@ def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -
   ja: {title: トークン失効, label: トークン失効, summary: 説明です。, steps: [確認します。], aliases: [トークン 失効]}
   en: {title: Token revoked, label: Token revoked, summary: Explained., steps: [Check.], aliases: [token revoked]}
 """
-    (tmp_path / "entries.yaml").write_text((MINI / "entries.yaml").read_text() + revoked)
-    matcher = Matcher(knowledge.load(tmp_path))
+    kb = _mini_with(tmp_path, revoked)
+    matcher = Matcher(kb)
     assert matcher.match("push to api.line.me: 401, token revoked").entry_id == "messaging_api.token_revoked"
     # No words for either: the entry listing 401 first owns it.
     assert matcher.match("push to api.line.me answered 401").entry_id == "messaging_api.unauthorized"
@@ -206,6 +214,39 @@ def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -
     back = matcher.match("401")
     assert back.kind == "clarify"
     assert "messaging_api.token_revoked" not in back.choices
+
+
+def test_something_wrong_picks_the_error_among_close_entries(tmp_path: Path) -> None:
+    # A set-up guide (no status, reason or detail) holding the same phrase as the Connection timeout detail.
+    guide = """
+- id: server.firewall_setup
+  audience: operator
+  links: [help_center]
+  ja: {title: ファイアウォールの設定, label: 設定, summary: 説明です。, steps: [設定します。], aliases: [パケット 破棄]}
+  en: {title: Firewall set-up, label: Firewall, summary: Explained., steps: [Set it up.], aliases: [packets dropped]}
+"""
+    kb = _mini_with(tmp_path, guide)
+    matcher = Matcher(kb)
+    asked = matcher.match("packets dropped")
+    assert asked.kind == "clarify"
+    assert {"server.firewall_setup", "webhook.detail.connection_timeout"} <= set(asked.choices)
+    # Something going wrong: of the close entries, the one that explains an error answers.
+    assert matcher.match("packets dropped: error").entry_id == "webhook.detail.connection_timeout"
+
+
+def test_a_one_word_phrase_needs_its_soft_words(tmp_path: Path) -> None:
+    # "LINE self" is one content word and a soft one: Python's `self` in a traceback is not it.
+    selfbots = """
+- id: outside.selfbots
+  audience: outside
+  links: [help_center]
+  ja: {title: セルフボット, label: セルフボット, summary: 対象外です。, steps: [], aliases: [セルフボット]}
+  en: {title: Self-bots, label: Self-bots, summary: Not covered., steps: [], aliases: [line self]}
+"""
+    kb = _mini_with(tmp_path, selfbots)
+    fit_only = Matcher(kb, settings=dataclasses.replace(SETTINGS, alias_weight=1.0))
+    assert fit_only.scores("my LINE self account")["outside.selfbots"] == pytest.approx(100.0)
+    assert fit_only.scores("await self.post() failed").get("outside.selfbots", 0.0) < 100 * SETTINGS.contained
 
 
 def test_an_unknown_compound_counts_through_its_parts(mini: Matcher) -> None:

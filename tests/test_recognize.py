@@ -64,6 +64,7 @@ def test_api_message_inside_sdk_exception(scan) -> None:
         ("https://example.com:8443/callback returns 404", [404]),
         ("deployed on heroku but it just response 404. how can I fix it", [404]),  # a sentence ends
         ("the server sends 502.html", []),
+        ('File "app/api.py", line 325, in reply_async', []),  # a traceback's line number
     ],
 )
 def test_status_codes_read_in_context(text: str, codes: list[int]) -> None:
