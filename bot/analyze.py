@@ -159,13 +159,14 @@ def compact(text: str) -> str:
 
 
 def language(text: str) -> str:
-    """ "ja" for text with kana, or with kanji and no Latin words; "en" for Latin words (also beside a
-    quoted Chinese message: several kanji and not one kana); else "ja" (the default)."""
+    """ "ja" for text with kana, or with kanji and at most twice as many Latin words as kanji; "en" for
+    Latin words (also beside a quoted Chinese message: several kanji and not one kana, or a Chinese word
+    among many Latin ones); else "ja" (the default)."""
     folded = fold(text)
     kana = len(_KANA.findall(folded))
     kanji = len(_KANJI.findall(folded))
-    latin = any(w.isascii() and w.isalpha() and len(w) > 1 for w in _WORDS.findall(folded))
-    if kana or (kanji and not latin) or (kanji and kanji < CHINESE_KANJI):
+    latin = sum(1 for w in _WORDS.findall(folded) if w.isascii() and w.isalpha() and len(w) > 1)
+    if kana or (kanji and not latin) or (kanji and kanji < CHINESE_KANJI and latin <= 2 * kanji):
         return "ja"
     return "en" if latin else "ja"
 

@@ -109,6 +109,9 @@ def test_dictionary_pages_released_every_time() -> None:
         *(("Webhookの再送", "ja"), ("webhook redelivery", "en"), ("500", "ja"), ("ｱｲｳ", "ja"), ("", "ja")),
         *(("Webhook接続失敗", "ja"), ("LINE障害", "ja"), ("服务器内部错误请稍后再试", "ja")),
         ("The bot answers 服务器内部错误请稍后再试 to every message", "en"),  # a quoted Chinese message
+        ("Webhook 設定 失敗", "ja"),  # Japanese written without kana: more kanji than Latin words
+        ("LINE Bot webhook 検証", "ja"),
+        ("POS 串接: Ip address is not allowed to access this API", "en"),  # a Chinese word in English
     ],
 )
 def test_language(text: str, lang: str) -> None:
