@@ -45,6 +45,7 @@ class Decider:
     # -- outcomes -----------------------------------------------------------------------------
 
     def _answer(self, q: Query, entry_id: str, score: float = 100.0, code: int | None = None) -> Match:
+        score = min(score, 100.0)  # who-is-asking's bonus ranks entries; a reported score stays 0-100
         if q.signals.calls_api:  # "Connection timeout" from api.line.me is the bot's own network
             entry_id = self._api_side.get(entry_id, entry_id)
         if self.kb[entry_id].audience == OUTSIDE:  # a deflection is a fallback that says where to go
@@ -56,7 +57,7 @@ class Decider:
         if len(ids) == 1:
             return self._answer(q, ids[0], score, code)
         ids = sorted(ids, key=self._order.__getitem__)[: self.s.max_choices]
-        return Match("clarify", q.lang, choices=tuple(ids), score=score, code=code)
+        return Match("clarify", q.lang, choices=tuple(ids), score=min(score, 100.0), code=code)
 
     def _fallback(self, q: Query, ranked: list[tuple[str, float]]) -> Match:
         near = tuple(e for e, _ in _at_least(ranked, self.s.suggest_min) if self._audience[e] != OUTSIDE)[

@@ -95,7 +95,7 @@ class Diagnoser:
         self._resolver, self._network, self._limits = resolver, network, limits
 
     def allowed(self, chat: str) -> bool:
-        """One more probe for this chat and for the whole process (data.per_chat, data.per_process)?"""
+        """One more probe for this chat and in all (data.per_chat, data.per_process: all the limiter's users)?"""
         per_chat, per_process = self.data.per_chat, self.data.per_process
         return self.limiter.allow(f"diagnose:chat:{chat}", per_chat.count, per_chat.seconds) and self.limiter.allow(
             "diagnose:process", per_process.count, per_process.seconds

@@ -21,6 +21,8 @@ from bot.types import PROFILE, Feedback, Match, Reply
 
 log = logging.getLogger(__name__)
 
+_WHO = ("user_id", "group_id", "room_id")  # the question log keys a row by the first present
+
 
 class ReplyHandler:
     """Turns a raw event into at most one reply; runs after the webhook has answered."""
@@ -103,8 +105,10 @@ class ReplyHandler:
         if reply.log is not None and self._log is not None:
             self._wait_turn()
             # After the reply: a slow or failing database delays nobody's answer (it warns, once).
+            # Keyed by the user, or by the group or room when LINE gives no user id: an id the operator can
+            # pass to `forget --user`.
             source = event.source
-            who = getattr(source, "user_id", None) or chat
+            who = next((i for i in (getattr(source, a, None) for a in _WHO) if i), None) or chat
             if isinstance(reply.log, Feedback):
                 self._log.feedback(who, reply.log)
             else:

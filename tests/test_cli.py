@@ -35,6 +35,19 @@ def test_module_entry_point_runs_as_a_user_runs_it() -> None:
     assert "area.yaml:5: entry area.no_summary: field ja.summary" in result.stdout
 
 
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    """`python -m bot show --json | head`: the output (400 KB) outgrows the pipe, the reader closes it."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot", "show", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout.read(100)
+    child.stdout.close()
+    errors = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 1
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors
+
+
 def test_ask_readable(monkeypatch: pytest.MonkeyPatch) -> None:
     code, out = run(monkeypatch, "ask", "could_not_connect / TLS handshake failure")
     assert code == 0

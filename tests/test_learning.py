@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import post, replies, settings_for, text_event, wait_for
+from conftest import SECRET, post, replies, settings_for, text_event, wait_for
 from pytest_httpserver import HTTPServer
 from test_mask import SECRETS
 
@@ -92,6 +92,23 @@ def test_clarify_then_pick_by_number(bot: tuple[Any, QuestionLog], line_api: HTT
     asked, picked = reader.questions()
     assert asked.outcome == "clarify" and asked.text == "500エラー" and len(asked.choices) >= 2
     assert picked.outcome == "pick" and picked.entry_id == asked.choices[1] and picked.text is None
+
+
+def test_a_group_question_without_a_user_is_forgotten_by_the_group_id(
+    bot: tuple[Any, QuestionLog], line_api: HTTPServer, log_config: LogConfig
+) -> None:
+    client, reader = bot
+    group = "C0123456789abcdef0123456789abcdef"
+    mention = {"mentionees": [{"index": 0, "length": 4, "type": "user", "isSelf": True}]}
+    event = text_event("@bot TLSハンドシェイク失敗", source={"type": "group", "groupId": group})
+    event["message"]["mention"] = mention
+    post(client, [event])
+    _reply(line_api, 1)
+    assert wait_for(lambda: len(reader.questions()) == 1)
+    writer = open_log(log_config, SECRET)  # the app's key: the channel secret
+    assert writer.forget(writer.hash(group)) == 1  # what `forget --user C...` deletes
+    writer.close()
+    assert reader.questions() == []
 
 
 def test_secrets_in_questions_never_reach_the_database(bot: tuple[Any, QuestionLog], line_api: HTTPServer) -> None:

@@ -110,6 +110,13 @@ def test_any_text_gives_an_outcome(matcher: Matcher, text: str) -> None:
     match = matcher.match(text)
     assert match.kind in ("answer", "clarify", "fallback")
     assert match.lang in ("ja", "en")
+    assert 0.0 <= match.score <= 100.0
+
+
+def test_reported_scores_stay_within_100(matcher: Matcher) -> None:
+    # Who-is-asking's bonus lifts a full fit above 100 for ranking; the score the bot reports and logs does not.
+    for text in ("webhookでタイムアウト", "証明書の期限が切れた"):
+        assert matcher.match(text).score <= 100.0
 
 
 _nasty = st.text(
