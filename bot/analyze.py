@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import itertools
 import mmap
 import os
 import re
@@ -163,12 +164,14 @@ def language(text: str) -> str:
     Latin words (also beside a quoted Chinese message: several kanji and not one kana, or a Chinese word
     among many Latin ones); else "ja" (the default)."""
     folded = fold(text)
-    kana = len(_KANA.findall(folded))
-    kanji = len(_KANJI.findall(folded))
-    latin = sum(1 for w in _WORDS.findall(folded) if w.isascii() and w.isalpha() and len(w) > 1)
-    if kana or (kanji and not latin) or (kanji and kanji < CHINESE_KANJI and latin <= 2 * kanji):
+    if _KANA.search(folded):
         return "ja"
-    return "en" if latin else "ja"
+    kanji = len(_KANJI.findall(folded))
+    latin = (w for w in _WORDS.findall(folded) if w.isascii() and w.isalpha() and len(w) > 1)
+    if not kanji or kanji >= CHINESE_KANJI:
+        return "en" if next(latin, None) else "ja"
+    # Only a few kanji and no kana: Japanese unless Latin words outnumber twice the kanji.
+    return "en" if sum(1 for _ in itertools.islice(latin, 2 * kanji + 1)) > 2 * kanji else "ja"
 
 
 @cached_when_short(16384)
