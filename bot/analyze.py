@@ -46,14 +46,14 @@ _WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+(?![bdhkms])[a-z](?![a-z0-9])|[0-
 # Tokens, ids and hashes pasted with an error (20+ letters and digits mixed, as in a JWT or a user id)
 # are not words: every piece would count as a word no entry knows and drown the question's real words.
 _BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]{20,}")
-# A date (「2025年12月2日(火)」, "2025-12-02") says when, not what: its counters would count as
-# words no entry knows.
 # English negations as their own word, as treebank tokenisers split them: "can't", "cannot" and "doesn't"
 # then say "not" as the phrase "not receiving" does (Snowball alone keeps "doesn" and turns "can't" into "can").
 _NEGATION = re.compile(r"\b(?:(can)(?:['’]t|not)|(wo)n['’]t)\b|n['’]t\b")
 _NEGATED = {"can": "can not", "wo": "will not"}
 # A URL's scheme says where, not what: "https://example.com/callback" is not a question about HTTPS.
 _SCHEME = re.compile(r"\bhttps?://(?=[a-z0-9])")
+# A date (「2025年12月2日(火)」, "2025-12-02") says when, not what: its counters would count as
+# words no entry knows.
 _DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日(?:[(（][月火水木金土日][)）])?|\d{4}年|\d{4}[-/]\d{1,2}[-/]\d{1,2}")
 # Sudachi parts of speech that carry content; particles, auxiliaries and symbols carry none.
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"})

@@ -99,6 +99,7 @@ class Recognizer:
                 found[kind].append(entry_id)
         codes = status_codes(folded)
         joined = f" {' '.join(tokens)} "
+        trouble = any(t in folded for t in self._vocabulary.trouble)
         elsewhere = " line " not in joined and any(f" {' '.join(p)} " in joined for p in self._vocabulary.elsewhere)
         for phrase, code in self._vocabulary.status_phrases:
             if f" {' '.join(phrase)} " in joined and code not in codes:
@@ -115,8 +116,8 @@ class Recognizer:
             classes=tuple(dict.fromkeys(int(c) for c in _CLASS.findall(folded))),
             calls_api=any(sign in folded for sign in self._vocabulary.calls_api),
             howto=any(h in folded for h in self._vocabulary.howto)
-            and not any(t in folded for t in self._vocabulary.trouble)
+            and not trouble
             and not (codes or found["exact"] or found["detail"] or found["reason"]),
             elsewhere=elsewhere,
-            trouble=any(t in folded for t in self._vocabulary.trouble),
+            trouble=trouble,
         )
