@@ -31,6 +31,7 @@ class Index:
     def __init__(self, kb: KnowledgeBase, vocabulary: Vocabulary, analyse: Analyse, settings: Settings) -> None:
         self.ids = list(kb.entries)
         self.audience = [kb[i].audience for i in self.ids]
+        self._alone = frozenset(i for i in self.ids if kb[i].alone)
         self._settings = settings
         self._soft = vocabulary.soft
         tf: list[dict[str, float]] = []
@@ -111,6 +112,9 @@ class Index:
         question of several sentences, an entry also scores by the one sentence it fits best."""
         out = self._scores(question)
         s = self._settings
+        if self._alone and len(question.words) > s.alone_words:
+            for entry_id in self._alone.intersection(out):
+                del out[entry_id]
         if s.sentence_weight <= 0:
             return out
         for tokens in question.sentences:
@@ -118,6 +122,8 @@ class Index:
                 continue
             part = replace(question, tokens=tokens, focus=(), sentences=())
             for entry_id, score in self._scores(part, fitting_only=True).items():
+                if entry_id in self._alone:
+                    continue
                 score *= s.sentence_weight
                 if score > out.get(entry_id, 0.0):
                     out[entry_id] = score

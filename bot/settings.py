@@ -69,6 +69,10 @@ class Settings:
     # words {2, 3, 4}: 0.9 and 3 answered the most of the tune split; 0.95 tripled its wrong answers.
     sentence_weight: float = 0.9
     sentence_min_words: int = 3  # ... a sentence of fewer distinct content words than this is not scored
+    # retrieve: entries marked `alone: true` (a greeting, a thanks) score only in a message of at most this
+    # many words; set by hand, as the matcher's whole-phrase length: "Hello, I'm trying to run the
+    # examples ..." is a question, and suggesting "Hello" under its fallback made no sense.
+    alone_words: int = 8
     typo_cutoff: float = 85.0  # rapidfuzz ratio for an unknown Latin word to count as a known one
 
 

@@ -249,6 +249,23 @@ def test_a_one_word_phrase_needs_its_soft_words(tmp_path: Path) -> None:
     assert fit_only.scores("await self.post() failed").get("outside.selfbots", 0.0) < 100 * SETTINGS.contained
 
 
+def test_a_greeting_is_a_whole_message_not_a_word_in_a_question(tmp_path: Path) -> None:
+    hello = """
+- id: smalltalk.hello
+  audience: anyone
+  alone: true
+  links: [help_center]
+  ja: {title: こんにちは, label: あいさつ, summary: こんにちは。, steps: [], aliases: [こんにちは]}
+  en: {title: Hello, label: Hello, summary: Hello., steps: [], aliases: [hello]}
+"""
+    matcher = Matcher(_mini_with(tmp_path, hello))
+    assert matcher.match("Hello!").entry_id == "smalltalk.hello"
+    assert matcher.match("hello there, bot").entry_id == "smalltalk.hello"
+    story = "Hello, I am just trying to run the examples on a sandbox and nothing comes back at all."
+    assert "smalltalk.hello" not in matcher.scores(story)
+    assert "smalltalk.hello" not in matcher.match(story).suggestions
+
+
 def test_an_unknown_compound_counts_through_its_parts(mini: Matcher) -> None:
     # Sudachi gives 「確認方法」 and its parts 確認, 方法; no entry uses the compound, so only the parts count.
     tokens = mini.question("ログの確認方法").tokens
