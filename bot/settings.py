@@ -24,6 +24,9 @@ class Settings:
     # about LINE Login or LIFF score low against everything.
     deflect_min: float = 45.0
     deflect_margin: float = 10.0  # ... or within this of the best (grid {0, 5, 10}: 10, fewest wrong answers)
+    # decide: several entries own a status code and none fits in full: one the words lead the others by this
+    # much, from suggest_min up, answers. Grid {3, 5, 10, 15, 20}: the same outcomes in every set.
+    owner_margin: float = 10.0
     max_choices: int = 4  # a question back offers at most this many entries (LINE shows 4 buttons well)
     max_suggestions: int = 3  # a fallback suggests at most this many topics
     suggest_min: float = 45.0  # ... and only those scoring at least this

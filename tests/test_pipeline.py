@@ -216,6 +216,13 @@ def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -
     assert "messaging_api.token_revoked" not in back.choices
 
 
+def test_words_that_lean_to_one_owner_of_a_code_pick_it(mini: Matcher) -> None:
+    # Both the webhook's 401 and the API's 401 own the code; no entry fits in full (under 65), but the
+    # words ("middleware") lean clearly to one of them.
+    assert mini.match("ミドルウェアが401を返している").entry_id == "webhook.status.401"
+    assert mini.match("401").kind == "clarify"  # nothing leans: ask
+
+
 def test_something_wrong_picks_the_error_among_close_entries(tmp_path: Path) -> None:
     # A set-up guide (no status, reason or detail) holding the same phrase as the Connection timeout detail.
     guide = """
