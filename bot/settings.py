@@ -46,6 +46,11 @@ class Settings:
     alias_share: float = 0.1
     # retrieve: an entry whose whole phrase found in the question lies inside another entry's whole phrase
     # found there fits this much (the longer phrase wins). Grid {1.0, 0.95, 0.9, 0.8}: 0.9 and 0.95 alike.
+    # retrieve: a question whose content words weigh less than this in all (IDF; 1.0 is a word in about a
+    # third of the entries) names no topic: its BM25 share scales down by its weight, and it is no fragment
+    # of a phrase. 「Webhookとは何ですか」 asked back between two entries holding "webhook". Grid {0.5, 0.8,
+    # 1.0, 1.3, 1.6, 2.0}: the same outcomes up to 1.6; 2.0 answered a bare "timeout" that must ask back.
+    weight_min: float = 1.0
     subsumed: float = 0.9
     partial: float = 0.8  # an alias with a word missing fits its IDF coverage times this (as before)
     # The values below were set by hand, not fitted (no grid was run over them): BM25's usual k1; b lowered

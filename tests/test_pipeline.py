@@ -216,6 +216,14 @@ def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -
     assert "messaging_api.token_revoked" not in back.choices
 
 
+def test_a_word_in_most_entries_names_no_topic(mini: Matcher) -> None:
+    # "webhook" is in most of the fixture's entries: alone it is explained by all of them and picks none.
+    for question in ("webhook", "Webhookとは何ですか"):
+        match = mini.match(question)
+        assert match.kind == "fallback" and match.entry_id is None
+    assert mini.match("webhook timeout").entry_id == "webhook.reason.request_timeout"
+
+
 def test_words_that_lean_to_one_owner_of_a_code_pick_it(mini: Matcher) -> None:
     # Both the webhook's 401 and the API's 401 own the code; no entry fits in full (under 65), but the
     # words ("middleware") lean clearly to one of them.
