@@ -161,6 +161,8 @@ class Index:
                 continue
             for a in self._alias_postings.get(word, ()):
                 got[a] += idf
+        if fitting_only and not got:
+            return {}  # a sentence no phrase touches scores nothing (most sentences of a long paste)
         in_focus: dict[int, float] = got
         if focus is not content:
             in_focus = defaultdict(float)
