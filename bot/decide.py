@@ -180,6 +180,13 @@ class Decider:
                 return self._answer(q, fits[0][0], code=code)
             if len(candidates) == 1:  # one entry owns this code: the code says more than a loose fit
                 return self._answer(q, candidates[0], code=code)
+            # Several own it, and the words lean clearly to one («認証が必要で401» is a server asking for
+            # credentials, not the API's "Authentication failed"): that one, though no entry fits in full.
+            owning = [(e, sc) for e, sc in ranked if e in candidates][:2]
+            if owning and owning[0][1] >= self.s.suggest_min:
+                runner_up = owning[1][1] if len(owning) > 1 else 0.0
+                if owning[0][1] - runner_up >= self.s.owner_margin:
+                    return self._answer(q, owning[0][0], code=code)
             if fits and not self.kb[fits[0][0]].status:
                 audience = self.kb[fits[0][0]].audience
         if audience:

@@ -216,6 +216,21 @@ def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -
     assert "messaging_api.token_revoked" not in back.choices
 
 
+def test_a_word_in_most_entries_names_no_topic(mini: Matcher) -> None:
+    # "webhook" is in most of the fixture's entries: alone it is explained by all of them and picks none.
+    for question in ("webhook", "Webhookとは何ですか"):
+        match = mini.match(question)
+        assert match.kind == "fallback" and match.entry_id is None
+    assert mini.match("webhook timeout").entry_id == "webhook.reason.request_timeout"
+
+
+def test_words_that_lean_to_one_owner_of_a_code_pick_it(mini: Matcher) -> None:
+    # Both the webhook's 401 and the API's 401 own the code; no entry fits in full (under 65), but the
+    # words ("middleware") lean clearly to one of them.
+    assert mini.match("ミドルウェアが401を返している").entry_id == "webhook.status.401"
+    assert mini.match("401").kind == "clarify"  # nothing leans: ask
+
+
 def test_something_wrong_picks_the_error_among_close_entries(tmp_path: Path) -> None:
     # A set-up guide (no status, reason or detail) holding the same phrase as the Connection timeout detail.
     guide = """
@@ -247,6 +262,23 @@ def test_a_one_word_phrase_needs_its_soft_words(tmp_path: Path) -> None:
     fit_only = Matcher(kb, settings=dataclasses.replace(SETTINGS, alias_weight=1.0))
     assert fit_only.scores("my LINE self account")["outside.selfbots"] == pytest.approx(100.0)
     assert fit_only.scores("await self.post() failed").get("outside.selfbots", 0.0) < 100 * SETTINGS.contained
+
+
+def test_a_greeting_is_a_whole_message_not_a_word_in_a_question(tmp_path: Path) -> None:
+    hello = """
+- id: smalltalk.hello
+  audience: anyone
+  alone: true
+  links: [help_center]
+  ja: {title: こんにちは, label: あいさつ, summary: こんにちは。, steps: [], aliases: [こんにちは]}
+  en: {title: Hello, label: Hello, summary: Hello., steps: [], aliases: [hello]}
+"""
+    matcher = Matcher(_mini_with(tmp_path, hello))
+    assert matcher.match("Hello!").entry_id == "smalltalk.hello"
+    assert matcher.match("hello there, bot").entry_id == "smalltalk.hello"
+    story = "Hello, I am just trying to run the examples on a sandbox and nothing comes back at all."
+    assert "smalltalk.hello" not in matcher.scores(story)
+    assert "smalltalk.hello" not in matcher.match(story).suggestions
 
 
 def test_an_unknown_compound_counts_through_its_parts(mini: Matcher) -> None:
