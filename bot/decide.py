@@ -22,6 +22,7 @@ class Decider:
         settings: Settings,
         when_calling_api: dict[str, str] | None = None,
         exact_ids: Iterable[str] = (),
+        webhook_words: frozenset[str] = frozenset(),
     ) -> None:
         self.kb = kb
         # Entries that explain an error (a status code, a console string, an API message) and are not marked
@@ -30,6 +31,7 @@ class Decider:
         self._errors = {e for e in errors if not kb[e].howto}
         self.s = settings
         self._api_side = when_calling_api or {}  # the webhook's entry -> the API caller's, for API signs
+        self._webhook_words = webhook_words
         self._order = {entry_id: i for i, entry_id in enumerate(kb.entries)}
         # Plain dicts: a question may score thousands of entries, each looked up here once or twice.
         self._audience = {e.id: e.audience for e in kb.entries.values()}
@@ -148,6 +150,12 @@ class Decider:
             return self._clarify(q, close, top)
         return self._answer(q, close[0], top)
 
+    def _about_webhook(self, q: Query) -> bool:
+        """Whether the question is about the webhook: a console reason or detail, or a webhook word (any
+        question, when the vocabulary lists none). A 402 in a third-party tool's console is not the webhook's."""
+        sig = q.signals
+        return bool(sig.reasons or sig.details or not self._webhook_words or self._webhook_words.intersection(q.words))
+
     def _other_code(self, entry_id: str, said: set[str]) -> bool:
         """Whether the entry explains status codes, none of them in `said` (the question's codes and classes)."""
         status = self._statuses.get(entry_id)
@@ -198,7 +206,11 @@ class Decider:
                 best = min(mine, key=lambda e: (fit.get(e, 0.0), self._names_second(e, code)))
                 return self._answer(q, best, code=code)
             if audience == "operator" and 200 <= code <= 599:
-                return None if code < 300 else self._answer(q, self.kb.ui.other_status, code=code)
+                return (
+                    None
+                    if code < 300 or not self._about_webhook(q)
+                    else self._answer(q, self.kb.ui.other_status, code=code)
+                )
             if len(candidates) > 1:
                 return self._clarify(q, candidates, 100.0, code=code)
             return None
@@ -206,7 +218,7 @@ class Decider:
             return self._answer(q, candidates[0], code=code)
         if candidates:
             return self._clarify(q, candidates, 100.0, code=code)
-        if 300 <= code <= 599 and sig.codes:
+        if 300 <= code <= 599 and sig.codes and self._about_webhook(q):
             return self._answer(q, self.kb.ui.other_status, code=code)
         return None
 

@@ -35,7 +35,11 @@ class Matcher:
         self.recognizer = Recognizer(kb, self.vocabulary)
         self.index = Index(kb, self.vocabulary, self.content, settings)
         self.decider = Decider(
-            kb, settings, self.vocabulary.when_calling_api, (entry_id for _, entry_id in self.vocabulary.exact)
+            kb,
+            settings,
+            self.vocabulary.when_calling_api,
+            (entry_id for _, entry_id in self.vocabulary.exact),
+            self.vocabulary.webhook_words,
         )
         # A whole phrase is compared as text: an "=text" alias (「使い方」 alone, not inside 「LINE VOOMの使い方」),
         # or an alias of grammar words only ("what can you do", 「何ができる」), which may also carry soft

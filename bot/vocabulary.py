@@ -19,7 +19,7 @@ FILE = "vocabulary.yaml"
 AUDIENCE_KEYS = ("operator", "app_user", "sender")
 _KEYS = {
     *("stopwords", "synonyms", "audience", "calls_api", "error_markers", "status_phrases", "exact", "soft"),
-    *("when_calling_api", "howto", "trouble", "elsewhere"),
+    *("when_calling_api", "howto", "trouble", "elsewhere", "webhook_words"),
 }
 
 Phrase = tuple[str, ...]
@@ -43,6 +43,7 @@ class Vocabulary:
     trouble: tuple[str, ...] = ()  # folded substrings that say something goes wrong ("error", 「ない」)
     identifiers: frozenset[str] = frozenset()  # exact strings that are code names: found only whole
     elsewhere: tuple[Phrase, ...] = ()  # other chat platforms ("slack"): named without LINE, not ours
+    webhook_words: frozenset[str] = frozenset()  # words that say the question is about the webhook
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
@@ -158,6 +159,8 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         else:
             bad("elsewhere", f"{text!r} has no word the analyser keeps")
 
+    webhook_words = frozenset(w for t in texts("webhook_words", data.get("webhook_words")) for w in norm(t))
+
     phrases: list[tuple[Phrase, int]] = []
     names: dict[str, int] = {}
     raw_status = mapping("status_phrases", "must map a phrase to a status code")
@@ -206,6 +209,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         status_names=names,
         identifiers=frozenset(identifiers),
         elsewhere=tuple(elsewhere),
+        webhook_words=webhook_words,
     )
 
 

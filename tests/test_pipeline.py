@@ -224,6 +224,15 @@ def test_a_word_in_most_entries_names_no_topic(mini: Matcher) -> None:
     assert mini.match("webhook timeout").entry_id == "webhook.reason.request_timeout"
 
 
+def test_another_status_code_is_the_webhooks_only_when_the_question_is_about_it(mini: Matcher) -> None:
+    # An operator's 418 has no entry: "another status code" explains what the webhook answered, and a 418
+    # in some console (the operator named only by "bot") is not that.
+    assert mini.match("my webhook returns 418").entry_id == "webhook.status.other"
+    assert mini.match("nginx answers 418").entry_id == "webhook.status.other"
+    other = mini.match("the bot console shows 418")
+    assert other.kind == "fallback" and other.entry_id is None
+
+
 def test_words_that_lean_to_one_owner_of_a_code_pick_it(mini: Matcher) -> None:
     # Both the webhook's 401 and the API's 401 own the code; no entry fits in full (under 65), but the
     # words ("middleware") lean clearly to one of them.
