@@ -29,7 +29,7 @@ _STATUS_BEFORE = (
     *("status", "code", "http/", "returned", "returns", "return", "ステータス", "エラー", "error", "("),
     *("detail", "詳細", "コード"),  # the console's "詳細: 502"
 )
-_NOT_STATUS_BEFORE = ("port", "ポート", "other than", "than", "max", "length", "timeout", "size")
+_NOT_STATUS_BEFORE = ("port", "ポート", "other than", "than", "max", "length", "timeout", "size", "bytes", "byte")
 _NOT_STATUS_AFTER = ("以外", "番ポート", "ポート", ", in ")  # ", in": a Python traceback's line number
 # Units right after a number that make it a quantity ("500ms", "500文字").
 _UNITS = ("ms", "kb", "mb", "gb", "px", "円", "件", "回", "文字", "秒", "分", "時間", "個", "人", "通", "%", " sec")

@@ -65,6 +65,7 @@ def test_api_message_inside_sdk_exception(scan) -> None:
         ("deployed on heroku but it just response 404. how can I fix it", [404]),  # a sentence ends
         ("the server sends 502.html", []),
         ('File "app/api.py", line 325, in reply_async', []),  # a traceback's line number
+        ("heroku[router]: at=info method=POST status=200 bytes=207 protocol=https", [200]),  # a body size
     ],
 )
 def test_status_codes_read_in_context(text: str, codes: list[int]) -> None:
