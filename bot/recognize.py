@@ -98,6 +98,7 @@ class Recognizer:
             if entry_id not in found[kind]:
                 found[kind].append(entry_id)
         codes = status_codes(folded)
+        from_line = any(sign in folded for sign in self._vocabulary.from_line)
         joined = f" {' '.join(tokens)} "
         trouble = any(t in folded for t in self._vocabulary.trouble)
         elsewhere = " line " not in joined and any(f" {' '.join(p)} " in joined for p in self._vocabulary.elsewhere)
@@ -114,7 +115,10 @@ class Recognizer:
             exact=tuple(found["exact"]),
             codes=tuple(codes),
             classes=tuple(dict.fromkeys(int(c) for c in _CLASS.findall(folded))),
-            calls_api=any(sign in folded for sign in self._vocabulary.calls_api),
+            # A log of LINE's own request (its webhook's User-Agent) shows what the bot answered LINE, even
+            # when the bot's API call failed on the way ("Request failed with status code 404").
+            calls_api=not from_line and any(sign in folded for sign in self._vocabulary.calls_api),
+            from_line=from_line,
             howto=any(h in folded for h in self._vocabulary.howto)
             and not trouble
             and not (codes or found["exact"] or found["detail"] or found["reason"]),

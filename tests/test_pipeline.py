@@ -233,6 +233,12 @@ def test_another_status_code_is_the_webhooks_only_when_the_question_is_about_it(
     assert other.kind == "fallback" and other.entry_id is None
 
 
+def test_a_log_of_lines_own_request_routes_to_the_operator(mini: Matcher) -> None:
+    log = "POST /callback 500\nUser-Agent: LineBotWebhook/2.0\nerror from api.line.me"
+    assert mini.match(log).entry_id == "webhook.status.500"
+    assert mini.match("POST https://api.line.me/v2/bot/message/push 500").entry_id == "messaging_api.5xx"
+
+
 def test_words_that_lean_to_one_owner_of_a_code_pick_it(mini: Matcher) -> None:
     # Both the webhook's 401 and the API's 401 own the code; no entry fits in full (under 65), but the
     # words ("middleware") lean clearly to one of them.

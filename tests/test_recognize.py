@@ -89,6 +89,15 @@ def test_signs_of_calling_the_api(scan, text: str, calls: bool) -> None:
     assert scan(text).calls_api is calls
 
 
+def test_a_log_of_lines_own_request_is_the_webhooks(scan) -> None:
+    # The bot's API call failed while it handled LINE's POST, and the webhook answered 500: the log holds
+    # LINE's User-Agent, so the 500 is what the bot answered LINE.
+    text = "[POST] /webhook 500\nUser Agent: LineBotWebhook/2.0\nERROR Request failed with status code 404 api.line.me"
+    signals = scan(text)
+    assert signals.from_line and not signals.calls_api
+    assert scan("ERROR Request failed with status code 404 api.line.me").calls_api
+
+
 def test_status_named_as_an_enum(scan) -> None:
     assert scan("There was an error sending this message to your bot: HTTP status code InternalServerError").codes == (
         500,
