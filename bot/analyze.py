@@ -188,10 +188,16 @@ def stem(word: str) -> str:
 def _japanese(run: str) -> tuple[str, ...]:
     """Content words of a Japanese run, as Sudachi's normalized forms; compounds also as their parts."""
     out: list[str] = []
+    prefix = ""
     with _tokenizer() as tok:
         for m in tok.tokenize(run):
-            if m.part_of_speech()[0] not in CONTENT_POS:
+            pos = m.part_of_speech()[0]
+            if pos not in CONTENT_POS:
+                prefix = m.surface() if pos == "接頭辞" else ""
                 continue
+            if prefix and pos == "名詞":  # 「再配信」「未設定」: the prefix changes the meaning, so the noun
+                out.append(prefix + m.normalized_form())  # comes as the whole word too (then alone)
+            prefix = ""
             out.append(m.normalized_form())
             parts = m.split(SplitMode.A)
             if len(parts) > 1:  # 「期限切れ」 also as 期限 / 切れる, so 「期限が切れた」 shares both

@@ -141,3 +141,11 @@ def test_pasted_tokens_and_ids_are_not_words() -> None:
     assert words(f"TLSハンドシェイク失敗 token {jwt}") == words("TLSハンドシェイク失敗 token")
     assert words("user U0123456789abcdef0123456789abcdef not found") == words("user not found")
     assert "api" in words("https://api.line.me/v2/bot/message/push")  # a URL keeps its words
+
+
+def test_a_prefix_keeps_its_noun_as_one_word_too() -> None:
+    # Sudachi splits 「再配信」 into the prefix 再 and 配信: without the prefix, every 配信 (delivery) would be
+    # a redelivery, and 「未設定」 (not set) would be 設定 (set).
+    assert words("Webhookの再配信") == ["webhook", "再配信", "配信"]
+    assert "未設定" in words("トークンが未設定です")
+    assert "再配信" not in words("配信エラー")

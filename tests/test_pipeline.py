@@ -301,6 +301,10 @@ def test_an_unknown_compound_counts_through_its_parts(mini: Matcher) -> None:
     tokens = mini.question("ログの確認方法").tokens
     assert "確認方法" not in tokens
     assert "方法" in tokens
+    # A prefixed noun no entry uses (「未設定」) counts as its noun, as before the prefix was kept.
+    tokens = mini.question("トークンが未設定").tokens
+    assert "未設定" not in tokens
+    assert "設定" in tokens
 
 
 def _mini_words() -> list[str]:
