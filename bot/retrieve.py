@@ -117,14 +117,15 @@ class Index:
                 del out[entry_id]
         if s.sentence_weight <= 0:
             return out
-        for tokens in question.sentences:
+        for i, tokens in enumerate(question.sentences):
             if len(set(tokens)) < s.sentence_min_words:
                 continue
+            weight = s.first_weight if i == 0 else s.sentence_weight
             part = replace(question, tokens=tokens, focus=(), sentences=())
             for entry_id, score in self._scores(part, fitting_only=True).items():
                 if entry_id in self._alone:
                     continue
-                score *= s.sentence_weight
+                score *= weight
                 if score > out.get(entry_id, 0.0):
                     out[entry_id] = score
         return out

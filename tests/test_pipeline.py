@@ -279,6 +279,14 @@ def test_a_one_word_phrase_needs_its_soft_words(tmp_path: Path) -> None:
     assert fit_only.scores("await self.post() failed").get("outside.selfbots", 0.0) < 100 * SETTINGS.contained
 
 
+def test_the_first_sentence_weighs_more_than_a_later_one(mini: Matcher) -> None:
+    title = "The webhook request timed out again today."
+    story = "Then I also restarted the app on my phone twice."
+    first = mini.scores(f"{title} {story}")["webhook.reason.request_timeout"]
+    later = mini.scores(f"{story} {title}")["webhook.reason.request_timeout"]
+    assert first > later
+
+
 def test_a_greeting_is_a_whole_message_not_a_word_in_a_question(tmp_path: Path) -> None:
     hello = """
 - id: smalltalk.hello
