@@ -149,9 +149,3 @@ def test_a_prefix_keeps_its_noun_as_one_word_too() -> None:
     assert words("Webhookの再配信") == ["webhook", "再配信", "配信"]
     assert "未設定" in words("トークンが未設定です")
     assert "再配信" not in words("配信エラー")
-
-
-def test_a_japanese_negation_is_one_word_however_it_is_written() -> None:
-    # 「返信しない」 (an auxiliary) and 「返信がない」 (an adjective) both say there is no reply.
-    assert words("返信しない")[-1] == words("返信がない")[-1] == "無い"
-    assert "無い" in words("届きません") and "無い" in words("動かず")
