@@ -28,6 +28,7 @@ class Decider:
         # Entries that explain an error (a status code, a console string, an API message) and are not marked
         # `howto: true`: no answer to "how do I send a flex message", which names nothing going wrong.
         errors = {e.id for e in kb.entries.values() if e.status or e.code or e.detail} | set(exact_ids)
+        self._explains_error = errors
         self._errors = {e for e in errors if not kb[e].howto}
         self.s = settings
         self._api_side = when_calling_api or {}  # the webhook's entry -> the API caller's, for API signs
@@ -143,7 +144,7 @@ class Decider:
         if len(close) > 1 and q.signals.trouble:
             # Something goes wrong ("中間証明書が入っていない"): of a set-up guide and an error that fit alike,
             # the error explains it.
-            errors = [e for e in close if e in self._errors]
+            errors = [e for e in close if e in self._explains_error]
             if len(errors) == 1:
                 return self._answer(q, errors[0], top)
         if len(close) > 1:

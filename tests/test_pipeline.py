@@ -264,6 +264,29 @@ def test_something_wrong_picks_the_error_among_close_entries(tmp_path: Path) -> 
     assert matcher.match("packets dropped: error").entry_id == "webhook.detail.connection_timeout"
 
 
+def test_an_error_that_is_also_a_procedure_still_explains_what_went_wrong(tmp_path: Path) -> None:
+    both = """
+- id: server.dedupe_guide
+  audience: operator
+  links: [help_center]
+  ja: {title: 重複の扱い, label: 重複, summary: 説明です。, steps: [確認します。], aliases: [二重 届く]}
+  en: {title: Duplicates, label: Duplicates, summary: Explained., steps: [Check.], aliases: [delivered twice]}
+- id: messaging_api.retry_key
+  audience: anyone
+  status: ['409']
+  howto: true
+  links: [help_center]
+  ja: {title: リトライキー, label: リトライキー, summary: 説明です。, steps: [確認します。], aliases: [二重 届く]}
+  en: {title: Retry key, label: Retry key, summary: Explained., steps: [Check.], aliases: [delivered twice]}
+"""
+    matcher = Matcher(_mini_with(tmp_path, both))
+    assert matcher.match("delivered twice").kind == "clarify"
+    # 「〜てしまう」 says something went wrong, as "error" does: the entry explaining an error answers,
+    # though it also answers "how do I ..." (howto: true).
+    assert matcher.match("二重に届いてしまう").entry_id == "messaging_api.retry_key"
+    assert matcher.match("delivered twice, an error?").entry_id == "messaging_api.retry_key"
+
+
 def test_a_one_word_phrase_needs_its_soft_words(tmp_path: Path) -> None:
     # "LINE self" is one content word and a soft one: Python's `self` in a traceback is not it.
     selfbots = """
