@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+import yaml
+
 from bot import (
     diagnose,
     diagnose_data,
@@ -125,6 +127,11 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         questions = load_questions(args.file, args.split)
     except (OSError, ValueError) as exc:
         print(f"eval: {exc}", file=sys.stderr)
+        return 2
+    except yaml.YAMLError as exc:  # a Markdown or other non-YAML file given by mistake
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}: {getattr(exc, 'problem', '')})" if mark else ""
+        print(f"eval: {args.file}: not a YAML question file{where}", file=sys.stderr)
         return 2
     report = evaluate(matcher, questions)
     for question, got in report.misses:

@@ -108,3 +108,15 @@ def test_eval_prints_summary_and_enforces_minimum(monkeypatch: pytest.MonkeyPatc
     last = out.strip().splitlines()[-1]
     assert last.startswith("accuracy ") and "in-scope" in last and "wrong language" in last
     assert run(monkeypatch, "eval", str(DATA / "dev-questions.yaml"), "--min-accuracy", "1.01")[0] == 1
+
+
+def test_eval_of_a_file_that_is_not_yaml_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A Markdown file given by mistake: one line on stderr and exit 2, not a traceback."""
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Questions\n\n- **502** from the webhook\n", encoding="utf-8")
+    code, out = run(monkeypatch, "eval", str(notes))
+    assert (code, out) == (2, "")
+    errors = capsys.readouterr().err
+    assert errors.startswith("eval: ") and "notes.md" in errors and len(errors.splitlines()) == 1
