@@ -1,4 +1,5 @@
-"""Command line: ask, chat, show, validate, eval and diagnose, with no LINE account needed; report and forget."""
+"""Command line: ask, chat, show, validate, eval and diagnose, with no LINE account needed; report and forget
+(the question log); richmenu (sets up the rich menus on LINE)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import yaml
 
@@ -208,57 +209,60 @@ def cmd_richmenu(args: argparse.Namespace, out: TextIO) -> int:
     return richmenu.run(richmenu.load(args.knowledge, kb), args.dry_run, out, sys.stderr)
 
 
+def _command(sub: Any, name: str, summary: str, func: Any) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary shows in `python -m bot --help` and atop its own --help."""
+    command: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=summary[0].upper() + summary[1:] + "."
+    )
+    command.set_defaults(func=func)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--knowledge", metavar="DIR", help="knowledge directory (default: knowledge/)")
     sub = parser.add_subparsers(dest="command", required=True)
+    lang_help = "reply language (default: the question's own)"
 
-    ask = sub.add_parser("ask", help="answer one question (or, with --json, one per stdin line)")
-    ask.add_argument("text", nargs="*")
-    ask.add_argument("--lang", choices=("ja", "en"))
-    ask.add_argument("--json", action="store_true")
-    ask.set_defaults(func=cmd_ask)
+    ask = _command(sub, "ask", "answer one question (or, with --json, one per stdin line)", cmd_ask)
+    ask.add_argument("text", nargs="*", help="the question (several words are joined with spaces)")
+    ask.add_argument("--lang", choices=("ja", "en"), help=lang_help)
+    ask.add_argument("--json", action="store_true", help='print {"kind", "id", "choices", "score", "lang"}')
 
-    chat = sub.add_parser("chat", help="chat with the bot in the terminal")
-    chat.set_defaults(func=cmd_chat)
+    _command(sub, "chat", "chat with the bot in the terminal (a number picks a choice; exit or Ctrl-D ends)", cmd_chat)
 
-    show = sub.add_parser("show", help="the rendered LINE messages of entries")
-    show.add_argument("ids", nargs="*")
-    show.add_argument("--lang", choices=("ja", "en"), default="ja")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=cmd_show)
+    show = _command(sub, "show", "each entry's answer as terminal text, or with --json its LINE messages", cmd_show)
+    show.add_argument("ids", nargs="*", metavar="ID", help="entry ids (default: every entry)")
+    show.add_argument("--lang", choices=("ja", "en"), default="ja", help="language (default: ja)")
+    show.add_argument("--json", action="store_true", help="the LINE message objects each entry renders to")
 
-    validate = sub.add_parser("validate", help="check a knowledge directory")
-    validate.add_argument("dir", nargs="?")
-    validate.set_defaults(func=cmd_validate)
+    validate = _command(sub, "validate", "check a knowledge directory; exit 1 and one line per problem", cmd_validate)
+    validate.add_argument("dir", nargs="?", metavar="DIR", help="knowledge directory (default: knowledge/)")
 
-    ev = sub.add_parser("eval", help="score a question file")
-    ev.add_argument("file")
-    ev.add_argument("--min-accuracy", type=float)
+    ev = _command(sub, "eval", "score a question file: the misses, then an accuracy line", cmd_eval)
+    ev.add_argument("file", metavar="FILE", help="a YAML list of questions (q, expect or clarify, ...)")
+    ev.add_argument("--min-accuracy", type=float, metavar="X", help="exit 1 when the accuracy is below X (0 to 1)")
     ev.add_argument("--split", choices=SPLITS, help="score only the items of this split (real questions)")
-    ev.set_defaults(func=cmd_eval)
 
-    diag = sub.add_parser("diagnose", help="check a webhook URL the way LINE's Verify does")
-    diag.add_argument("url")
-    diag.add_argument("--json", action="store_true")
-    diag.add_argument("--lang", choices=("ja", "en"), default="ja")
+    diag = _command(
+        sub, "diagnose", "check a webhook URL the way LINE's Verify does; exit 0 ok, 1 not ok, 2 refused", cmd_diagnose
+    )
+    diag.add_argument("url", metavar="URL", help="the webhook URL (https://, port 443 or 1024-65535, public host)")
+    diag.add_argument("--json", action="store_true", help="the finding as one JSON object")
+    diag.add_argument("--lang", choices=("ja", "en"), default="ja", help="language (default: ja)")
     diag.add_argument("--secret-env", metavar="NAME", help="sign the probe with the channel secret in $NAME")
-    diag.set_defaults(func=cmd_diagnose)
 
-    rep = sub.add_parser("report", help="questions, gaps and feedback from the question log")
+    rep = _command(sub, "report", "questions, gaps and feedback from the question log", cmd_report)
     rep.add_argument("--days", type=_days, default=30, metavar="N", help="the last N days (default 30)")
-    rep.add_argument("--json", action="store_true")
+    rep.add_argument("--json", action="store_true", help="the report as one JSON document")
     rep.add_argument("--html", metavar="FILE", help="write one self-contained HTML page with a chart")
-    rep.set_defaults(func=cmd_report)
 
-    forget = sub.add_parser("forget", help="delete one chat's rows from the question log")
+    forget = _command(sub, "forget", "delete one chat's rows from the question log", cmd_forget)
     forget.add_argument("chat", metavar="CHAT_HASH", help="the chat's hash as the report and the tables show it")
     forget.add_argument("--user", action="store_true", help="CHAT_HASH is a LINE user/group/room id: hash it first")
-    forget.set_defaults(func=cmd_forget)
 
-    rich = sub.add_parser("richmenu", help="set up the rich menus on LINE (replaces the ones it made before)")
+    rich = _command(sub, "richmenu", "set up the rich menus on LINE (replaces the ones it made before)", cmd_richmenu)
     rich.add_argument("--dry-run", action="store_true", help="print the requests instead of sending them")
-    rich.set_defaults(func=cmd_richmenu)
     return parser
 
 

@@ -120,3 +120,27 @@ def test_eval_of_a_file_that_is_not_yaml_says_so(
     assert (code, out) == (2, "")
     errors = capsys.readouterr().err
     assert errors.startswith("eval: ") and "notes.md" in errors and len(errors.splitlines()) == 1
+
+
+COMMANDS = ("ask", "chat", "show", "validate", "eval", "diagnose", "report", "forget", "richmenu")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_help_says_what_it_and_every_argument_does(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m bot CMD --help`: a sentence on what the command does, and a description beside every
+    argument and option (ask, show, eval and diagnose listed bare --lang, --json, text, ids, url)."""
+    with pytest.raises(SystemExit) as done:
+        cli.main([command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    blocks = text.split("\n\n")
+    assert blocks[1].strip() and not blocks[1].startswith(("positional arguments:", "options:")), text
+    lines = [line for block in blocks[2:] for line in block.splitlines()[1:]]  # each section, its title dropped
+    for i, line in enumerate(lines):
+        if line.startswith("  ") and not line.startswith("   "):  # an argument's first line
+            described = len(line.strip().split("  ", 1)) == 2 or (
+                i + 1 < len(lines) and lines[i + 1].startswith("      ")
+            )
+            assert described, f"{command}: {line.strip()!r} has no description"
