@@ -18,6 +18,7 @@ from bot import (
     diagnose,
     diagnose_data,
     diagnose_render,
+    diagnose_request,
     knowledge,
     limits,
     menus,
@@ -68,7 +69,17 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     kb = _kb(args)
     matcher = Matcher(kb)
-    print("LINE error bot — paste an error or ask a question (numbers pick a choice; exit or Ctrl-D ends).", file=out)
+    data = diagnose_data.load(args.knowledge)
+    try:
+        options = diagnose.Options.from_env()
+    except ConfigError as exc:
+        print(f"chat: {exc}", file=sys.stderr)
+        return 2
+    print(
+        "LINE error bot — paste an error, ask a question or send a webhook URL to check"
+        " (numbers pick a choice; exit or Ctrl-D ends).",
+        file=out,
+    )
     offered: list[str] = []
     lang = "ja"
     while True:
@@ -84,6 +95,11 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         picked = menus.pick(line, offered)
         if picked:
             text, offered = render.answer_text(kb, picked, lang), list(kb[picked].related)
+        elif request := diagnose_request.recognise(line, data, addressed=True):
+            # As on LINE (a one-to-one chat): "check https://...", or the URL alone, is probed, not matched.
+            finding = diagnose.run(request.url, kb, data, None, options)
+            lang, text = request.lang, diagnose_render.text(finding, kb, data, request.lang)
+            offered = list(kb[finding.entry].related) if finding.entry in kb else []
         else:
             match = matcher.match(line)
             lang, offered, text = match.lang, menus.options(kb, match), render.render_text(kb, match)
@@ -229,7 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--lang", choices=("ja", "en"), help=lang_help)
     ask.add_argument("--json", action="store_true", help='print {"kind", "id", "choices", "score", "lang"}')
 
-    _command(sub, "chat", "chat with the bot in the terminal (a number picks a choice; exit or Ctrl-D ends)", cmd_chat)
+    _command(
+        sub,
+        "chat",
+        'chat with the bot in the terminal; a webhook URL with "check" is checked (a number picks a choice)',
+        cmd_chat,
+    )
 
     show = _command(sub, "show", "each entry's answer as terminal text, or with --json its LINE messages", cmd_show)
     show.add_argument("ids", nargs="*", metavar="ID", help="entry ids (default: every entry)")

@@ -2,6 +2,7 @@
 
 import io
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,29 @@ def test_each_command_help_says_what_it_and_every_argument_does(
                 i + 1 < len(lines) and lines[i + 1].startswith("      ")
             )
             assert described, f"{command}: {line.strip()!r} has no description"
+
+
+def test_chat_checks_a_webhook_url_as_the_bot_does_on_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URL with "check", or alone, is probed as in a one-to-one chat on LINE, not matched against the
+    knowledge base (it was a fallback): refused without a packet, or probed on 127.0.0.1 when the test-only
+    DIAGNOSE_ALLOW_LOOPBACK is set; a number then picks among the finding's related topics."""
+    monkeypatch.delenv("DIAGNOSE_ALLOW_LOOPBACK", raising=False)
+    code, out = run(monkeypatch, "chat", stdin="check https://localhost:8443/callback\nexit\n")
+    assert code == 0
+    assert "This URL cannot be checked. localhost" in out and "Sorry" not in out
+    closed = socket.socket()  # bound, never listening: a connection to it is refused
+    closed.bind(("127.0.0.1", 0))
+    try:
+        monkeypatch.setenv("DIAGNOSE_ALLOW_LOOPBACK", "1")
+        url = f"https://127.0.0.1:{closed.getsockname()[1]}/callback"
+        code, out = run(monkeypatch, "chat", stdin=f"check {url}\n1\n")
+    finally:
+        closed.close()
+    assert code == 0
+    assert "LINE would report: reason could_not_connect / detail Connection failed" in out
+    titles = [line for line in out.splitlines() if line.startswith("■ ")]
+    assert titles[1] == "■ Detail: Connection failed"  # the entry's own answer follows the finding
+    finding = out.split(titles[2])[0]
+    first_related = finding.rsplit("Related:\n", 1)[1].splitlines()[0]
+    assert first_related.startswith("  1. ")
+    assert first_related.removeprefix("  1. ") in titles[2]  # "1" picked the first related topic
