@@ -53,7 +53,10 @@ def _item(label: str, data: str) -> dict[str, Any]:
 def with_buttons(
     kb: KnowledgeBase, messages: list[dict[str, Any]], entry_id: str, lang: str, question: str | None = None
 ) -> list[dict[str, Any]]:
-    """A copy of `messages` (an answer) with helpful / not helpful first in the last message's quick replies."""
+    """A copy of `messages` (an answer) with helpful / not helpful first in the last message's quick replies;
+    `messages` itself for small talk (an `alone` entry: "hello", 「ありがとう」), where the question is moot."""
+    if entry_id in kb and kb[entry_id].alone:
+        return messages
     buttons = [
         _item(kb.ui.text(lang, "feedback_helpful"), postback_data(True, entry_id, lang)),
         _item(kb.ui.text(lang, "feedback_not_helpful"), postback_data(False, entry_id, lang, question)),
