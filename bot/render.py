@@ -56,9 +56,14 @@ def _fill(kb: KnowledgeBase, text: str, lang: str, code: int | None) -> str:
 def entry_text(kb: KnowledgeBase, entry_id: str, lang: str, code: int | None = None) -> tuple[str, str, list[str]]:
     """(title, summary, steps) of an entry, with {code} and {phrase} filled in."""
     text = kb[entry_id].text[lang]
+    summary = text.summary
+    if code is None and entry_id == kb.ui.other_status:
+        # Its summary explains the code it was given; with none (its button) that read 'answered a non-2xx
+        # code (error) ... The standard meaning of this code is "error"'.
+        summary = kb.ui.text(lang, "other_summary")
     return (
         _fill(kb, text.title, lang, code),
-        _fill(kb, text.summary, lang, code),
+        _fill(kb, summary, lang, code),
         [_fill(kb, step, lang, code) for step in text.steps],
     )
 

@@ -61,6 +61,18 @@ def test_other_status_names_code_and_phrase(kb: KnowledgeBase) -> None:
     assert "{code}" not in json.dumps(message, ensure_ascii=False)
 
 
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_other_status_without_a_code_asks_for_it(kb: KnowledgeBase, lang: str) -> None:
+    """Its button (under error_status_code) carries no code: the summary said 'answered a non-2xx code
+    (error) ... The standard meaning of this code is "error"'; it now asks for the code instead."""
+    (message,) = render.answer_messages(kb, kb.ui.other_status, lang)
+    summary = message["contents"]["body"]["contents"][0]["text"]
+    assert summary == kb.ui.text(lang, "other_summary") and "error_status_code 418" in summary
+    phrase = kb.ui.text(lang, "other_phrase")
+    assert f"（{phrase}）" not in message["altText"] and f"({phrase})" not in message["altText"]
+    assert "{code}" not in json.dumps(message, ensure_ascii=False) and "{phrase}" not in message["altText"]
+
+
 @pytest.mark.parametrize("data", ["", "topic=", "a=b", "topic=x&lang=fr", "%%%", "topic=bot.help&code=99999"])
 def test_parse_postback_rejects_or_sanitises(data: str) -> None:
     parsed = render.parse_postback(data)
