@@ -73,6 +73,21 @@ def test_other_status_without_a_code_asks_for_it(kb: KnowledgeBase, lang: str) -
     assert "{code}" not in json.dumps(message, ensure_ascii=False) and "{phrase}" not in message["altText"]
 
 
+def test_a_deflection_shown_by_id_keeps_its_links(kb: KnowledgeBase) -> None:
+    """`show outside.payments` (and a postback naming a deflection) rendered its summary alone: the Help
+    Center link that is its whole answer was dropped (step-less entries became a bare text). Now it is the
+    same deflection a question gets."""
+    deflections = [i for i, entry in kb.entries.items() if entry.audience == "outside"]
+    assert deflections
+    for entry_id in deflections:
+        for lang in ("ja", "en"):
+            asked = render.render(kb, Match("fallback", lang, entry_id=entry_id))
+            assert render.answer_messages(kb, entry_id, lang) == asked
+            text = render.answer_text(kb, entry_id, lang)
+            assert text == asked[0]["text"]
+            assert all(link.url in text for link in kb[entry_id].links[lang]), entry_id
+
+
 @pytest.mark.parametrize("data", ["", "topic=", "a=b", "topic=x&lang=fr", "%%%", "topic=bot.help&code=99999"])
 def test_parse_postback_rejects_or_sanitises(data: str) -> None:
     parsed = render.parse_postback(data)
