@@ -2,6 +2,7 @@
 
 import io
 import json
+import runpy
 import socket
 import subprocess
 import sys
@@ -171,3 +172,23 @@ def test_chat_checks_a_webhook_url_as_the_bot_does_on_line(monkeypatch: pytest.M
     first_related = finding.rsplit("Related:\n", 1)[1].splitlines()[0]
     assert first_related.startswith("  1. ")
     assert first_related.removeprefix("  1. ") in titles[2]  # "1" picked the first related topic
+
+
+def test_ctrl_c_ends_without_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C in a long `eval` (or a URL check, or a chat answer) printed a KeyboardInterrupt traceback;
+    `python -m bot` now exits 130, as shells report SIGINT, with nothing but a line break."""
+
+    def interrupted(*_: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    monkeypatch.delitem(sys.modules, "bot.__main__", raising=False)
+    try:
+        runpy.run_module("bot", run_name="__main__")
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped as a KeyboardInterrupt (a traceback for the user)")
+    except SystemExit as done:
+        assert done.code == 130
+    else:
+        pytest.fail("python -m bot did not exit")
+    assert capsys.readouterr().err == "\n"
