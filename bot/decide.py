@@ -25,8 +25,9 @@ class Decider:
         webhook_words: frozenset[str] = frozenset(),
     ) -> None:
         self.kb = kb
-        # Entries that explain an error (a status code, a console string, an API message) and are not marked
-        # `howto: true`: no answer to "how do I send a flex message", which names nothing going wrong.
+        # Entries that explain an error (a status code, a console string, an API message): the trouble rule's
+        # pick among close entries; those not marked `howto: true` also give no answer to "how do I send a
+        # flex message", which names nothing going wrong.
         errors = {e.id for e in kb.entries.values() if e.status or e.code or e.detail} | set(exact_ids)
         self._explains_error = errors
         self._errors = {e for e in errors if not kb[e].howto}
