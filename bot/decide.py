@@ -78,6 +78,9 @@ class Decider:
         if sig.elsewhere:  # a Slack bot's 403 is not a LINE webhook's: say it is not ours
             return self._answer(q, self.kb.ui.elsewhere)
         top = ranked[0] if ranked else None
+        named = [e for e in sig.exact if self._audience[e] == OUTSIDE]
+        if named:  # LINE Pay's returnMessage, LINE Login's id_token: the product is named exactly
+            return self._answer(q, named[0])
         # Near-domain (LINE Login, payments, ...): say where to go, never guess; also when a deflection
         # is only close to the best, since a wrong answer is worse than pointing elsewhere.
         for entry_id, score in ranked:

@@ -310,6 +310,22 @@ def test_the_first_sentence_weighs_more_than_a_later_one(mini: Matcher) -> None:
     assert first > later
 
 
+def test_a_product_named_exactly_is_pointed_to_before_anything_else(tmp_path: Path) -> None:
+    account = """
+- id: outside.account
+  audience: outside
+  links: [help_center]
+  ja: {title: アカウント, label: アカウント, summary: 対象外です。, steps: [], aliases: [アカウント 停止]}
+  en: {title: Accounts, label: Accounts, summary: Not covered., steps: [], aliases: [account suspended]}
+"""
+    matcher = Matcher(_mini_with(tmp_path, account))
+    question = "account suspended after the id_token check failed"
+    assert max(matcher.scores(question).items(), key=lambda kv: kv[1])[0] == "outside.account"
+    # id_token is LINE Login's exactly: that deflection, though another scores first.
+    match = matcher.match(question)
+    assert (match.kind, match.entry_id) == ("fallback", "outside.line_login")
+
+
 def test_a_greeting_is_a_whole_message_not_a_word_in_a_question(tmp_path: Path) -> None:
     hello = """
 - id: smalltalk.hello
