@@ -183,6 +183,10 @@ class Decider:
         audience = "app_user" if q.mentions_line else q.audience  # 「LINEで500エラー」
         if sig.calls_api:
             audience = "sender"  # a code from api.line.me is the API's answer, not the webhook's
+        app = any(self._audience[e] == "app_user" for e in candidates)
+        if audience is None and sig.bare and app and len(candidates) > 1:
+            # "Forbidden" alone, a reason phrase the LINE app shows too: the app's, the webhook's or the API's?
+            return self._clarify(q, candidates, 100.0, code=code)
         if audience is None:
             # No who-is-asking word: the rest of the question decides ("client_max_body_size で 413").
             fits = _at_least(ranked, self.s.answer_min)
