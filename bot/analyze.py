@@ -50,6 +50,9 @@ _BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]
 # then say "not" as the phrase "not receiving" does (Snowball alone keeps "doesn" and turns "can't" into "can").
 _NEGATION = re.compile(r"\b(?:(can)(?:['’]t|not)|(wo)n['’]t)\b|n['’]t\b")
 _NEGATED = {"can": "can not", "wo": "will not"}
+# ... also typed without the apostrophe ("cant connect", "doesnt work"), as people do in a hurry.
+_BARE_NEGATION = re.compile(r"\b(do|does|did|is|was|are|were|could|would|should|have|has|had|ca|wo)nt\b")
+_BARE_NEGATED = {"ca": "can", "wo": "will"}
 # A URL's scheme says where, not what: "https://example.com/callback" is not a question about HTTPS.
 _SCHEME = re.compile(r"\bhttps?://(?=[a-z0-9])")
 # A date (「2025年12月2日(火)」, "2025-12-02") says when, not what: its counters would count as
@@ -206,7 +209,10 @@ def _japanese(run: str) -> tuple[str, ...]:
 
 
 def _negations(folded: str) -> str:
-    """Each English negation spelled out: "can't" -> "can not", "won't" -> "will not", "isn't" -> "is not"."""
+    """Each English negation spelled out: "can't" -> "can not", "won't" -> "will not", "isn't" -> "is not",
+    and typed without the apostrophe: "cant" -> "can not", "doesnt" -> "does not"."""
+    if "nt" in folded:
+        folded = _BARE_NEGATION.sub(lambda m: f"{_BARE_NEGATED.get(m.group(1), m.group(1))} not", folded)
     if "'" not in folded and "’" not in folded and "cannot" not in folded:
         return folded
     return _NEGATION.sub(lambda m: f" {_NEGATED.get(m.group(1) or m.group(2) or '', 'not')}", folded)

@@ -25,8 +25,9 @@ class Decider:
         webhook_words: frozenset[str] = frozenset(),
     ) -> None:
         self.kb = kb
-        # Entries that explain an error (a status code, a console string, an API message) and are not marked
-        # `howto: true`: no answer to "how do I send a flex message", which names nothing going wrong.
+        # Entries that explain an error (a status code, a console string, an API message): the trouble rule's
+        # pick among close entries; those not marked `howto: true` also give no answer to "how do I send a
+        # flex message", which names nothing going wrong.
         errors = {e.id for e in kb.entries.values() if e.status or e.code or e.detail} | set(exact_ids)
         self._explains_error = errors
         self._errors = {e for e in errors if not kb[e].howto}
@@ -77,6 +78,9 @@ class Decider:
         if sig.elsewhere:  # a Slack bot's 403 is not a LINE webhook's: say it is not ours
             return self._answer(q, self.kb.ui.elsewhere)
         top = ranked[0] if ranked else None
+        named = [e for e in sig.exact if self._audience[e] == OUTSIDE]
+        if named:  # LINE Pay's returnMessage, LINE Login's id_token: the product is named exactly
+            return self._answer(q, named[0])
         # Near-domain (LINE Login, payments, ...): say where to go, never guess; also when a deflection
         # is only close to the best, since a wrong answer is worse than pointing elsewhere.
         for entry_id, score in ranked:
@@ -179,6 +183,10 @@ class Decider:
         audience = "app_user" if q.mentions_line else q.audience  # 「LINEで500エラー」
         if sig.calls_api:
             audience = "sender"  # a code from api.line.me is the API's answer, not the webhook's
+        app = any(self._audience[e] == "app_user" for e in candidates)
+        if audience is None and sig.bare and app and len(candidates) > 1:
+            # "Forbidden" alone, a reason phrase the LINE app shows too: the app's, the webhook's or the API's?
+            return self._clarify(q, candidates, 100.0, code=code)
         if audience is None:
             # No who-is-asking word: the rest of the question decides ("client_max_body_size で 413").
             fits = _at_least(ranked, self.s.answer_min)

@@ -82,6 +82,7 @@ class Recognizer:
         # Longest first, so "Connection failed (received GOAWAY)" wins over "Connection failed".
         self._exact = sorted(exact.items(), key=lambda kv: -len(kv[0]))
         self._vocabulary = vocabulary
+        self._bare_words = {w for phrase, _ in vocabulary.status_phrases for w in phrase} | vocabulary.stopwords
 
     def scan(self, text: str, tokens: list[str]) -> Signals:
         """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
@@ -114,6 +115,7 @@ class Recognizer:
             reasons=tuple(found["reason"]),
             exact=tuple(found["exact"]),
             codes=tuple(codes),
+            bare=bool(codes) and all(w.isdigit() or w in self._bare_words for w in tokens),
             classes=tuple(dict.fromkeys(int(c) for c in _CLASS.findall(folded))),
             # A log of LINE's own request (its webhook's User-Agent) shows what the bot answered LINE, even
             # when the bot's API call failed on the way ("Request failed with status code 404").

@@ -35,6 +35,9 @@ def test_a_date_is_not_words() -> None:
 
 def test_every_english_negation_says_not() -> None:
     assert words("can't connect") == words("cannot connect") == words("can not connect")
+    assert words("cant connect") == words("can not connect")  # typed without the apostrophe
+    assert words("my bot doesnt work") == words("my bot does not work")
+    assert words("want") == ["want"]  # a word ending in "nt" is not a negation
     assert words("doesn't reply") == words("does not reply")
     assert words("won’t work") == words("will not work")  # a typographic apostrophe too
     assert words("isn't") == ["is", "not"]

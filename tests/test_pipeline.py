@@ -187,10 +187,14 @@ def test_a_phrase_naming_the_question_beats_one_holding_it(mini: Matcher) -> Non
     assert mini.match(question).entry_id == "webhook.detail.connection_failed"
 
 
-def _mini_with(tmp_path: Path, entries: str) -> knowledge.KnowledgeBase:
-    """The fixture knowledge base with more entries (YAML list items) appended, loaded from tmp_path."""
+def _mini_with(tmp_path: Path, entries: str, vocabulary: str = "") -> knowledge.KnowledgeBase:
+    """The fixture knowledge base with more entries (YAML list items) appended, and `vocabulary` replacing
+    top-level keys of its vocabulary, loaded from tmp_path."""
     for name in ("links.yaml", "ui.yaml", "vocabulary.yaml"):
         (tmp_path / name).write_text((MINI / name).read_text())
+    if vocabulary:
+        with (tmp_path / "vocabulary.yaml").open("a") as file:
+            file.write(vocabulary)
     (tmp_path / "entries.yaml").write_text((MINI / "entries.yaml").read_text() + entries)
     return knowledge.load(tmp_path)
 
@@ -237,6 +241,32 @@ def test_a_log_of_lines_own_request_routes_to_the_operator(mini: Matcher) -> Non
     log = "POST /callback 500\nUser-Agent: LineBotWebhook/2.0\nerror from api.line.me"
     assert mini.match(log).entry_id == "webhook.status.500"
     assert mini.match("POST https://api.line.me/v2/bot/message/push 500").entry_id == "messaging_api.5xx"
+
+
+def test_a_reason_phrase_alone_that_the_app_shows_too_asks_back(tmp_path: Path) -> None:
+    forbidden = """
+- id: webhook.status.403
+  audience: operator
+  status: ['403']
+  links: [help_center]
+  ja: {title: Webhookの403, label: Webhookの403, summary: 説明です。, steps: [確認します。], aliases: [Forbidden]}
+  en: {title: Webhook 403, label: Webhook 403, summary: Explained., steps: [Check.], aliases: [forbidden]}
+- id: line_app.403
+  audience: app_user
+  status: ['403']
+  links: [help_center]
+  ja: {title: LINEで403, label: LINEで403, summary: 説明です。, steps: [確認します。], aliases: [Forbidden LINE]}
+  en: {title: 403 in LINE, label: 403 in LINE, summary: Explained., steps: [Check.], aliases: [forbidden in line]}
+"""
+    kb = _mini_with(
+        tmp_path, forbidden, "status_phrases: {internal server error: 500, unauthorized: 401, forbidden: 403}\n"
+    )
+    matcher = Matcher(kb)
+    # The webhook's entry fits "forbidden" in full, but the LINE app shows "403 Forbidden" too: ask.
+    back = matcher.match("Forbidden")
+    assert back.kind == "clarify" and {"webhook.status.403", "line_app.403"} <= set(back.choices)
+    assert matcher.match("webhook forbidden").entry_id == "webhook.status.403"  # someone is named
+    assert matcher.match("unauthorized").entry_id == "webhook.status.401"  # no app entry owns 401
 
 
 def test_words_that_lean_to_one_owner_of_a_code_pick_it(mini: Matcher) -> None:
@@ -308,6 +338,22 @@ def test_the_first_sentence_weighs_more_than_a_later_one(mini: Matcher) -> None:
     first = mini.scores(f"{title} {story}")["webhook.reason.request_timeout"]
     later = mini.scores(f"{story} {title}")["webhook.reason.request_timeout"]
     assert first > later
+
+
+def test_a_product_named_exactly_is_pointed_to_before_anything_else(tmp_path: Path) -> None:
+    account = """
+- id: outside.account
+  audience: outside
+  links: [help_center]
+  ja: {title: アカウント, label: アカウント, summary: 対象外です。, steps: [], aliases: [アカウント 停止]}
+  en: {title: Accounts, label: Accounts, summary: Not covered., steps: [], aliases: [account suspended]}
+"""
+    matcher = Matcher(_mini_with(tmp_path, account))
+    question = "account suspended after the id_token check failed"
+    assert max(matcher.scores(question).items(), key=lambda kv: kv[1])[0] == "outside.account"
+    # id_token is LINE Login's exactly: that deflection, though another scores first.
+    match = matcher.match(question)
+    assert (match.kind, match.entry_id) == ("fallback", "outside.line_login")
 
 
 def test_a_greeting_is_a_whole_message_not_a_word_in_a_question(tmp_path: Path) -> None:

@@ -98,6 +98,14 @@ def test_a_log_of_lines_own_request_is_the_webhooks(scan) -> None:
     assert scan("ERROR Request failed with status code 404 api.line.me").calls_api
 
 
+@pytest.mark.parametrize(
+    ("text", "bare"),
+    [("Internal Server Error", True), ("500", True), ("the 500 internal server error", True), ("webhook 500", False)],
+)
+def test_a_question_of_a_code_or_its_phrase_only_is_bare(scan, text: str, bare: bool) -> None:
+    assert scan(text).bare is bare
+
+
 def test_status_named_as_an_enum(scan) -> None:
     assert scan("There was an error sending this message to your bot: HTTP status code InternalServerError").codes == (
         500,
