@@ -199,7 +199,11 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     result = report.build(qlog.questions(since), qlog.feedbacks(since), args.days)
     qlog.close()
     if args.html:
-        Path(args.html).write_text(report.to_html(result), encoding="utf-8")
+        try:
+            Path(args.html).write_text(report.to_html(result), encoding="utf-8")
+        except OSError as exc:  # a missing directory, no permission: say so, not a traceback
+            print(f"report: cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     if args.json:
         print(report.to_json(result), file=out)
     elif not args.html:

@@ -135,6 +135,14 @@ def test_forget_by_hash_and_by_user(seeded: dict[str, str]) -> None:
     log.close()
 
 
+def test_html_report_to_a_path_that_cannot_be_written_says_so(seeded: dict[str, str], tmp_path: Path) -> None:
+    """`report --html no/such/dir/report.html` ended in a FileNotFoundError traceback."""
+    target = tmp_path / "no" / "such" / "report.html"
+    result = run(seeded, "report", "--html", str(target))
+    assert result.returncode == 1 and not target.exists()
+    assert result.stderr == f"report: cannot write {target}: No such file or directory\n"
+
+
 def test_report_on_an_unreachable_database_says_so() -> None:
     env = {**os.environ, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
     result = run(env, "report")
