@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -32,6 +33,8 @@ from bot.evaluate import SPLITS, evaluate, load_questions
 from bot.matcher import Matcher
 from bot.questionlog import LogConfig, LogUnavailable, QuestionLog, open_log
 from bot.types import Match
+
+LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")  # a LINE user, group or room id, as `forget --user` takes it
 
 
 def _kb(args: argparse.Namespace) -> knowledge.KnowledgeBase:
@@ -215,6 +218,11 @@ def cmd_forget(args: argparse.Namespace, out: TextIO) -> int:
     config = LogConfig.from_env()
     if args.user and not (config.key or os.environ.get("LINE_CHANNEL_SECRET")):
         print("forget --user: set QUESTION_LOG_KEY or LINE_CHANNEL_SECRET (the hash key)", file=sys.stderr)
+        return 2
+    if not args.user and LINE_ID.fullmatch(args.chat):
+        # A hash is hex only; "U" + 32 hex is the raw id, which matches no row: deleting nothing quietly
+        # would tell the operator a privacy request was done.
+        print(f"forget: {args.chat[:5]}… is a LINE user/group/room id, not a chat hash: add --user", file=sys.stderr)
         return 2
     qlog = _question_log(config)
     target = qlog.hash(args.chat) if args.user else args.chat
