@@ -54,8 +54,9 @@ def with_buttons(
     kb: KnowledgeBase, messages: list[dict[str, Any]], entry_id: str, lang: str, question: str | None = None
 ) -> list[dict[str, Any]]:
     """A copy of `messages` (an answer) with helpful / not helpful first in the last message's quick replies;
-    `messages` itself for small talk (an `alone` entry: "hello", 「ありがとう」), where the question is moot."""
-    if entry_id in kb and kb[entry_id].alone:
+    `messages` itself for an entry without steps (small talk, a rich-menu area's menu, a deflection), which
+    explains nothing to rate."""
+    if entry_id in kb and not kb[entry_id].text[lang].steps:
         return messages
     buttons = [
         _item(kb.ui.text(lang, "feedback_helpful"), postback_data(True, entry_id, lang)),

@@ -14,7 +14,7 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmYWtlIn0.c2lnbmF0dXJlX2Zha2U"
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_every_answer_gets_both_buttons_within_limits(kb: KnowledgeBase, lang: str) -> None:
     question = "LINEで500エラー & token " + JWT + " が出る。" * 40  # long, with a secret and an "&"
-    for entry_id in (i for i, entry in kb.entries.items() if not entry.alone):
+    for entry_id in (i for i, entry in kb.entries.items() if entry.text[lang].steps):
         messages = feedback.with_buttons(kb, render.answer_messages(kb, entry_id, lang), entry_id, lang, question)
         assert limits.check_messages(messages) == [], entry_id
         items = messages[-1]["quickReply"]["items"]
@@ -26,12 +26,13 @@ def test_every_answer_gets_both_buttons_within_limits(kb: KnowledgeBase, lang: s
         assert items[-1]["action"]["data"] == render.postback_data(kb.ui.help, lang)  # the menu stays
 
 
-def test_small_talk_gets_no_feedback_buttons(kb: KnowledgeBase) -> None:
-    """ "hello" and "thanks" are answered in plain text with the menu only: "was 'You're welcome!' helpful?"
-    asks nothing, and a tap would count small talk among the answers in the report's helpful ratios."""
-    small_talk = [i for i, entry in kb.entries.items() if entry.alone]
-    assert small_talk
-    for entry_id in small_talk:
+def test_small_talk_and_menus_get_no_feedback_buttons(kb: KnowledgeBase) -> None:
+    """ "hello", "thanks" and a rich-menu area's menu are answered with their buttons only: "was 'You're
+    welcome!' helpful?" asks nothing, the menu's topics came after two feedback buttons, and a tap would count
+    them among the answers in the report's helpful ratios. Entries without steps explain nothing to rate."""
+    stepless = [i for i, entry in kb.entries.items() if not entry.text["en"].steps]
+    assert {"smalltalk.greeting", "smalltalk.thanks", "menu.webhook"} <= set(stepless)
+    for entry_id in stepless:
         for lang in ("ja", "en"):
             messages = feedback.with_buttons(kb, render.answer_messages(kb, entry_id, lang), entry_id, lang, "hi")
             assert messages == render.answer_messages(kb, entry_id, lang), entry_id
