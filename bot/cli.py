@@ -72,7 +72,9 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     kb = _kb(args)
     matcher = Matcher(kb)
-    data = diagnose_data.load(args.knowledge)
+    # URL checks need diagnose.yaml; a knowledge directory without one (a test's) chats without them.
+    has_checks = (Path(args.knowledge or knowledge.DEFAULT_DIR) / diagnose_data.FILE).exists()
+    data = diagnose_data.load(args.knowledge) if has_checks else None
     try:
         options = diagnose.Options.from_env()
     except ConfigError as exc:
@@ -98,7 +100,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         picked = menus.pick(line, offered)
         if picked:
             text, offered = render.answer_text(kb, picked, lang), list(kb[picked].related)
-        elif request := diagnose_request.recognise(line, data, addressed=True):
+        elif data and (request := diagnose_request.recognise(line, data, addressed=True)):
             # As on LINE (a one-to-one chat): "check https://...", or the URL alone, is probed, not matched.
             finding = diagnose.run(request.url, kb, data, None, options)
             lang, text = request.lang, diagnose_render.text(finding, kb, data, request.lang)

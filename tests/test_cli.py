@@ -80,6 +80,13 @@ def test_chat_numbers_pick_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     assert f"■ {first_choice}" in out
 
 
+def test_chat_on_a_knowledge_dir_without_url_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--knowledge DIR chat` on a directory without diagnose.yaml (the pipeline tests' mini_kb) chats, a URL
+    being just text there."""
+    code, out = run(monkeypatch, "--knowledge", str(DATA / "mini_kb"), "chat", stdin="https://example.com/x\n")
+    assert code == 0 and out.count("\n") > 2
+
+
 def test_chat_ends_on_eof(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run(monkeypatch, "chat", stdin="hi\n")[0] == 0
 
