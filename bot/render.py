@@ -164,7 +164,10 @@ def fallback_messages(kb: KnowledgeBase, suggestions: tuple[str, ...], lang: str
     text = f"{kb.ui.text(lang, 'fallback')}\n\n{kb.ui.text(lang, 'how_to_ask')}"
     picks = menus.suggestion_ids(kb, suggestions)
     if picks:
-        text += f"\n\n{kb.ui.text(lang, 'suggest')}"
+        # Numbered in the text too, as a question back is: LINE for PC shows no quick replies, and a number
+        # picks them (the order of menus.options).
+        lines = [f"{n}. {entry_text(kb, p, lang)[0]}" for n, p in enumerate(picks, 1)]
+        text += "\n\n" + "\n".join([kb.ui.text(lang, "suggest"), *lines])
     return [{"type": "text", "text": text, "quickReply": _quick_reply(kb, picks, lang)}]
 
 
@@ -226,6 +229,6 @@ def render_text(kb: KnowledgeBase, match: Match) -> str:
     if match.kind == "answer" and match.entry_id:
         return answer_text(kb, match.entry_id, match.lang, match.code)
     text = render(kb, match)[0]["text"]
-    if match.kind == "clarify":
-        return text  # already numbered
+    if match.kind == "clarify" or not match.entry_id:
+        return text  # a question back or a fallback: already numbered
     return "\n".join([text, *_numbered(kb, menus.options(kb, match), match.lang)])

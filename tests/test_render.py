@@ -55,6 +55,20 @@ def test_fallback_suggests_at_most_three_and_menu(kb: KnowledgeBase, matcher: Ma
     assert ids[-1] == "bot.help" and 1 <= len(ids) - 1 <= 3
 
 
+@pytest.mark.parametrize("question", ["明日の天気", "what time is it", "webhook asdf"])
+def test_fallback_numbers_its_suggestions_in_the_text(kb: KnowledgeBase, matcher: Matcher, question: str) -> None:
+    """ "Did you mean one of these?" ended the text with nothing after it: the topics were quick replies only,
+    which LINE for PC does not show, though a number picks them. Now numbered as a question back is, in the
+    order of the buttons (and once in the terminal)."""
+    match = matcher.match(question)
+    assert match.kind == "fallback" and not match.entry_id
+    (message,) = render.render(kb, match)
+    ids = [render.parse_postback(i["action"]["data"])[0] for i in message["quickReply"]["items"]][:-1]
+    titles = [render.entry_text(kb, i, match.lang)[0] for i in ids]
+    assert ids and message["text"].endswith("\n".join(f"{n}. {t}" for n, t in enumerate(titles, 1)))
+    assert render.render_text(kb, match) == message["text"]
+
+
 def test_other_status_names_code_and_phrase(kb: KnowledgeBase) -> None:
     (message,) = render.render(kb, Match("answer", "ja", entry_id="webhook.status.other", code=422))
     assert "422" in message["altText"] and "Unprocessable" in message["altText"]
