@@ -76,8 +76,13 @@ def ack_messages(kb: KnowledgeBase, tap: Feedback) -> list[dict[str, Any]]:
     """One short line for a tap; "not helpful" also offers the entry's related topics and the menu."""
     if tap.helpful:
         return [{"type": "text", "text": kb.ui.text(tap.lang, "feedback_thanks")}]
-    items = [_item(kb[i].text[tap.lang].label, render.postback_data(i, tap.lang)) for i in related(kb, tap)]
-    return [{"type": "text", "text": kb.ui.text(tap.lang, "feedback_sorry"), "quickReply": {"items": items}}]
+    offered = related(kb, tap)
+    items = [_item(kb[i].text[tap.lang].label, render.postback_data(i, tap.lang)) for i in offered]
+    # Numbered under the line, as a question back's choices are: a number picks them, and LINE for PC
+    # shows no quick replies.
+    lines = [f"{n}. {render.entry_text(kb, i, tap.lang)[0]}" for n, i in enumerate(offered, 1)]
+    text = "\n".join([kb.ui.text(tap.lang, "feedback_sorry"), *lines])
+    return [{"type": "text", "text": text, "quickReply": {"items": items}}]
 
 
 def related(kb: KnowledgeBase, tap: Feedback) -> list[str]:

@@ -61,9 +61,13 @@ def test_acknowledgements(kb: KnowledgeBase) -> None:
     (thanks,) = feedback.ack_messages(kb, Feedback(True, entry_id, "en"))
     assert thanks == {"type": "text", "text": kb.ui.text("en", "feedback_thanks")}
     (sorry,) = feedback.ack_messages(kb, Feedback(False, entry_id, "ja", "q"))
-    assert sorry["text"] == kb.ui.text("ja", "feedback_sorry") and "\n" not in sorry["text"]
+    first, *numbered = sorry["text"].split("\n")
+    assert first == kb.ui.text("ja", "feedback_sorry")
     offered = [render.parse_postback(i["action"]["data"])[0] for i in sorry["quickReply"]["items"]]
     assert offered[-1] == kb.ui.help and set(kb[entry_id].related) <= set(offered)
+    # The topics a number picks are listed in the text, in the buttons' order (LINE for PC has no buttons).
+    assert numbered == [f"{n}. {render.entry_text(kb, i, 'ja')[0]}" for n, i in enumerate(offered, 1)]
+    assert offered == feedback.related(kb, Feedback(False, entry_id, "ja", "q"))
     assert limits.check_messages([sorry]) == []
 
 
