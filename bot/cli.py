@@ -29,7 +29,7 @@ from bot import (
     vocabulary,
 )
 from bot.config import ConfigError
-from bot.evaluate import SPLITS, evaluate, load_questions
+from bot.evaluate import SPLITS, Question, evaluate, load_questions
 from bot.matcher import Matcher
 from bot.questionlog import LogConfig, LogUnavailable, QuestionLog, open_log
 from bot.types import Match
@@ -143,8 +143,19 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _unknown_ids(kb: knowledge.KnowledgeBase, questions: Sequence[Question]) -> list[str]:
+    """One line per entry id a question names that the knowledge base lacks (a typo makes a question unwinnable)."""
+    problems = []
+    for question in questions:
+        named = [question.expect, *question.clarify, *question.accept, question.deflect]
+        for entry_id in (i for i in named if i and i != "none" and i not in kb):
+            problems.append(f"{question.q[:60]!r}: {entry_id} is not an entry id")
+    return problems
+
+
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
-    matcher = Matcher(_kb(args))
+    kb = _kb(args)
+    matcher = Matcher(kb)
     try:
         questions = load_questions(args.file, args.split)
     except (OSError, ValueError) as exc:
@@ -154,6 +165,10 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}: {getattr(exc, 'problem', '')})" if mark else ""
         print(f"eval: {args.file}: not a YAML question file{where}", file=sys.stderr)
+        return 2
+    unknown = _unknown_ids(kb, questions)
+    if unknown:
+        print("\n".join(f"eval: {args.file}: {problem}" for problem in unknown), file=sys.stderr)
         return 2
     report = evaluate(matcher, questions)
     for question, got in report.misses:

@@ -199,3 +199,21 @@ def test_ctrl_c_ends_without_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys
     else:
         pytest.fail("python -m bot did not exit")
     assert capsys.readouterr().err == "\n"
+
+
+def test_eval_refuses_a_question_naming_an_unknown_entry(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A typo in expect/clarify/accept/deflect was scored as one more miss (a question no answer can win);
+    eval now names it and exits 2 before scoring."""
+    questions = tmp_path / "questions.yaml"
+    questions.write_text(
+        "- q: hi\n  expect: smalltalk.greeting\n"
+        "- q: timeout\n  clarify: [webhook.reason.request_timeout, webhook.detail.conection_timeout]\n",
+        encoding="utf-8",
+    )
+    code, out = run(monkeypatch, "eval", str(questions))
+    assert (code, out) == (2, "")
+    assert capsys.readouterr().err == (
+        f"eval: {questions}: 'timeout': webhook.detail.conection_timeout is not an entry id\n"
+    )
