@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,6 +34,7 @@ from bot.matcher import Matcher
 from bot.questionlog import LogConfig, LogUnavailable, QuestionLog, open_log
 from bot.types import Match
 
+Command = Callable[[argparse.Namespace, TextIO], int]
 LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")  # a LINE user, group or room id, as `forget --user` takes it
 
 
@@ -254,7 +255,7 @@ def cmd_richmenu(args: argparse.Namespace, out: TextIO) -> int:
     return richmenu.run(richmenu.load(args.knowledge, kb), args.dry_run, out, sys.stderr)
 
 
-def _command(sub: Any, name: str, summary: str, func: Any) -> argparse.ArgumentParser:
+def _command(sub: Any, name: str, summary: str, func: Command) -> argparse.ArgumentParser:
     """A subcommand whose one-line summary shows in `python -m bot --help` and atop its own --help."""
     command: argparse.ArgumentParser = sub.add_parser(
         name, help=summary, description=summary[0].upper() + summary[1:] + "."
