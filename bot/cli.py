@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import re
+import select
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from bot.questionlog import LogConfig, LogUnavailable, QuestionLog, open_log
 from bot.types import Match
 
 Command = Callable[[argparse.Namespace, TextIO], int]
+PASTE_GAP = 0.05  # seconds: lines reaching a terminal closer together than this were pasted together
 LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")  # a LINE user, group or room id, as `forget --user` takes it
 
 
@@ -88,12 +90,14 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     )
     offered: list[str] = []
     lang = "ja"
-    while True:
+    ended = False
+    while not ended:
         try:
-            line = input("> ").strip()
+            line, ended = _pasted(input("> "))
         except (EOFError, KeyboardInterrupt):
             print(file=out)
             return 0
+        line = line.strip()
         if line.lower() in {"exit", "quit", "終了"}:
             return 0
         if not line:
@@ -110,6 +114,22 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             match = matcher.match(line)
             lang, offered, text = match.lang, menus.options(kb, match), render.render_text(kb, match)
         print(text + "\n", file=out, flush=True)
+    return 0
+
+
+def _pasted(first: str) -> tuple[str, bool]:
+    """`first` and the lines pasted with it into a terminal (a traceback is one question, not one per line),
+    and whether the input ended right after them. Piped input stays one question per line."""
+    if not sys.stdin.isatty():
+        return first, False
+    lines = [first]
+    # A terminal hands over one line per read, so what a paste brought is still waiting on the descriptor.
+    while select.select([sys.stdin], [], [], PASTE_GAP)[0]:
+        more = sys.stdin.readline()
+        if not more:  # Ctrl-D right after the paste
+            return "\n".join(lines), True
+        lines.append(more.rstrip("\r\n"))
+    return "\n".join(lines), False
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:

@@ -2,10 +2,13 @@
 
 import io
 import json
+import os
+import pty
 import runpy
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +220,30 @@ def test_eval_refuses_a_question_naming_an_unknown_entry(
     assert capsys.readouterr().err == (
         f"eval: {questions}: 'timeout': webhook.detail.conection_timeout is not an entry id\n"
     )
+
+
+def test_chat_takes_a_traceback_pasted_into_a_terminal_as_one_question(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pasting a traceback into `make chat` answered each of its lines as a question of its own (four
+    replies, the first ones fallbacks). In a terminal the lines of one paste are one question now."""
+    paste = (
+        "Traceback (most recent call last):\n"
+        '  File "app.py", line 40, in callback\n'
+        "    line_bot_api.reply_message(ReplyMessageRequest(reply_token=token, messages=messages))\n"
+        "linebot.v3.messaging.exceptions.ApiException: (401)\n"
+    )
+    master, slave = pty.openpty()
+    terminal = open(slave, encoding="utf-8", closefd=False)  # noqa: SIM115 - closed below
+    os.write(master, paste.encode() + b"\x04")  # the paste, then Ctrl-D: all waiting before the chat reads
+    monkeypatch.setattr(sys, "stdin", terminal)
+    out = io.StringIO()
+    done: list[int] = []
+    chat = threading.Thread(target=lambda: done.append(cli.main(["chat"], out)), daemon=True)
+    chat.start()
+    chat.join(timeout=60)
+    os.close(master)  # a chat still reading gets an error instead of waiting forever
+    chat.join(timeout=10)
+    terminal.close()
+    os.close(slave)
+    assert done == [0]
+    replies = [line for line in out.getvalue().splitlines() if line.startswith(("■ ", "Sorry", "ごめん"))]
+    assert replies == ["■ The Messaging API answers 401 (access token)"]
