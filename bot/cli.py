@@ -176,7 +176,6 @@ def _unknown_ids(kb: knowledge.KnowledgeBase, questions: Sequence[Question]) -> 
 
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     kb = _kb(args)
-    matcher = Matcher(kb)
     try:
         questions = load_questions(args.file, args.split)
     except (OSError, ValueError) as exc:
@@ -191,7 +190,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     if unknown:
         print("\n".join(f"eval: {args.file}: {problem}" for problem in unknown), file=sys.stderr)
         return 2
-    report = evaluate(matcher, questions)
+    report = evaluate(Matcher(kb), questions)  # the index (most of the time) only for a file worth scoring
     for question, got in report.misses:
         wanted = question.expect or "clarify " + ",".join(question.clarify)
         if question.deflect:
