@@ -18,13 +18,25 @@ def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("&", "%26").replace("+", "%2B").replace("=", "%3D")
 
 
+def _clip_utf16(text: str, units: int) -> str:
+    """The longest start of `text` within `units` UTF-16 code units. LINE counts a text message's 5,000 that
+    way (an emoji is two); the postback data's 300 is counted the same here, to be safe: a question of emoji
+    cut to 300 code points was ~550 units, and one data over the limit makes LINE refuse the whole reply."""
+    used = 0
+    for i, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            return text[:i]
+    return text
+
+
 def postback_data(helpful: bool, entry_id: str, lang: str, question: str | None = None) -> str:
     """Postback data for a feedback button; "not helpful" carries the masked question (clipped to fit)."""
     data = f"fb={int(helpful)}&{render.postback_data(entry_id, lang)}"
     if helpful or not question:
         return data
-    room = MAX_POSTBACK_DATA - len(data) - len("&q=")
-    text = _escape(mask(question.strip()))[:room]
+    room = MAX_POSTBACK_DATA - len(data) - len("&q=")  # data so far is ASCII: characters = UTF-16 units
+    text = _clip_utf16(_escape(mask(question.strip())), room)
     if "%" in text[-2:]:  # never cut an escape in half
         text = text[: text.rindex("%")]
     return f"{data}&q={text}" if text else data

@@ -40,6 +40,20 @@ def test_small_talk_and_menus_get_no_feedback_buttons(kb: KnowledgeBase) -> None
             assert not any(feedback.parse(data) for data in datas) and datas[-1].startswith("topic=bot.help")
 
 
+def test_a_question_of_emoji_keeps_the_postback_data_within_300_utf16_units(kb: KnowledgeBase) -> None:
+    """ "Not helpful" carries the question cut to 300 characters of data counted as code points: 300 emoji
+    made ~550 UTF-16 units, the way LINE counts (as for a text's 5,000), so the reply would be refused."""
+    question = "webhook 502 " + "🙂" * 300
+    messages = feedback.with_buttons(
+        kb, render.answer_messages(kb, "webhook.status.502", "en"), "webhook.status.502", "en", question
+    )
+    for item in messages[-1]["quickReply"]["items"]:
+        data = item["action"]["data"]
+        assert len(data.encode("utf-16-le")) // 2 <= 300, len(data.encode("utf-16-le")) // 2
+    tap = feedback.parse(messages[-1]["quickReply"]["items"][1]["action"]["data"])
+    assert tap is not None and tap.text is not None and tap.text.startswith("webhook 502 🙂")
+
+
 def test_the_answer_itself_is_not_changed(kb: KnowledgeBase) -> None:
     entry_id = next(iter(kb.entries))
     before = render.answer_messages(kb, entry_id, "ja")
