@@ -162,6 +162,11 @@ def compact(text: str) -> str:
     return "".join(ch for ch in fold(text) if ch.isalnum())
 
 
+def japanese_script(text: str) -> bool:
+    """Whether the text holds kana or kanji."""
+    return bool(_KANA.search(text) or _KANJI.search(text))
+
+
 def language(text: str) -> str:
     """ "ja" for text with kana, or with kanji and at most twice as many Latin words as kanji; "en" for
     Latin words (also beside a quoted Chinese message: several kanji and not one kana, or a Chinese word

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -90,6 +91,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     )
     offered: list[str] = []
     lang = "ja"
+    spoken: str | None = None  # the conversation's language, once a reply has had one
     ended = False
     while not ended:
         try:
@@ -112,7 +114,10 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             offered = list(kb[finding.entry].related) if finding.entry in kb else []
         else:
             match = matcher.match(line)
+            if not match.lang_sure and spoken:  # console strings only: the conversation's language, as on LINE
+                match = dataclasses.replace(match, lang=spoken)
             lang, offered, text = match.lang, menus.options(kb, match), render.render_text(kb, match)
+        spoken = lang
         print(text + "\n", file=out, flush=True)
     return 0
 

@@ -34,7 +34,7 @@ class Context:
     kb: KnowledgeBase
     match: Callable[[str], Match]
     render: Callable[[Match], list[dict[str, Any]]]
-    offered: Callable[[], Offer | None]  # asked only when a message is just a number
+    offered: Callable[[], Offer | None]  # asked only for a number, or a message showing no language
     diagnose: DiagnoseData | None = None  # set when the reply side can check webhook URLs
 
 
@@ -141,6 +141,10 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
         if picked in ctx.kb:
             return _answer(ctx.kb, picked, offer[1], f"picked {picked}", Question("pick", offer[1], picked, 100.0))
     found = ctx.match(text)
+    if not found.lang_sure and (offer := ctx.offered()) and offer[1] != found.lang:
+        # "could_not_connect / TLS handshake failure", pasted as the bot's own help said: no sign of a
+        # language, so the conversation's (its last reply's, within the offer's 30 minutes) is kept.
+        found = replace(found, lang=offer[1])
     if in_group and found.kind == "fallback":
         return None  # a group is no place for "I did not understand"
     note = f"{found.kind} {found.entry_id or ','.join(found.choices)} len={len(text)}"

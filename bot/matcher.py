@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from bot import analyze, vocabulary
 from bot.decide import Decider
@@ -45,6 +46,13 @@ class Matcher:
         # A whole phrase is compared as text: an "=text" alias (「使い方」 alone, not inside 「LINE VOOMの使い方」),
         # or an alias of grammar words only ("what can you do", 「何ができる」), which may also carry soft
         # words (「このボットは何ができる」).
+        # Words that say nothing of the asker's language: the console's reason codes and detail strings (the
+        # same in the Japanese console), the status phrases, and the vocabulary's neutral words.
+        self._neutral = set(self.vocabulary.neutral) | {w for p, _ in self.vocabulary.status_phrases for w in p}
+        for entry in kb.entries.values():
+            for console in (entry.code, entry.detail):
+                if console:
+                    self._neutral.update(self.words(console))
         soft = self.vocabulary.soft
         self._phrases: dict[tuple[str, ...], str] = {}
         for entry in kb.entries.values():
@@ -83,9 +91,16 @@ class Matcher:
         marked = [seg for seg in per_segment if markers.intersection(seg)]
         # In a paste of several lines, the lines that hold the error weigh most.
         focus = [w for seg in marked for w in seg] if 1 <= len(marked) < len(per_segment) else []
+        neutral = self._neutral
+        sure = (
+            lang is not None
+            or analyze.japanese_script(text)
+            or any(w.isalpha() and w.isascii() and w not in neutral for w in words)
+        )
         return Query(
             text=text,
             lang=lang or analyze.language(text),
+            lang_sure=sure,
             words=tuple(words),
             tokens=tuple(self._known(w) for w in words if self._is_content(w, stop)),
             focus=tuple(self._known(w) for w in focus),
@@ -135,8 +150,10 @@ class Matcher:
             bare = self._without(question.words, self.vocabulary.soft)
             phrase = self._phrases.get(question.words) or (self._phrases.get(bare) if bare else None)
         if phrase is not None:
-            return Match("answer", question.lang, entry_id=phrase, score=100.0)
-        return self.decider.decide(question, self.index.scores(question))
+            found = Match("answer", question.lang, entry_id=phrase, score=100.0)
+        else:
+            found = self.decider.decide(question, self.index.scores(question))
+        return found if question.lang_sure else replace(found, lang_sure=False)
 
     def scores(self, text: str) -> dict[str, float]:
         """Each entry's retrieval score for a text (0-100), for tools and tests."""

@@ -38,6 +38,7 @@ class Query:
     signals: Signals = field(default_factory=Signals)
     audience: str | None = None  # set by routing: operator, app_user, sender, or None when unclear
     mentions_line: bool = False  # "LINE" named with nobody else: the app
+    lang_sure: bool = True  # the text shows its language (see Match.lang_sure)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Match:
     score: float = 0.0
     code: int | None = None  # the HTTP status code the person gave, when there was one
     suggestions: tuple[str, ...] = field(default=())  # for a fallback: topics that came closest
+    lang_sure: bool = True  # False: only console strings, codes and neutral words, no sign of a language
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ FILE = "vocabulary.yaml"
 AUDIENCE_KEYS = ("operator", "app_user", "sender")
 _KEYS = {
     *("stopwords", "synonyms", "audience", "calls_api", "error_markers", "status_phrases", "exact", "soft"),
-    *("when_calling_api", "howto", "trouble", "elsewhere", "webhook_words", "from_line"),
+    *("when_calling_api", "howto", "trouble", "elsewhere", "webhook_words", "from_line", "neutral"),
 }
 
 Phrase = tuple[str, ...]
@@ -45,6 +45,7 @@ class Vocabulary:
     elsewhere: tuple[Phrase, ...] = ()  # other chat platforms ("slack"): named without LINE, not ours
     webhook_words: frozenset[str] = frozenset()  # words that say the question is about the webhook
     from_line: tuple[str, ...] = ()  # folded substrings of a request LINE sent ("linebotwebhook/2.0")
+    neutral: frozenset[str] = frozenset()  # words that say nothing of the asker's language ("webhook", "http")
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
@@ -162,6 +163,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
             bad("elsewhere", f"{text!r} has no word the analyser keeps")
 
     webhook_words = frozenset(w for t in texts("webhook_words", data.get("webhook_words")) for w in norm(t))
+    neutral = frozenset(w for t in texts("neutral", data.get("neutral")) for w in norm(t))
 
     phrases: list[tuple[Phrase, int]] = []
     names: dict[str, int] = {}
@@ -213,6 +215,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         elsewhere=tuple(elsewhere),
         webhook_words=webhook_words,
         from_line=from_line,
+        neutral=neutral,
     )
 
 

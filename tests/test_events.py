@@ -48,8 +48,23 @@ def test_a_number_picks_from_the_last_offer_and_asks_the_store_only_then(kb: Kno
     assert reply.messages == feedback.with_buttons(kb, answer, "webhook.status.405", "en")
     assert reply.log == Question("pick", "en", "webhook.status.405", 100.0)
     assert offers.asked == 1
-    _plan(text_event("webhook 404"), _ctx(kb, matcher, offers))
+    _plan(text_event("my webhook answers 404"), _ctx(kb, matcher, offers))
     assert offers.asked == 1
+
+
+def test_a_message_showing_no_language_keeps_the_conversations(kb: KnowledgeBase, matcher: Matcher) -> None:
+    # The bot's Japanese help says: paste the reason and the detail. They are English in either console.
+    pasted = "could_not_connect / TLS handshake failure"
+    assert not matcher.match(pasted).lang_sure
+    offers = Offers((("webhook.error_statistics",), "ja"))
+    reply = _plan(text_event(pasted), _ctx(kb, matcher, offers))
+    assert reply.lang == "ja" and offers.asked == 1
+    japanese = matcher.match(pasted, "ja")
+    assert japanese.entry_id is not None
+    assert reply.messages == feedback.with_buttons(kb, render.render(kb, japanese), japanese.entry_id, "ja", pasted)
+    # No conversation yet: the matcher's own guess stands. A sentence shows its language and is kept.
+    assert _plan(text_event(pasted), _ctx(kb, matcher)).lang == "en"
+    assert _plan(text_event("my webhook says TLS handshake failure"), _ctx(kb, matcher, offers)).lang == "en"
 
 
 @pytest.mark.parametrize("text", ["❶", "⓶", "፩", "²", "0", "123"])

@@ -356,6 +356,21 @@ def test_a_product_named_exactly_is_pointed_to_before_anything_else(tmp_path: Pa
     assert (match.kind, match.entry_id) == ("fallback", "outside.line_login")
 
 
+@pytest.mark.parametrize(
+    ("text", "sure"),
+    [
+        ("could_not_connect / Connection timeout", False),  # console strings: English in both consoles
+        ("webhook 500", False),
+        ("Internal Server Error", False),  # a status phrase
+        ("my webhook returns 500", True),
+        ("Webhookが500", True),
+    ],
+)
+def test_a_message_of_console_strings_shows_no_language(mini: Matcher, text: str, sure: bool) -> None:
+    assert mini.match(text).lang_sure is sure
+    assert mini.match(text, "ja").lang_sure  # a language asked for is sure
+
+
 def test_a_greeting_is_a_whole_message_not_a_word_in_a_question(tmp_path: Path) -> None:
     hello = """
 - id: smalltalk.hello
