@@ -98,6 +98,8 @@ class Decider:
             status = self._from_status(q, ranked)
             if status is not None:
                 return status
+            if sig.bare:  # "HTTP 451": nothing but a code no entry explains; its words name no topic
+                return self._fallback(q, [])
             # The code was read and has no entry here: an entry for another code is not the answer
             # (a pasted curl command's Authorization header does not make a 411 a 401).
             said = {str(c) for c in sig.codes} | {f"{c // 100}xx" for c in sig.codes} | {f"{c}xx" for c in sig.classes}

@@ -82,7 +82,9 @@ class Recognizer:
         # Longest first, so "Connection failed (received GOAWAY)" wins over "Connection failed".
         self._exact = sorted(exact.items(), key=lambda kv: -len(kv[0]))
         self._vocabulary = vocabulary
-        self._bare_words = {w for phrase, _ in vocabulary.status_phrases for w in phrase} | vocabulary.stopwords
+        # A bare code may come with its reason phrase, grammar, and words that name no topic ("HTTP", "status").
+        phrases = {w for phrase, _ in vocabulary.status_phrases for w in phrase}
+        self._bare_words = phrases | vocabulary.stopwords | vocabulary.neutral
 
     def scan(self, text: str, tokens: list[str]) -> Signals:
         """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""

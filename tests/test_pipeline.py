@@ -269,6 +269,14 @@ def test_a_reason_phrase_alone_that_the_app_shows_too_asks_back(tmp_path: Path) 
     assert matcher.match("unauthorized").entry_id == "webhook.status.401"  # no app entry owns 401
 
 
+def test_a_bare_code_no_entry_explains_falls_back(mini: Matcher) -> None:
+    # "HTTP" and "status" name no topic: whatever phrases hold "http", 451 alone is not theirs.
+    for question in ("HTTP 451", "status 451"):
+        match = mini.match(question)
+        assert match.kind == "fallback" and match.entry_id is None
+    assert mini.match("webhook returns 451").entry_id == "webhook.status.other"  # the webhook's, named
+
+
 def test_words_that_lean_to_one_owner_of_a_code_pick_it(mini: Matcher) -> None:
     # Both the webhook's 401 and the API's 401 own the code; no entry fits in full (under 65), but the
     # words ("middleware") lean clearly to one of them.

@@ -100,7 +100,14 @@ def test_a_log_of_lines_own_request_is_the_webhooks(scan) -> None:
 
 @pytest.mark.parametrize(
     ("text", "bare"),
-    [("Internal Server Error", True), ("500", True), ("the 500 internal server error", True), ("webhook 500", False)],
+    [
+        ("Internal Server Error", True),
+        ("500", True),
+        ("the 500 internal server error", True),
+        ("HTTP 451", True),  # neutral words name no topic
+        ("webhook 500", True),
+        ("nginx 500", False),
+    ],
 )
 def test_a_question_of_a_code_or_its_phrase_only_is_bare(scan, text: str, bare: bool) -> None:
     assert scan(text).bare is bare
