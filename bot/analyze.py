@@ -25,6 +25,17 @@ from sudachipy import Dictionary, SplitMode, Tokenizer
 T = TypeVar("T")
 
 MAX_CHARS = 2000  # longer pastes are cut: matching cost stays bounded
+
+
+def clip(text: str) -> str:
+    """A long paste's head and tail, MAX_CHARS in all: a post's title is at its start, a traceback's
+    exception at its end ("... ApiException: (401)")."""
+    if len(text) <= MAX_CHARS:
+        return text
+    half = MAX_CHARS // 2
+    return f"{text[:half]}\n{text[-(MAX_CHARS - half - 1) :]}"
+
+
 # A Japanese sentence this long always has kana: this many kanji without any is Chinese (quoted in an
 # English question, it does not make the reply Japanese).
 CHINESE_KANJI = 6

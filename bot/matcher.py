@@ -82,7 +82,7 @@ class Matcher:
 
     def question(self, text: str, lang: str | None = None) -> Query:
         """Analyse and recognise a question: its words, the error lines' words, exact signals."""
-        text = text[: analyze.MAX_CHARS]
+        text = analyze.clip(text)
         segments = [s for s in _SENTENCE.split(text) if s.strip()]
         per_segment = [self._without_unknown_compounds(self.words(s)) for s in segments]
         words = [w for seg in per_segment for w in seg]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.analyze import compact, fold, language, release_dictionary_pages, words
+from bot.analyze import MAX_CHARS, clip, compact, fold, language, release_dictionary_pages, words
 
 
 @pytest.mark.parametrize(
@@ -152,3 +152,12 @@ def test_a_prefix_keeps_its_noun_as_one_word_too() -> None:
     assert words("Webhookの再配信") == ["webhook", "再配信", "配信"]
     assert "未設定" in words("トークンが未設定です")
     assert "再配信" not in words("配信エラー")
+
+
+def test_a_long_paste_keeps_its_head_and_its_tail() -> None:
+    # A traceback's exception is its last line; a post's title its first.
+    text = "Title: push fails\n" + "  File x.py, line 1, in f\n" * 200 + "ApiException: (401)"
+    clipped = clip(text)
+    assert len(clipped) == MAX_CHARS
+    assert clipped.startswith("Title: push fails") and clipped.endswith("ApiException: (401)")
+    assert clip("short") == "short"

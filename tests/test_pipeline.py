@@ -269,6 +269,13 @@ def test_a_reason_phrase_alone_that_the_app_shows_too_asks_back(tmp_path: Path) 
     assert matcher.match("unauthorized").entry_id == "webhook.status.401"  # no app entry owns 401
 
 
+def test_the_exception_at_the_end_of_a_long_traceback_counts(mini: Matcher) -> None:
+    frames = "".join(f'  File "/app/handler.py", line {n}, in handle\n    do_something()\n' for n in range(60))
+    traceback = "Traceback (most recent call last):\n" + frames + "ApiException: (401) Invalid reply token"
+    assert len(traceback) > 2000
+    assert mini.match(traceback).entry_id == "messaging_api.invalid_reply_token"
+
+
 def test_a_bare_code_no_entry_explains_falls_back(mini: Matcher) -> None:
     # "HTTP" and "status" name no topic: whatever phrases hold "http", 451 alone is not theirs.
     for question in ("HTTP 451", "status 451"):
