@@ -34,7 +34,7 @@ class Context:
     kb: KnowledgeBase
     match: Callable[[str], Match]
     render: Callable[[Match], list[dict[str, Any]]]
-    offered: Callable[[], Offer | None]  # asked only for a number, or a message showing no language
+    offered: Callable[[], Offer | None]  # asked only for a number, a sticker, or a message showing no language
     diagnose: DiagnoseData | None = None  # set when the reply side can check webhook URLs
 
 
@@ -127,7 +127,11 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
     """Text: answer, ask back or fall back; other message types get a hint (in a 1:1 chat)."""
     in_group = _in_group(event)
     if not isinstance(event.message, TextMessageContent):
-        return None if in_group else Reply(render.hint_messages(ctx.kb), f"hint for {event.message.type}")
+        if in_group:
+            return None
+        offer = ctx.offered()  # a sticker says no language: the conversation's, else Japanese
+        lang = offer[1] if offer else "ja"
+        return Reply(render.hint_messages(ctx.kb, lang), f"hint for {event.message.type}", lang=lang)
     text = _addressed_text(event.message, in_group)
     if text is None:
         return None

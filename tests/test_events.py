@@ -97,6 +97,14 @@ def test_events_without_a_handler_or_in_standby_are_quiet(kb: KnowledgeBase, mat
     assert _plan(text_event("webhook 404", mode="standby"), _ctx(kb, matcher)) is None
 
 
+def test_a_sticker_gets_the_hint_in_the_conversations_language(kb: KnowledgeBase, matcher: Matcher) -> None:
+    sticker = next(e for e in sample_events() if e["type"] == "message" and e["message"]["type"] == "sticker")
+    sticker = {**sticker, "source": {"type": "user", "userId": "U" + "1" * 32}}
+    english = _plan(sticker, _ctx(kb, matcher, Offers((("bot.help",), "en"))))
+    assert english.messages == render.hint_messages(kb, "en") and english.lang == "en"
+    assert _plan(sticker, _ctx(kb, matcher)).messages == render.hint_messages(kb, "ja")  # no conversation yet
+
+
 def test_unparsed_message_gets_a_hint_only_in_a_one_to_one_chat(kb: KnowledgeBase) -> None:
     raw = text_event("x", message={"id": "1", "type": "hologram"})
     assert events.plan_unparsed(raw, kb).messages == render.hint_messages(kb)
