@@ -21,6 +21,7 @@ class ProbeRequest:
 
     url: str
     lang: str
+    lang_sure: bool = True  # False for a URL alone: the conversation's language is better
 
 
 def recognise(text: str, data: DiagnoseData, addressed: bool) -> ProbeRequest | None:
@@ -35,4 +36,4 @@ def recognise(text: str, data: DiagnoseData, addressed: bool) -> ProbeRequest | 
     asked = any(word in folded for words in data.triggers.values() for word in words)
     if not asked and not (addressed and not _FILLER.sub("", rest)):
         return None
-    return ProbeRequest(url, language(rest) if rest else "ja")
+    return ProbeRequest(url, language(rest) if rest else "ja", lang_sure=bool(_FILLER.sub("", rest)))

@@ -34,7 +34,9 @@ class Context:
     kb: KnowledgeBase
     match: Callable[[str], Match]
     render: Callable[[Match], list[dict[str, Any]]]
-    offered: Callable[[], Offer | None]  # asked only for a number, a sticker, or a message showing no language
+    # The chat's last offer: asked only for a number, or a message that shows no language (a sticker, a URL
+    # alone, console strings only).
+    offered: Callable[[], Offer | None]
     diagnose: DiagnoseData | None = None  # set when the reply side can check webhook URLs
 
 
@@ -139,7 +141,10 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
         return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "mention: menu")  # a bare mention
     if ctx.diagnose is not None and (request := recognise(text, ctx.diagnose, addressed=True)):
         # Only recognised here: the reply side probes the URL (never before the webhook's 200).
-        return Reply([], f"diagnose len={len(text)}", lang=request.lang, probe=request.url)
+        lang = request.lang
+        if not request.lang_sure and (offer := ctx.offered()):
+            lang = offer[1]  # a URL alone says no language: the conversation's
+        return Reply([], f"diagnose len={len(text)}", lang=lang, probe=request.url)
     if menus.as_number(text) is not None and (offer := ctx.offered()):
         picked = menus.pick(text, offer[0])
         if picked in ctx.kb:

@@ -122,6 +122,15 @@ def test_url_alone_in_a_one_to_one_chat_is_a_request(data: diagnose_data.Diagnos
     assert recognise("could_not_connect TLS handshake failure", data, addressed=True) is None
 
 
+def test_a_url_alone_is_checked_in_the_conversations_language(kb: Any, data: diagnose_data.DiagnoseData) -> None:
+    assert not recognise("https://example.com/callback", data, addressed=True).lang_sure
+    english = events.Context(kb, lambda text: Match("fallback", "en"), lambda m: [], lambda: ((), "en"), diagnose=data)
+    planned = events.plan(Event.from_dict(text_event("https://example.com/callback")), english)
+    assert planned is not None and planned.probe == "https://example.com/callback" and planned.lang == "en"
+    asked = events.plan(Event.from_dict(text_event("https://example.com/callback を診断して")), english)
+    assert asked is not None and asked.lang == "ja"  # the request's own words say Japanese
+
+
 def _group_event(text: str, mentioned: bool) -> Event:
     raw = text_event(text, source={"type": "group", "groupId": "C" + "1" * 32, "userId": "U" + "2" * 32})
     if mentioned:
