@@ -156,7 +156,7 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
         found = replace(found, lang=offer[1])
     if in_group and found.kind == "fallback":
         return None  # a group is no place for "I did not understand"
-    note = f"{found.kind} {found.entry_id or ','.join(found.choices)} len={len(text)}"
+    note = " ".join(filter(None, (found.kind, found.entry_id or ",".join(found.choices), f"len={len(text)}")))
     log = Question(_outcome(found), found.lang, found.entry_id, found.score, found.choices, text)
     messages = ctx.render(found)
     if found.kind == "answer" and found.entry_id:
