@@ -590,13 +590,52 @@ def main() -> None:
     parser.add_argument("--drop-runs", type=int, default=3, help="runs with dropped calls (0: none)")
     parser.add_argument("--no-redis", action="store_true", help="SQLite runs only")
     parser.add_argument("--redis-stats", action="store_true", help="print Redis's command counts per Redis run")
+    parser.add_argument("--no-shield", action="store_true", help="leave the scheduling priority alone (see shielded())")
     args = parser.parse_args()
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
+        print(stack.enter_context(shielded(not args.no_shield)))
         redis_url = "" if args.no_redis else stack.enter_context(redis_server())
         journal_cost(redis_url)
         run_all(args, redis_url)
     print(f"bench_webhook took {time.monotonic() - started:.0f} s")
+
+
+SHIELD_NICE = -10
+
+
+@contextlib.contextmanager
+def shielded(enabled: bool) -> Iterator[str]:
+    """Run the bench (and everything it starts) ahead of other sessions' work: its session's
+    scheduling group (Linux autogroup) and the process itself at nice -10, put back afterwards.
+
+    With autogroups (this kernel's default) the CPU is shared between sessions first: another
+    session's test suite took up to half of the two cores whatever the bench ran, and how much it
+    took moved the throughput of the same code 2x from one run to the next. On a dyno the platform
+    gives the app its own share of the CPU, and Redis runs elsewhere. Needs root or CAP_SYS_NICE;
+    without either the bench runs as before and says so (a bench killed by SIGKILL leaves its
+    session's group at nice -10). Yields the line to print."""
+    if not enabled:
+        yield "Scheduling: not shielded from other sessions (--no-shield)"
+        return
+    group = Path("/proc/self/autogroup")
+    before: str | None = None
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, SHIELD_NICE)  # inherited by the servers, Redis, fake API
+    except OSError as exc:
+        yield f"Scheduling: not shielded from other sessions ({exc.strerror}: needs root or CAP_SYS_NICE)"
+        return
+    with contextlib.suppress(OSError, IndexError):
+        was = group.read_text().split()[-1]
+        group.write_text(str(SHIELD_NICE))
+        before = was
+    try:
+        grouped = " and its session's autogroup" if before is not None else ""
+        yield f"Scheduling: the bench{grouped} at nice {SHIELD_NICE}, ahead of other sessions' work"
+    finally:
+        if before is not None:
+            with contextlib.suppress(OSError):
+                group.write_text(before)
 
 
 CONFIGS = ("bare", "SQLite", "Redis")
