@@ -9,7 +9,8 @@ minutes: SQLite and Redis run back to back in every round, in turns first (A B, 
 compare runs of the same round, and the summary gives medians with quartiles and ranges. The webhook
 figures do not depend on the delay (replies are held while webhooks arrive), so the last line pools
 the rounds of every delay: Redis's cost as a share of SQLite's throughput, decided by no single run.
-The load generator (one thread, epoll) prints its own CPU share.
+The load generator (one thread, epoll) prints its own CPU share. The bench runs ahead of other
+sessions' work when it may (nice -10, its session's autogroup too: `shielded`; --no-shield).
 Usage: python scripts/bench_webhook.py [--events 1000] [--concurrency 16] [--delays 0.3,3] [--rounds 8,3]
 Everything runs on 127.0.0.1 and stops by itself; figures are printed, nothing is asserted."""
 
