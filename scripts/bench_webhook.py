@@ -11,7 +11,7 @@ figures do not depend on the delay (replies are held while webhooks arrive), so 
 the rounds of every delay: Redis's cost as a share of SQLite's throughput, decided by no single run.
 The load generator (one thread, epoll) prints its own CPU share. The bench runs ahead of other
 sessions' work when it may (nice -10, its session's autogroup too: `shielded`; --no-shield).
-Usage: python scripts/bench_webhook.py [--events 1000] [--concurrency 16] [--delays 0.3,3] [--rounds 8,3]
+Usage: python scripts/bench_webhook.py [--events 1000] [--concurrency 16] [--delays 0.3,3] [--rounds 12,3]
 Everything runs on 127.0.0.1 and stops by itself; figures are printed, nothing is asserted."""
 
 from __future__ import annotations
@@ -584,7 +584,7 @@ def main() -> None:
     parser.add_argument("--delays", default="0.3,3")
     parser.add_argument(
         "--rounds",
-        default="8,3",
+        default="12,3",
         help="rounds of bare/SQLite/Redis per delay, in the order of --delays (one number: every delay)",
     )
     parser.add_argument("--drop-every", type=int, default=3, help="the fault run: the fake drops every Nth call")
