@@ -50,6 +50,9 @@ _BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]
 # then say "not" as the phrase "not receiving" does (Snowball alone keeps "doesn" and turns "can't" into "can").
 _NEGATION = re.compile(r"\b(?:(can)(?:['’]t|not)|(wo)n['’]t)\b|n['’]t\b")
 _NEGATED = {"can": "can not", "wo": "will not"}
+# ... also typed without the apostrophe ("cant connect", "doesnt work"), as people do in a hurry.
+_BARE_NEGATION = re.compile(r"\b(do|does|did|is|was|are|were|could|would|should|have|has|had|ca|wo)nt\b")
+_BARE_NEGATED = {"ca": "can", "wo": "will"}
 # A URL's scheme says where, not what: "https://example.com/callback" is not a question about HTTPS.
 _SCHEME = re.compile(r"\bhttps?://(?=[a-z0-9])")
 # A date (「2025年12月2日(火)」, "2025-12-02") says when, not what: its counters would count as
@@ -188,10 +191,16 @@ def stem(word: str) -> str:
 def _japanese(run: str) -> tuple[str, ...]:
     """Content words of a Japanese run, as Sudachi's normalized forms; compounds also as their parts."""
     out: list[str] = []
+    prefix = ""
     with _tokenizer() as tok:
         for m in tok.tokenize(run):
-            if m.part_of_speech()[0] not in CONTENT_POS:
+            pos = m.part_of_speech()[0]
+            if pos not in CONTENT_POS:
+                prefix = m.surface() if pos == "接頭辞" else ""
                 continue
+            if prefix and pos == "名詞":  # 「再配信」「未設定」: the prefix changes the meaning, so the noun
+                out.append(prefix + m.normalized_form())  # comes as the whole word too (then alone)
+            prefix = ""
             out.append(m.normalized_form())
             parts = m.split(SplitMode.A)
             if len(parts) > 1:  # 「期限切れ」 also as 期限 / 切れる, so 「期限が切れた」 shares both
@@ -200,7 +209,10 @@ def _japanese(run: str) -> tuple[str, ...]:
 
 
 def _negations(folded: str) -> str:
-    """Each English negation spelled out: "can't" -> "can not", "won't" -> "will not", "isn't" -> "is not"."""
+    """Each English negation spelled out: "can't" -> "can not", "won't" -> "will not", "isn't" -> "is not",
+    and typed without the apostrophe: "cant" -> "can not", "doesnt" -> "does not"."""
+    if "nt" in folded:
+        folded = _BARE_NEGATION.sub(lambda m: f"{_BARE_NEGATED.get(m.group(1), m.group(1))} not", folded)
     if "'" not in folded and "’" not in folded and "cannot" not in folded:
         return folded
     return _NEGATION.sub(lambda m: f" {_NEGATED.get(m.group(1) or m.group(2) or '', 'not')}", folded)

@@ -1,20 +1,26 @@
-"""Command line: ask, chat, show, validate, eval and diagnose, with no LINE account needed; report and forget."""
+"""Command line: ask, chat, show, validate, eval and diagnose, with no LINE account needed; report and forget
+(the question log); richmenu (sets up the rich menus on LINE)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
+import select
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+import yaml
 
 from bot import (
     diagnose,
     diagnose_data,
     diagnose_render,
+    diagnose_request,
     knowledge,
     limits,
     menus,
@@ -24,10 +30,14 @@ from bot import (
     vocabulary,
 )
 from bot.config import ConfigError
-from bot.evaluate import SPLITS, evaluate, load_questions
+from bot.evaluate import SPLITS, Question, evaluate, load_questions
 from bot.matcher import Matcher
 from bot.questionlog import LogConfig, LogUnavailable, QuestionLog, open_log
 from bot.types import Match
+
+Command = Callable[[argparse.Namespace, TextIO], int]
+PASTE_GAP = 0.05  # seconds: lines reaching a terminal closer together than this were pasted together
+LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")  # a LINE user, group or room id, as `forget --user` takes it
 
 
 def _kb(args: argparse.Namespace) -> knowledge.KnowledgeBase:
@@ -65,15 +75,29 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     kb = _kb(args)
     matcher = Matcher(kb)
-    print("LINE error bot — paste an error or ask a question (numbers pick a choice; exit or Ctrl-D ends).", file=out)
+    # URL checks need diagnose.yaml; a knowledge directory without one (a test's) chats without them.
+    has_checks = (Path(args.knowledge or knowledge.DEFAULT_DIR) / diagnose_data.FILE).exists()
+    data = diagnose_data.load(args.knowledge) if has_checks else None
+    try:
+        options = diagnose.Options.from_env()
+    except ConfigError as exc:
+        print(f"chat: {exc}", file=sys.stderr)
+        return 2
+    print(
+        "LINE error bot — paste an error, ask a question or send a webhook URL to check"
+        " (numbers pick a choice; exit or Ctrl-D ends).",
+        file=out,
+    )
     offered: list[str] = []
     lang = "ja"
-    while True:
+    ended = False
+    while not ended:
         try:
-            line = input("> ").strip()
+            line, ended = _pasted(input("> "))
         except (EOFError, KeyboardInterrupt):
             print(file=out)
             return 0
+        line = line.strip()
         if line.lower() in {"exit", "quit", "終了"}:
             return 0
         if not line:
@@ -81,10 +105,31 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         picked = menus.pick(line, offered)
         if picked:
             text, offered = render.answer_text(kb, picked, lang), list(kb[picked].related)
+        elif data and (request := diagnose_request.recognise(line, data, addressed=True)):
+            # As on LINE (a one-to-one chat): "check https://...", or the URL alone, is probed, not matched.
+            finding = diagnose.run(request.url, kb, data, None, options)
+            lang, text = request.lang, diagnose_render.text(finding, kb, data, request.lang)
+            offered = list(kb[finding.entry].related) if finding.entry in kb else []
         else:
             match = matcher.match(line)
             lang, offered, text = match.lang, menus.options(kb, match), render.render_text(kb, match)
         print(text + "\n", file=out, flush=True)
+    return 0
+
+
+def _pasted(first: str) -> tuple[str, bool]:
+    """`first` and the lines pasted with it into a terminal (a traceback is one question, not one per line),
+    and whether the input ended right after them. Piped input stays one question per line."""
+    if not sys.stdin.isatty():
+        return first, False
+    lines = [first]
+    # A terminal hands over one line per read, so what a paste brought is still waiting on the descriptor.
+    while select.select([sys.stdin], [], [], PASTE_GAP)[0]:
+        more = sys.stdin.readline()
+        if not more:  # Ctrl-D right after the paste
+            return "\n".join(lines), True
+        lines.append(more.rstrip("\r\n"))
+    return "\n".join(lines), False
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
@@ -119,14 +164,33 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _unknown_ids(kb: knowledge.KnowledgeBase, questions: Sequence[Question]) -> list[str]:
+    """One line per entry id a question names that the knowledge base lacks (a typo makes a question unwinnable)."""
+    problems = []
+    for question in questions:
+        named = [question.expect, *question.clarify, *question.accept, question.deflect]
+        for entry_id in (i for i in named if i and i != "none" and i not in kb):
+            problems.append(f"{question.q[:60]!r}: {entry_id} is not an entry id")
+    return problems
+
+
 def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
-    matcher = Matcher(_kb(args))
+    kb = _kb(args)
     try:
         questions = load_questions(args.file, args.split)
     except (OSError, ValueError) as exc:
         print(f"eval: {exc}", file=sys.stderr)
         return 2
-    report = evaluate(matcher, questions)
+    except yaml.YAMLError as exc:  # a Markdown or other non-YAML file given by mistake
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}: {getattr(exc, 'problem', '')})" if mark else ""
+        print(f"eval: {args.file}: not a YAML question file{where}", file=sys.stderr)
+        return 2
+    unknown = _unknown_ids(kb, questions)
+    if unknown:
+        print("\n".join(f"eval: {args.file}: {problem}" for problem in unknown), file=sys.stderr)
+        return 2
+    report = evaluate(Matcher(kb), questions)  # the index (most of the time) only for a file worth scoring
     for question, got in report.misses:
         wanted = question.expect or "clarify " + ",".join(question.clarify)
         if question.deflect:
@@ -175,7 +239,11 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     result = report.build(qlog.questions(since), qlog.feedbacks(since), args.days)
     qlog.close()
     if args.html:
-        Path(args.html).write_text(report.to_html(result), encoding="utf-8")
+        try:
+            Path(args.html).write_text(report.to_html(result), encoding="utf-8")
+        except OSError as exc:  # a missing directory, no permission: say so, not a traceback
+            print(f"report: cannot write {args.html}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     if args.json:
         print(report.to_json(result), file=out)
     elif not args.html:
@@ -187,6 +255,11 @@ def cmd_forget(args: argparse.Namespace, out: TextIO) -> int:
     config = LogConfig.from_env()
     if args.user and not (config.key or os.environ.get("LINE_CHANNEL_SECRET")):
         print("forget --user: set QUESTION_LOG_KEY or LINE_CHANNEL_SECRET (the hash key)", file=sys.stderr)
+        return 2
+    if not args.user and LINE_ID.fullmatch(args.chat):
+        # A hash is hex only; "U" + 32 hex is the raw id, which matches no row: deleting nothing quietly
+        # would tell the operator a privacy request was done.
+        print(f"forget: {args.chat[:5]}… is a LINE user/group/room id, not a chat hash: add --user", file=sys.stderr)
         return 2
     qlog = _question_log(config)
     target = qlog.hash(args.chat) if args.user else args.chat
@@ -201,57 +274,65 @@ def cmd_richmenu(args: argparse.Namespace, out: TextIO) -> int:
     return richmenu.run(richmenu.load(args.knowledge, kb), args.dry_run, out, sys.stderr)
 
 
+def _command(sub: Any, name: str, summary: str, func: Command) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary shows in `python -m bot --help` and atop its own --help."""
+    command: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=summary[0].upper() + summary[1:] + "."
+    )
+    command.set_defaults(func=func)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument("--knowledge", metavar="DIR", help="knowledge directory (default: knowledge/)")
     sub = parser.add_subparsers(dest="command", required=True)
+    lang_help = "reply language (default: the question's own)"
 
-    ask = sub.add_parser("ask", help="answer one question (or, with --json, one per stdin line)")
-    ask.add_argument("text", nargs="*")
-    ask.add_argument("--lang", choices=("ja", "en"))
-    ask.add_argument("--json", action="store_true")
-    ask.set_defaults(func=cmd_ask)
+    ask = _command(sub, "ask", "answer one question (or, with --json, one per stdin line)", cmd_ask)
+    ask.add_argument("text", nargs="*", help="the question (several words are joined with spaces)")
+    ask.add_argument("--lang", choices=("ja", "en"), help=lang_help)
+    ask.add_argument("--json", action="store_true", help='print {"kind", "id", "choices", "score", "lang"}')
 
-    chat = sub.add_parser("chat", help="chat with the bot in the terminal")
-    chat.set_defaults(func=cmd_chat)
+    _command(
+        sub,
+        "chat",
+        'chat with the bot in the terminal; a webhook URL with "check" is checked (a number picks a choice)',
+        cmd_chat,
+    )
 
-    show = sub.add_parser("show", help="the rendered LINE messages of entries")
-    show.add_argument("ids", nargs="*")
-    show.add_argument("--lang", choices=("ja", "en"), default="ja")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=cmd_show)
+    show = _command(sub, "show", "each entry's answer as terminal text, or with --json its LINE messages", cmd_show)
+    show.add_argument("ids", nargs="*", metavar="ID", help="entry ids (default: every entry)")
+    show.add_argument("--lang", choices=("ja", "en"), default="ja", help="language (default: ja)")
+    show.add_argument("--json", action="store_true", help="the LINE message objects each entry renders to")
 
-    validate = sub.add_parser("validate", help="check a knowledge directory")
-    validate.add_argument("dir", nargs="?")
-    validate.set_defaults(func=cmd_validate)
+    validate = _command(sub, "validate", "check a knowledge directory; exit 1 and one line per problem", cmd_validate)
+    validate.add_argument("dir", nargs="?", metavar="DIR", help="knowledge directory (default: knowledge/)")
 
-    ev = sub.add_parser("eval", help="score a question file")
-    ev.add_argument("file")
-    ev.add_argument("--min-accuracy", type=float)
+    ev = _command(sub, "eval", "score a question file: the misses, then an accuracy line", cmd_eval)
+    ev.add_argument("file", metavar="FILE", help="a YAML list of questions (q, expect or clarify, ...)")
+    ev.add_argument("--min-accuracy", type=float, metavar="X", help="exit 1 when the accuracy is below X (0 to 1)")
     ev.add_argument("--split", choices=SPLITS, help="score only the items of this split (real questions)")
-    ev.set_defaults(func=cmd_eval)
 
-    diag = sub.add_parser("diagnose", help="check a webhook URL the way LINE's Verify does")
-    diag.add_argument("url")
-    diag.add_argument("--json", action="store_true")
-    diag.add_argument("--lang", choices=("ja", "en"), default="ja")
+    diag = _command(
+        sub, "diagnose", "check a webhook URL the way LINE's Verify does; exit 0 ok, 1 not ok, 2 refused", cmd_diagnose
+    )
+    diag.add_argument("url", metavar="URL", help="the webhook URL (https://, port 443 or 1024-65535, public host)")
+    diag.add_argument("--json", action="store_true", help="the finding as one JSON object")
+    diag.add_argument("--lang", choices=("ja", "en"), default="ja", help="language (default: ja)")
     diag.add_argument("--secret-env", metavar="NAME", help="sign the probe with the channel secret in $NAME")
-    diag.set_defaults(func=cmd_diagnose)
 
-    rep = sub.add_parser("report", help="questions, gaps and feedback from the question log")
+    rep = _command(sub, "report", "questions, gaps and feedback from the question log", cmd_report)
     rep.add_argument("--days", type=_days, default=30, metavar="N", help="the last N days (default 30)")
-    rep.add_argument("--json", action="store_true")
+    rep.add_argument("--json", action="store_true", help="the report as one JSON document")
     rep.add_argument("--html", metavar="FILE", help="write one self-contained HTML page with a chart")
-    rep.set_defaults(func=cmd_report)
 
-    forget = sub.add_parser("forget", help="delete one chat's rows from the question log")
+    forget = _command(sub, "forget", "delete one chat's rows from the question log", cmd_forget)
     forget.add_argument("chat", metavar="CHAT_HASH", help="the chat's hash as the report and the tables show it")
     forget.add_argument("--user", action="store_true", help="CHAT_HASH is a LINE user/group/room id: hash it first")
-    forget.set_defaults(func=cmd_forget)
 
-    rich = sub.add_parser("richmenu", help="set up the rich menus on LINE (replaces the ones it made before)")
+    rich = _command(sub, "richmenu", "set up the rich menus on LINE (replaces the ones it made before)", cmd_richmenu)
     rich.add_argument("--dry-run", action="store_true", help="print the requests instead of sending them")
-    rich.set_defaults(func=cmd_richmenu)
     return parser
 
 

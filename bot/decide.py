@@ -22,14 +22,18 @@ class Decider:
         settings: Settings,
         when_calling_api: dict[str, str] | None = None,
         exact_ids: Iterable[str] = (),
+        webhook_words: frozenset[str] = frozenset(),
     ) -> None:
         self.kb = kb
-        # Entries that explain an error (a status code, a console string, an API message) and are not marked
-        # `howto: true`: no answer to "how do I send a flex message", which names nothing going wrong.
+        # Entries that explain an error (a status code, a console string, an API message): the trouble rule's
+        # pick among close entries; those not marked `howto: true` also give no answer to "how do I send a
+        # flex message", which names nothing going wrong.
         errors = {e.id for e in kb.entries.values() if e.status or e.code or e.detail} | set(exact_ids)
+        self._explains_error = errors
         self._errors = {e for e in errors if not kb[e].howto}
         self.s = settings
         self._api_side = when_calling_api or {}  # the webhook's entry -> the API caller's, for API signs
+        self._webhook_words = webhook_words
         self._order = {entry_id: i for i, entry_id in enumerate(kb.entries)}
         # Plain dicts: a question may score thousands of entries, each looked up here once or twice.
         self._audience = {e.id: e.audience for e in kb.entries.values()}
@@ -74,6 +78,9 @@ class Decider:
         if sig.elsewhere:  # a Slack bot's 403 is not a LINE webhook's: say it is not ours
             return self._answer(q, self.kb.ui.elsewhere)
         top = ranked[0] if ranked else None
+        named = [e for e in sig.exact if self._audience[e] == OUTSIDE]
+        if named:  # LINE Pay's returnMessage, LINE Login's id_token: the product is named exactly
+            return self._answer(q, named[0])
         # Near-domain (LINE Login, payments, ...): say where to go, never guess; also when a deflection
         # is only close to the best, since a wrong answer is worse than pointing elsewhere.
         for entry_id, score in ranked:
@@ -141,12 +148,18 @@ class Decider:
         if len(close) > 1 and q.signals.trouble:
             # Something goes wrong ("中間証明書が入っていない"): of a set-up guide and an error that fit alike,
             # the error explains it.
-            errors = [e for e in close if e in self._errors]
+            errors = [e for e in close if e in self._explains_error]
             if len(errors) == 1:
                 return self._answer(q, errors[0], top)
         if len(close) > 1:
             return self._clarify(q, close, top)
         return self._answer(q, close[0], top)
+
+    def _about_webhook(self, q: Query) -> bool:
+        """Whether the question is about the webhook: a console reason or detail, or a webhook word (any
+        question, when the vocabulary lists none). A 402 in a third-party tool's console is not the webhook's."""
+        sig = q.signals
+        return bool(sig.reasons or sig.details or not self._webhook_words or self._webhook_words.intersection(q.words))
 
     def _other_code(self, entry_id: str, said: set[str]) -> bool:
         """Whether the entry explains status codes, none of them in `said` (the question's codes and classes)."""
@@ -170,6 +183,10 @@ class Decider:
         audience = "app_user" if q.mentions_line else q.audience  # 「LINEで500エラー」
         if sig.calls_api:
             audience = "sender"  # a code from api.line.me is the API's answer, not the webhook's
+        app = any(self._audience[e] == "app_user" for e in candidates)
+        if audience is None and sig.bare and app and len(candidates) > 1:
+            # "Forbidden" alone, a reason phrase the LINE app shows too: the app's, the webhook's or the API's?
+            return self._clarify(q, candidates, 100.0, code=code)
         if audience is None:
             # No who-is-asking word: the rest of the question decides ("client_max_body_size で 413").
             fits = _at_least(ranked, self.s.answer_min)
@@ -180,6 +197,13 @@ class Decider:
                 return self._answer(q, fits[0][0], code=code)
             if len(candidates) == 1:  # one entry owns this code: the code says more than a loose fit
                 return self._answer(q, candidates[0], code=code)
+            # Several own it, and the words lean clearly to one («認証が必要で401» is a server asking for
+            # credentials, not the API's "Authentication failed"): that one, though no entry fits in full.
+            owning = [(e, sc) for e, sc in ranked if e in candidates][:2]
+            if owning and owning[0][1] >= self.s.suggest_min:
+                runner_up = owning[1][1] if len(owning) > 1 else 0.0
+                if owning[0][1] - runner_up >= self.s.owner_margin:
+                    return self._answer(q, owning[0][0], code=code)
             if fits and not self.kb[fits[0][0]].status:
                 audience = self.kb[fits[0][0]].audience
         if audience:
@@ -191,7 +215,11 @@ class Decider:
                 best = min(mine, key=lambda e: (fit.get(e, 0.0), self._names_second(e, code)))
                 return self._answer(q, best, code=code)
             if audience == "operator" and 200 <= code <= 599:
-                return None if code < 300 else self._answer(q, self.kb.ui.other_status, code=code)
+                return (
+                    None
+                    if code < 300 or not self._about_webhook(q)
+                    else self._answer(q, self.kb.ui.other_status, code=code)
+                )
             if len(candidates) > 1:
                 return self._clarify(q, candidates, 100.0, code=code)
             return None
@@ -199,7 +227,7 @@ class Decider:
             return self._answer(q, candidates[0], code=code)
         if candidates:
             return self._clarify(q, candidates, 100.0, code=code)
-        if 300 <= code <= 599 and sig.codes:
+        if 300 <= code <= 599 and sig.codes and self._about_webhook(q):
             return self._answer(q, self.kb.ui.other_status, code=code)
         return None
 

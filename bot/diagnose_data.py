@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import yaml
 from bot.knowledge import DEFAULT_DIR, LANGS, KnowledgeError, Problem
 
 FILE = "diagnose.yaml"
+ADDRESS_KIND = "address_"  # optional texts: a refused address's kind in a language (see address_kind)
 TEXT_KEYS = (
     "title_ok",
     "title_unsigned",
@@ -101,7 +103,7 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
             if not isinstance(section.get(key), str) or not section[key].strip():
                 bad(lang, key, "is missing or empty")
         for key in section:
-            if key not in TEXT_KEYS:
+            if key not in TEXT_KEYS and not key.startswith(ADDRESS_KIND):
                 bad(lang, key, "unknown field")
         text[lang] = {k: str(v).strip() for k, v in section.items()}
     if problems:
@@ -114,3 +116,8 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
         ciphers["deprecated"],
         text,
     )
+
+
+def address_kind(text: dict[str, str], kind: str) -> str:
+    """A refused address's kind ("private address", from the URL guard) in the texts' language, else as given."""
+    return text.get(ADDRESS_KIND + re.sub(r"[^a-z]+", "_", kind.lower()).strip("_"), kind)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import render
-from bot.diagnose_data import DiagnoseData
+from bot.diagnose_data import DiagnoseData, address_kind
 from bot.diagnosis import Finding
 from bot.knowledge import KnowledgeBase
 from bot.types import Match
@@ -35,7 +35,10 @@ def refused_text(finding: Finding, data: DiagnoseData, lang: str) -> str:
     text = data.text[lang]
     facts = finding.facts
     rule = text.get(f"refused_{facts.refused_rule}")
-    why = rule.format_map(_Fields(facts.refused_fields)) if rule else finding.refused
+    fields = _Fields(facts.refused_fields)
+    if "what" in fields:  # the guard names the kind of address in English
+        fields["what"] = address_kind(text, fields["what"])
+    why = rule.format_map(fields) if rule else finding.refused
     return f"{text['refused'].format(why=why)}\n{text['refused_hint']}"
 
 

@@ -18,13 +18,25 @@ def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("&", "%26").replace("+", "%2B").replace("=", "%3D")
 
 
+def _clip_utf16(text: str, units: int) -> str:
+    """The longest start of `text` within `units` UTF-16 code units. LINE counts a text message's 5,000 that
+    way (an emoji is two); the postback data's 300 is counted the same here, to be safe: a question of emoji
+    cut to 300 code points was ~550 units, and one data over the limit makes LINE refuse the whole reply."""
+    used = 0
+    for i, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            return text[:i]
+    return text
+
+
 def postback_data(helpful: bool, entry_id: str, lang: str, question: str | None = None) -> str:
     """Postback data for a feedback button; "not helpful" carries the masked question (clipped to fit)."""
     data = f"fb={int(helpful)}&{render.postback_data(entry_id, lang)}"
     if helpful or not question:
         return data
-    room = MAX_POSTBACK_DATA - len(data) - len("&q=")
-    text = _escape(mask(question.strip()))[:room]
+    room = MAX_POSTBACK_DATA - len(data) - len("&q=")  # data so far is ASCII: characters = UTF-16 units
+    text = _clip_utf16(_escape(mask(question.strip())), room)
     if "%" in text[-2:]:  # never cut an escape in half
         text = text[: text.rindex("%")]
     return f"{data}&q={text}" if text else data
@@ -53,7 +65,11 @@ def _item(label: str, data: str) -> dict[str, Any]:
 def with_buttons(
     kb: KnowledgeBase, messages: list[dict[str, Any]], entry_id: str, lang: str, question: str | None = None
 ) -> list[dict[str, Any]]:
-    """A copy of `messages` (an answer) with helpful / not helpful first in the last message's quick replies."""
+    """A copy of `messages` (an answer) with helpful / not helpful first in the last message's quick replies;
+    `messages` itself for an entry without steps (small talk, a rich-menu area's menu, a deflection), which
+    explains nothing to rate."""
+    if entry_id in kb and not kb[entry_id].text[lang].steps:
+        return messages
     buttons = [
         _item(kb.ui.text(lang, "feedback_helpful"), postback_data(True, entry_id, lang)),
         _item(kb.ui.text(lang, "feedback_not_helpful"), postback_data(False, entry_id, lang, question)),
@@ -72,8 +88,13 @@ def ack_messages(kb: KnowledgeBase, tap: Feedback) -> list[dict[str, Any]]:
     """One short line for a tap; "not helpful" also offers the entry's related topics and the menu."""
     if tap.helpful:
         return [{"type": "text", "text": kb.ui.text(tap.lang, "feedback_thanks")}]
-    items = [_item(kb[i].text[tap.lang].label, render.postback_data(i, tap.lang)) for i in related(kb, tap)]
-    return [{"type": "text", "text": kb.ui.text(tap.lang, "feedback_sorry"), "quickReply": {"items": items}}]
+    offered = related(kb, tap)
+    items = [_item(kb[i].text[tap.lang].label, render.postback_data(i, tap.lang)) for i in offered]
+    # Numbered under the line, as a question back's choices are: a number picks them, and LINE for PC
+    # shows no quick replies.
+    lines = [f"{n}. {render.entry_text(kb, i, tap.lang)[0]}" for n, i in enumerate(offered, 1)]
+    text = "\n".join([kb.ui.text(tap.lang, "feedback_sorry"), *lines])
+    return [{"type": "text", "text": text, "quickReply": {"items": items}}]
 
 
 def related(kb: KnowledgeBase, tap: Feedback) -> list[str]:

@@ -20,7 +20,7 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 
 _ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 _STATUS_RE = re.compile(r"^([1-5]\d\d|[1-5]xx|other)$")
-_ENTRY_KEYS = {"id", "audience", "code", "detail", "reason", "status", "howto", "links", "related", *LANGS}
+_ENTRY_KEYS = {"id", "audience", "code", "detail", "reason", "status", "howto", "alone", "links", "related", *LANGS}
 _TEXT_KEYS = {"title", "label", "summary", "steps", "aliases"}
 LABEL_MAX = 20  # quick-reply label limit of the Messaging API
 LINK_LABEL_MAX = 40  # Flex button label limit
@@ -28,7 +28,7 @@ UI_FILE = "ui.yaml"
 # The fixed reply strings the code uses; ui.yaml must give each one in every language.
 UI_STRINGS = (
     "steps", "links", "related", "clarify", "fallback", "how_to_ask", "suggest", "outside", "hint", "join",
-    "other_code", "other_phrase", "unassigned_phrase",
+    "other_code", "other_phrase", "other_summary", "unassigned_phrase",
     "feedback_helpful", "feedback_not_helpful", "feedback_thanks", "feedback_sorry",
 )  # fmt: skip
 
@@ -94,6 +94,7 @@ class Entry:
     reason: str | None = None
     status: tuple[str, ...] = ()
     howto: bool = False  # also answers "how do I ..." (a procedure), though it explains an error too
+    alone: bool = False  # answers a short message that is only this ("hello"), never part of a longer question
     source: str = ""
 
     def aliases(self) -> Iterable[str]:
@@ -302,8 +303,9 @@ def _parse_entry(
     if status is None or not all(_STATUS_RE.match(s) for s in status):
         report("status", "must list codes such as 404, 5xx or other", lines.get("status"))
         status = []
-    if not isinstance(raw.get("howto", False), bool):
-        report("howto", "must be true or false", lines.get("howto"))
+    for key in ("howto", "alone"):
+        if not isinstance(raw.get(key, False), bool):
+            report(key, "must be true or false", lines.get(key))
     link_names = _str_list(raw.get("links"))
     if link_names is None or not 1 <= len(link_names) <= 3:
         report("links", "must list 1 to 3 link names from links.yaml", lines.get("links"))
@@ -329,6 +331,7 @@ def _parse_entry(
         reason=raw.get("reason"),
         status=tuple(status),
         howto=raw.get("howto") is True,
+        alone=raw.get("alone") is True,
         source=f"{file}:{entry_line}",
     )
 

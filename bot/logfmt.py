@@ -46,7 +46,11 @@ class Formatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         message = record.message
-        if len(message) > LINE_CHARS or not message.isprintable():
+        if not message.startswith("msg="):
+            # Free text ("profile lookup failed: error=X", "ready: 74 entries, ..."): one quoted msg value,
+            # or a logfmt reader takes each of its words for a key.
+            message = "msg=" + value(message, LINE_CHARS)
+        elif len(message) > LINE_CHARS or not message.isprintable():
             message = escape(message[:LINE_CHARS])
         record.message = message
         return super().formatMessage(record)

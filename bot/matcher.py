@@ -18,6 +18,7 @@ from bot.types import Match, Query
 
 __all__ = ["Match", "Matcher"]
 
+PREFIX_CHARS = 2  # a Japanese prefix (「再」「未」「非」「御」) is one or two characters
 MAX_PHRASE_WORDS = 8  # whole-phrase aliases ("what can you do") are short
 # Sentence ends: a line break, 「。！？」, or ". ! ?" before a space (not "api.line.me", not "v1.2").
 _SENTENCE = re.compile(r"[\n。！？]+|(?<=[.!?])\s+")
@@ -35,7 +36,11 @@ class Matcher:
         self.recognizer = Recognizer(kb, self.vocabulary)
         self.index = Index(kb, self.vocabulary, self.content, settings)
         self.decider = Decider(
-            kb, settings, self.vocabulary.when_calling_api, (entry_id for _, entry_id in self.vocabulary.exact)
+            kb,
+            settings,
+            self.vocabulary.when_calling_api,
+            (entry_id for _, entry_id in self.vocabulary.exact),
+            self.vocabulary.webhook_words,
         )
         # A whole phrase is compared as text: an "=text" alias (「使い方」 alone, not inside 「LINE VOOMの使い方」),
         # or an alias of grammar words only ("what can you do", 「何ができる」), which may also carry soft
@@ -101,7 +106,9 @@ class Matcher:
 
     @staticmethod
     def _parts_follow(word: str, rest: list[str]) -> bool:
-        """Whether the next words, joined, spell `word`."""
+        """Whether the next words, joined, spell `word`, or the noun after its prefix (「再配信」 then 配信)."""
+        if rest and len(word) > len(rest[0]) and word.endswith(rest[0]) and len(word) - len(rest[0]) <= PREFIX_CHARS:
+            return True
         joined = ""
         for part in rest:
             joined += part

@@ -29,7 +29,7 @@ _STATUS_BEFORE = (
     *("status", "code", "http/", "returned", "returns", "return", "ステータス", "エラー", "error", "("),
     *("detail", "詳細", "コード"),  # the console's "詳細: 502"
 )
-_NOT_STATUS_BEFORE = ("port", "ポート", "other than", "than", "max", "length", "timeout", "size")
+_NOT_STATUS_BEFORE = ("port", "ポート", "other than", "than", "max", "length", "timeout", "size", "bytes", "byte")
 _NOT_STATUS_AFTER = ("以外", "番ポート", "ポート", ", in ")  # ", in": a Python traceback's line number
 # Units right after a number that make it a quantity ("500ms", "500文字").
 _UNITS = ("ms", "kb", "mb", "gb", "px", "円", "件", "回", "文字", "秒", "分", "時間", "個", "人", "通", "%", " sec")
@@ -82,6 +82,7 @@ class Recognizer:
         # Longest first, so "Connection failed (received GOAWAY)" wins over "Connection failed".
         self._exact = sorted(exact.items(), key=lambda kv: -len(kv[0]))
         self._vocabulary = vocabulary
+        self._bare_words = {w for phrase, _ in vocabulary.status_phrases for w in phrase} | vocabulary.stopwords
 
     def scan(self, text: str, tokens: list[str]) -> Signals:
         """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
@@ -98,6 +99,7 @@ class Recognizer:
             if entry_id not in found[kind]:
                 found[kind].append(entry_id)
         codes = status_codes(folded)
+        from_line = any(sign in folded for sign in self._vocabulary.from_line)
         joined = f" {' '.join(tokens)} "
         trouble = any(t in folded for t in self._vocabulary.trouble)
         elsewhere = " line " not in joined and any(f" {' '.join(p)} " in joined for p in self._vocabulary.elsewhere)
@@ -113,8 +115,12 @@ class Recognizer:
             reasons=tuple(found["reason"]),
             exact=tuple(found["exact"]),
             codes=tuple(codes),
+            bare=bool(codes) and all(w.isdigit() or w in self._bare_words for w in tokens),
             classes=tuple(dict.fromkeys(int(c) for c in _CLASS.findall(folded))),
-            calls_api=any(sign in folded for sign in self._vocabulary.calls_api),
+            # A log of LINE's own request (its webhook's User-Agent) shows what the bot answered LINE, even
+            # when the bot's API call failed on the way ("Request failed with status code 404").
+            calls_api=not from_line and any(sign in folded for sign in self._vocabulary.calls_api),
+            from_line=from_line,
             howto=any(h in folded for h in self._vocabulary.howto)
             and not trouble
             and not (codes or found["exact"] or found["detail"] or found["reason"]),

@@ -11,6 +11,8 @@ from bot.knowledge import Entry, KnowledgeBase
 from bot.linelimits import MAX_ALT_TEXT
 from bot.types import Match
 
+DEFLECTION = "outside"  # the audience of deflections (knowledge.AUDIENCES): "not covered here, go there"
+
 # -- postback data --------------------------------------------------------------------------
 
 
@@ -56,9 +58,14 @@ def _fill(kb: KnowledgeBase, text: str, lang: str, code: int | None) -> str:
 def entry_text(kb: KnowledgeBase, entry_id: str, lang: str, code: int | None = None) -> tuple[str, str, list[str]]:
     """(title, summary, steps) of an entry, with {code} and {phrase} filled in."""
     text = kb[entry_id].text[lang]
+    summary = text.summary
+    if code is None and entry_id == kb.ui.other_status:
+        # Its summary explains the code it was given; with none (its button) that read 'answered a non-2xx
+        # code (error) ... The standard meaning of this code is "error"'.
+        summary = kb.ui.text(lang, "other_summary")
     return (
         _fill(kb, text.title, lang, code),
-        _fill(kb, text.summary, lang, code),
+        _fill(kb, summary, lang, code),
         [_fill(kb, step, lang, code) for step in text.steps],
     )
 
@@ -129,8 +136,10 @@ def _bubble(kb: KnowledgeBase, entry: Entry, lang: str, code: int | None) -> dic
 
 
 def answer_messages(kb: KnowledgeBase, entry_id: str, lang: str, code: int | None = None) -> list[dict[str, Any]]:
-    """One entry's answer: a Flex bubble (a text message for entries without steps)."""
+    """One entry's answer: a Flex bubble (a text message for entries without steps; a deflection's text)."""
     entry = kb[entry_id]
+    if entry.audience == DEFLECTION:  # its links are the answer: the text below would drop them
+        return deflection_messages(kb, entry_id, lang)
     title, summary, steps = entry_text(kb, entry_id, lang, code)
     quick = _quick_reply(kb, list(entry.related), lang)
     if not steps:
@@ -155,7 +164,10 @@ def fallback_messages(kb: KnowledgeBase, suggestions: tuple[str, ...], lang: str
     text = f"{kb.ui.text(lang, 'fallback')}\n\n{kb.ui.text(lang, 'how_to_ask')}"
     picks = menus.suggestion_ids(kb, suggestions)
     if picks:
-        text += f"\n\n{kb.ui.text(lang, 'suggest')}"
+        # Numbered in the text too, as a question back is: LINE for PC shows no quick replies, and a number
+        # picks them (the order of menus.options).
+        lines = [f"{n}. {entry_text(kb, p, lang)[0]}" for n, p in enumerate(picks, 1)]
+        text += "\n\n" + "\n".join([kb.ui.text(lang, "suggest"), *lines])
     return [{"type": "text", "text": text, "quickReply": _quick_reply(kb, picks, lang)}]
 
 
@@ -194,6 +206,8 @@ def join_messages(kb: KnowledgeBase, lang: str = "ja") -> list[dict[str, Any]]:
 def answer_text(kb: KnowledgeBase, entry_id: str, lang: str, code: int | None = None) -> str:
     """One entry's answer for the terminal: title, summary, numbered steps, links, related topics."""
     entry = kb[entry_id]
+    if entry.audience == DEFLECTION:
+        return deflection_messages(kb, entry_id, lang)[0]["text"]
     title, summary, steps = entry_text(kb, entry_id, lang, code)
     out = [f"■ {title}", summary]
     if steps:
@@ -215,6 +229,6 @@ def render_text(kb: KnowledgeBase, match: Match) -> str:
     if match.kind == "answer" and match.entry_id:
         return answer_text(kb, match.entry_id, match.lang, match.code)
     text = render(kb, match)[0]["text"]
-    if match.kind == "clarify":
-        return text  # already numbered
+    if match.kind == "clarify" or not match.entry_id:
+        return text  # a question back or a fallback: already numbered
     return "\n".join([text, *_numbered(kb, menus.options(kb, match), match.lang)])

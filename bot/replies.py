@@ -92,6 +92,10 @@ class ReplyHandler:
         )
         reply = events.plan(event, ctx)
         if reply is None:
+            # Every event ends in one line: say which kind of event (and chat) got no reply, never who.
+            source = getattr(getattr(event, "source", None), "type", None)
+            mode = getattr(getattr(event, "mode", None), "value", None)
+            log.info(kv("no reply", type=event.type, mode=mode, source=source, webhookEventId=found))
             return
         if reply.probe and self._diagnoser:
             # The webhook has long been answered; the probe is bounded (~10 s) well inside the token's minute.

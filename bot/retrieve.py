@@ -31,6 +31,7 @@ class Index:
     def __init__(self, kb: KnowledgeBase, vocabulary: Vocabulary, analyse: Analyse, settings: Settings) -> None:
         self.ids = list(kb.entries)
         self.audience = [kb[i].audience for i in self.ids]
+        self._alone = frozenset(i for i in self.ids if kb[i].alone)
         self._settings = settings
         self._soft = vocabulary.soft
         tf: list[dict[str, float]] = []
@@ -111,14 +112,20 @@ class Index:
         question of several sentences, an entry also scores by the one sentence it fits best."""
         out = self._scores(question)
         s = self._settings
+        if self._alone and len(question.words) > s.alone_words:
+            for entry_id in self._alone.intersection(out):
+                del out[entry_id]
         if s.sentence_weight <= 0:
             return out
-        for tokens in question.sentences:
+        for i, tokens in enumerate(question.sentences):
             if len(set(tokens)) < s.sentence_min_words:
                 continue
+            weight = s.first_weight if i == 0 else s.sentence_weight
             part = replace(question, tokens=tokens, focus=(), sentences=())
             for entry_id, score in self._scores(part, fitting_only=True).items():
-                score *= s.sentence_weight
+                if entry_id in self._alone:
+                    continue
+                score *= weight
                 if score > out.get(entry_id, 0.0):
                     out[entry_id] = score
         return out
@@ -155,6 +162,8 @@ class Index:
                 continue
             for a in self._alias_postings.get(word, ()):
                 got[a] += idf
+        if fitting_only and not got:
+            return {}  # a sentence no phrase touches scores nothing (most sentences of a long paste)
         in_focus: dict[int, float] = got
         if focus is not content:
             in_focus = defaultdict(float)
@@ -167,7 +176,8 @@ class Index:
         fit: dict[int, float] = defaultdict(float)
         found_whole: dict[int, list[frozenset[str]]] = defaultdict(list)  # each entry's phrases found whole
         # Settings read once into locals: a common word is in hundreds of phrases.
-        aliases, partial, contained, contained_share = self._aliases, s.partial, s.contained, s.contained_share
+        aliases, partial, contained = self._aliases, s.partial, s.contained
+        contained_share, weight_min = s.contained_share, s.weight_min
         focus_needs = s.alias_share * f_weight
         for a, found in got.items():
             alias = aliases[a]
@@ -177,7 +187,7 @@ class Index:
             if found >= alias.weight - 1e-9 and alias.soft <= asked:  # complete
                 value = 1.0
                 found_whole[alias.entry].append(words)
-            elif not named and whole_text <= words and q_weight >= contained_share * alias.weight:
+            elif not named and whole_text <= words and q_weight >= max(contained_share * alias.weight, weight_min):
                 value = contained  # the whole question is a fragment of this phrase
             else:
                 value = partial * found / alias.weight
@@ -197,10 +207,14 @@ class Index:
         out: dict[str, float] = {}
         # Settings read once into locals: this loop may run over thousands of entries.
         ids, mix, rest, keep = self.ids, s.alias_weight, 1 - s.alias_weight, s.keep_min
+        # A question of words found in most entries ("webhook", 「APIとは」) is explained by many of them: its
+        # share counts only as far as its words weigh.
+        scale = min(1.0, q_weight / s.weight_min) if s.weight_min else 1.0
         for n, total in bm25.items():
             share = total / upper
             if share > 1.0:
                 share = 1.0
+            share *= scale
             score = 100.0 * (mix * fit.get(n, 0.0) + rest * share)
             if score >= keep:  # lower scores decide nothing: leave them out of the ranking
                 out[ids[n]] = score

@@ -23,6 +23,8 @@ def route(question: Query, vocabulary: Vocabulary) -> Query:
         hits["sender"] = hits.get("sender", 0.0) + CALLS_API_WEIGHT
     if signals.details or signals.reasons:
         hits["operator"] = hits.get("operator", 0.0) + EXACT_REASON_WEIGHT
+    if signals.from_line:  # a log line of LINE's own request: the asker runs the bot
+        hits["operator"] = hits.get("operator", 0.0) + CALLS_API_WEIGHT
     best = max(hits.values(), default=0.0)
     leaders = [aud for aud, n in hits.items() if n == best]
     audience = leaders[0] if best >= 1 and len(leaders) == 1 else None  # "my app" alone says nothing

@@ -16,8 +16,10 @@ class Signals:
     reasons: tuple[str, ...] = ()  # entry ids of reason codes
     exact: tuple[str, ...] = ()  # entry ids named by an exact string (API error messages, SDK exceptions)
     codes: tuple[int, ...] = ()  # HTTP status codes read from their context
+    bare: bool = False  # nothing but a status code or its reason phrase ("Forbidden", "403")
     classes: tuple[int, ...] = ()  # status classes written like "5xx"
     calls_api: bool = False  # signs the asker calls the Messaging API (api.line.me, x-line-request-id, ...)
+    from_line: bool = False  # signs of a request LINE sent (its webhook's User-Agent): the asker runs the bot
     howto: bool = False  # asks how to do something and names nothing going wrong
     trouble: bool = False  # names something going wrong
     elsewhere: bool = False  # names another chat platform (Slack, Discord...) and not LINE: not ours

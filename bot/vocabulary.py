@@ -19,7 +19,7 @@ FILE = "vocabulary.yaml"
 AUDIENCE_KEYS = ("operator", "app_user", "sender")
 _KEYS = {
     *("stopwords", "synonyms", "audience", "calls_api", "error_markers", "status_phrases", "exact", "soft"),
-    *("when_calling_api", "howto", "trouble", "elsewhere"),
+    *("when_calling_api", "howto", "trouble", "elsewhere", "webhook_words", "from_line"),
 }
 
 Phrase = tuple[str, ...]
@@ -43,6 +43,8 @@ class Vocabulary:
     trouble: tuple[str, ...] = ()  # folded substrings that say something goes wrong ("error", 「ない」)
     identifiers: frozenset[str] = frozenset()  # exact strings that are code names: found only whole
     elsewhere: tuple[Phrase, ...] = ()  # other chat platforms ("slack"): named without LINE, not ours
+    webhook_words: frozenset[str] = frozenset()  # words that say the question is about the webhook
+    from_line: tuple[str, ...] = ()  # folded substrings of a request LINE sent ("linebotwebhook/2.0")
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
@@ -106,6 +108,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
     soft = frozenset(w for t in texts("soft", data.get("soft")) for w in _phrase(t))
     markers = frozenset(w for t in texts("error_markers", data.get("error_markers")) for w in _phrase(t))
     calls = tuple(fold(t) for t in texts("calls_api", data.get("calls_api")))
+    from_line = tuple(fold(t) for t in texts("from_line", data.get("from_line")))
     howto = tuple(fold(t) for t in texts("howto", data.get("howto")))
     trouble = tuple(fold(t) for t in texts("trouble", data.get("trouble")))
 
@@ -158,6 +161,8 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         else:
             bad("elsewhere", f"{text!r} has no word the analyser keeps")
 
+    webhook_words = frozenset(w for t in texts("webhook_words", data.get("webhook_words")) for w in norm(t))
+
     phrases: list[tuple[Phrase, int]] = []
     names: dict[str, int] = {}
     raw_status = mapping("status_phrases", "must map a phrase to a status code")
@@ -206,6 +211,8 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         status_names=names,
         identifiers=frozenset(identifiers),
         elsewhere=tuple(elsewhere),
+        webhook_words=webhook_words,
+        from_line=from_line,
     )
 
 

@@ -35,6 +35,9 @@ def test_a_date_is_not_words() -> None:
 
 def test_every_english_negation_says_not() -> None:
     assert words("can't connect") == words("cannot connect") == words("can not connect")
+    assert words("cant connect") == words("can not connect")  # typed without the apostrophe
+    assert words("my bot doesnt work") == words("my bot does not work")
+    assert words("want") == ["want"]  # a word ending in "nt" is not a negation
     assert words("doesn't reply") == words("does not reply")
     assert words("won’t work") == words("will not work")  # a typographic apostrophe too
     assert words("isn't") == ["is", "not"]
@@ -141,3 +144,11 @@ def test_pasted_tokens_and_ids_are_not_words() -> None:
     assert words(f"TLSハンドシェイク失敗 token {jwt}") == words("TLSハンドシェイク失敗 token")
     assert words("user U0123456789abcdef0123456789abcdef not found") == words("user not found")
     assert "api" in words("https://api.line.me/v2/bot/message/push")  # a URL keeps its words
+
+
+def test_a_prefix_keeps_its_noun_as_one_word_too() -> None:
+    # Sudachi splits 「再配信」 into the prefix 再 and 配信: without the prefix, every 配信 (delivery) would be
+    # a redelivery, and 「未設定」 (not set) would be 設定 (set).
+    assert words("Webhookの再配信") == ["webhook", "再配信", "配信"]
+    assert "未設定" in words("トークンが未設定です")
+    assert "再配信" not in words("配信エラー")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -268,3 +269,21 @@ def test_outside_fields_cannot_forge_a_log_line(client: Any, line_api: HTTPServe
         assert "\n" not in line and "\x00" not in line and "\u2028" not in line, line[:200]
         assert len(line) < 1000 and "Z" * 100 not in line
     assert not any(r.getMessage().startswith("msg=forged") for r in caplog.records)
+
+
+def test_free_text_log_lines_are_logfmt_too() -> None:
+    """Lines logged as free text ("profile lookup failed: error=ValidationError", "ready: 74 entries, …")
+    came out after pid= as bare words, which a logfmt reader (Heroku's tools) splits into keys; they are now
+    one quoted msg value, like the kv() lines, which stay as they were."""
+    formatter = Formatter()
+
+    def line(msg: str, *args: Any) -> str:
+        return formatter.format(logging.LogRecord("bot.sender", logging.WARNING, __file__, 1, msg, args, None))
+
+    assert line("profile lookup failed: %s", "error=ValidationError").endswith(
+        f'pid={os.getpid()} msg="profile lookup failed: error=ValidationError"'
+    )
+    assert line("replied").endswith("msg=replied")
+    assert line('msg=replied status=200 note="answer x"').endswith('msg=replied status=200 note="answer x"')
+    forged = line("store error (%s)", "x\ntime=now msg=forged")
+    assert "\n" not in forged and forged.endswith(r'msg="store error (x\ntime=now msg=forged)"')

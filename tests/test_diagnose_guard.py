@@ -67,6 +67,24 @@ def test_every_non_global_address_is_refused_without_connecting(address, kb, dat
     assert address.split(":")[-1] in finding.refused or "resolves to" in finding.refused
 
 
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("10.0.0.1", "プライベートアドレス"),
+        ("169.254.169.254", "リンクローカルアドレス"),
+        ("::1", "ループバックアドレス"),
+    ],
+)
+def test_a_japanese_refusal_names_the_address_kind_in_japanese(address, kind, kb, data) -> None:
+    """「… 公開されたアドレスではありません（private address）。」: the guard's English kind sat in the
+    Japanese sentence; diagnose.yaml's address_* texts name it in Japanese (English stays English)."""
+    finding = diagnose.run("https://webhook.example.com/", kb, data, resolver=_resolver(address), network=NoNetwork())
+    assert finding.refused
+    assert f"（{kind}）" in diagnose_render.refused_text(finding, data, "ja")
+    english = diagnose_render.refused_text(finding, data, "en")
+    assert finding.facts.refused_fields["what"] in english and kind not in english
+
+
 def test_one_bad_address_among_good_ones_refuses(kb, data) -> None:
     finding = diagnose.run(
         "https://webhook.example.com/", kb, data, resolver=_resolver("8.8.8.8", "10.0.0.1"), network=NoNetwork()

@@ -104,7 +104,7 @@ def test_bad_certificate_reply_names_line_reason_and_entry(
 def test_refused_url_gets_a_clear_reply_and_no_connection(loopback: str, client: Any, line_api: HTTPServer) -> None:
     post(client, [text_event("https://169.254.169.254/latest/meta-data を診断して")])
     (message,) = _one_reply(line_api)["messages"]
-    assert message["type"] == "text" and "診断できません" in message["text"] and "link-local" in message["text"]
+    assert message["type"] == "text" and "診断できません" in message["text"] and "リンクローカル" in message["text"]
 
 
 def test_url_alone_in_a_one_to_one_chat_is_a_request(data: diagnose_data.DiagnoseData) -> None:

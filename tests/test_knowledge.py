@@ -133,6 +133,7 @@ def test_unreadable_file_does_not_cascade_into_unknown_ids(tmp_path: Path) -> No
         ("    title: Title", "    title: [Title, Other]", "field en.title: must be a text, got a list"),
         ("    title: Title", "    title: 42", "field en.title: must be a text, got a number"),
         ("  audience: operator", "  audience: operator\n  howto: yes please", "field howto: must be true or false"),
+        ("  audience: operator", "  audience: operator\n  alone: 1", "field alone: must be true or false"),
     ],
 )
 def test_wrong_types_and_empty_lists_are_named_as_such(tmp_path: Path, old: str, new: str, message: str) -> None:

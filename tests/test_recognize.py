@@ -65,6 +65,7 @@ def test_api_message_inside_sdk_exception(scan) -> None:
         ("deployed on heroku but it just response 404. how can I fix it", [404]),  # a sentence ends
         ("the server sends 502.html", []),
         ('File "app/api.py", line 325, in reply_async', []),  # a traceback's line number
+        ("heroku[router]: at=info method=POST status=200 bytes=207 protocol=https", [200]),  # a body size
     ],
 )
 def test_status_codes_read_in_context(text: str, codes: list[int]) -> None:
@@ -86,6 +87,23 @@ def test_status_phrase_and_class(scan) -> None:
 )
 def test_signs_of_calling_the_api(scan, text: str, calls: bool) -> None:
     assert scan(text).calls_api is calls
+
+
+def test_a_log_of_lines_own_request_is_the_webhooks(scan) -> None:
+    # The bot's API call failed while it handled LINE's POST, and the webhook answered 500: the log holds
+    # LINE's User-Agent, so the 500 is what the bot answered LINE.
+    text = "[POST] /webhook 500\nUser Agent: LineBotWebhook/2.0\nERROR Request failed with status code 404 api.line.me"
+    signals = scan(text)
+    assert signals.from_line and not signals.calls_api
+    assert scan("ERROR Request failed with status code 404 api.line.me").calls_api
+
+
+@pytest.mark.parametrize(
+    ("text", "bare"),
+    [("Internal Server Error", True), ("500", True), ("the 500 internal server error", True), ("webhook 500", False)],
+)
+def test_a_question_of_a_code_or_its_phrase_only_is_bare(scan, text: str, bare: bool) -> None:
+    assert scan(text).bare is bare
 
 
 def test_status_named_as_an_enum(scan) -> None:

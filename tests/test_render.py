@@ -55,10 +55,51 @@ def test_fallback_suggests_at_most_three_and_menu(kb: KnowledgeBase, matcher: Ma
     assert ids[-1] == "bot.help" and 1 <= len(ids) - 1 <= 3
 
 
+@pytest.mark.parametrize("question", ["明日の天気", "what time is it", "webhook asdf"])
+def test_fallback_numbers_its_suggestions_in_the_text(kb: KnowledgeBase, matcher: Matcher, question: str) -> None:
+    """ "Did you mean one of these?" ended the text with nothing after it: the topics were quick replies only,
+    which LINE for PC does not show, though a number picks them. Now numbered as a question back is, in the
+    order of the buttons (and once in the terminal)."""
+    match = matcher.match(question)
+    assert match.kind == "fallback" and not match.entry_id
+    (message,) = render.render(kb, match)
+    ids = [render.parse_postback(i["action"]["data"])[0] for i in message["quickReply"]["items"]][:-1]
+    titles = [render.entry_text(kb, i, match.lang)[0] for i in ids]
+    assert ids and message["text"].endswith("\n".join(f"{n}. {t}" for n, t in enumerate(titles, 1)))
+    assert render.render_text(kb, match) == message["text"]
+
+
 def test_other_status_names_code_and_phrase(kb: KnowledgeBase) -> None:
     (message,) = render.render(kb, Match("answer", "ja", entry_id="webhook.status.other", code=422))
     assert "422" in message["altText"] and "Unprocessable" in message["altText"]
     assert "{code}" not in json.dumps(message, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_other_status_without_a_code_asks_for_it(kb: KnowledgeBase, lang: str) -> None:
+    """Its button (under error_status_code) carries no code: the summary said 'answered a non-2xx code
+    (error) ... The standard meaning of this code is "error"'; it now asks for the code instead."""
+    (message,) = render.answer_messages(kb, kb.ui.other_status, lang)
+    summary = message["contents"]["body"]["contents"][0]["text"]
+    assert summary == kb.ui.text(lang, "other_summary") and "error_status_code 418" in summary
+    phrase = kb.ui.text(lang, "other_phrase")
+    assert f"（{phrase}）" not in message["altText"] and f"({phrase})" not in message["altText"]
+    assert "{code}" not in json.dumps(message, ensure_ascii=False) and "{phrase}" not in message["altText"]
+
+
+def test_a_deflection_shown_by_id_keeps_its_links(kb: KnowledgeBase) -> None:
+    """`show outside.payments` (and a postback naming a deflection) rendered its summary alone: the Help
+    Center link that is its whole answer was dropped (step-less entries became a bare text). Now it is the
+    same deflection a question gets."""
+    deflections = [i for i, entry in kb.entries.items() if entry.audience == "outside"]
+    assert deflections
+    for entry_id in deflections:
+        for lang in ("ja", "en"):
+            asked = render.render(kb, Match("fallback", lang, entry_id=entry_id))
+            assert render.answer_messages(kb, entry_id, lang) == asked
+            text = render.answer_text(kb, entry_id, lang)
+            assert text == asked[0]["text"]
+            assert all(link.url in text for link in kb[entry_id].links[lang]), entry_id
 
 
 @pytest.mark.parametrize("data", ["", "topic=", "a=b", "topic=x&lang=fr", "%%%", "topic=bot.help&code=99999"])

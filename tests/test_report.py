@@ -135,6 +135,26 @@ def test_forget_by_hash_and_by_user(seeded: dict[str, str]) -> None:
     log.close()
 
 
+def test_html_report_to_a_path_that_cannot_be_written_says_so(seeded: dict[str, str], tmp_path: Path) -> None:
+    """`report --html no/such/dir/report.html` ended in a FileNotFoundError traceback."""
+    target = tmp_path / "no" / "such" / "report.html"
+    result = run(seeded, "report", "--html", str(target))
+    assert result.returncode == 1 and not target.exists()
+    assert result.stderr == f"report: cannot write {target}: No such file or directory\n"
+
+
+def test_forget_given_a_raw_user_id_without_user_deletes_nothing_and_says_so(seeded: dict[str, str]) -> None:
+    """`forget Uxxxx…` (the id, not its hash) printed "forgot 0 row(s)" and exit 0: a privacy request
+    looked done while every row stayed. Now exit 2 and a hint to add --user."""
+    user = "U" + "0" * 32
+    result = run(seeded, "forget", user)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "not a chat hash: add --user" in result.stderr and user not in result.stderr
+    log = open_log(LogConfig(sqlite_path=seeded["QUESTION_LOG_DB"]), "cli-secret")
+    assert any(t.chat_hash == log.hash(user) for t in log.feedbacks())  # nothing was deleted
+    log.close()
+
+
 def test_report_on_an_unreachable_database_says_so() -> None:
     env = {**os.environ, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
     result = run(env, "report")

@@ -161,6 +161,30 @@ def test_standby_and_quiet_events_get_no_reply(client: Any, line_api: HTTPServer
     assert sent["replyToken"] == marker["replyToken"]
 
 
+def test_an_event_that_gets_no_reply_still_ends_in_one_log_line(
+    serial_client: Any, line_api: HTTPServer, caplog: Any
+) -> None:
+    """Standby, unfollow and a group message without a mention logged nothing at all: an operator asking
+    "why did the bot not answer in my group?" found no trace. Now one line each, without the user id."""
+    caplog.set_level(logging.INFO, logger="bot")
+    standby = text_event("unknown host", mode="standby")
+    unfollow = _event("unfollow")
+    unfollow.pop("replyToken")
+    unmentioned = _group_text("unknown host", mention_self=False)
+    marker = text_event("hi")
+    post(serial_client, [standby, unfollow, unmentioned, marker])
+    _one_reply(line_api)  # one reply thread: the quiet events were handled before the marker
+    assert wait_for(lambda: any("msg=replied" in r.getMessage() for r in caplog.records))
+    for event, fields in [
+        (standby, "type=message mode=standby source=user"),
+        (unfollow, "type=unfollow mode=active source=user"),
+        (unmentioned, "type=message mode=active source=group"),
+    ]:
+        lines = [r.getMessage() for r in caplog.records if event["webhookEventId"] in r.getMessage()]
+        assert lines == [f'msg="no reply" {fields} webhookEventId={event["webhookEventId"]}'], lines
+    assert not any(standby["source"]["userId"] in r.getMessage() for r in caplog.records)
+
+
 def test_verify_button_body_is_200(client: Any, line_api: HTTPServer) -> None:
     assert post(client, body='{"destination":"U1","events":[]}').status_code == 200
     assert line_api.log == []
