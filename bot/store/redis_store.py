@@ -19,6 +19,11 @@ from typing import Any, TypeVar
 
 import redis
 
+try:  # hiredis packs a command in C; redis-py's packer wraps that in ~10 us of Python per command
+    from hiredis import pack_command as _pack
+except ImportError:  # redis-py packs in Python then
+    _pack = None
+
 from bot.store import (
     DEAD_AFTER,
     KEEP_SECONDS,
@@ -44,8 +49,9 @@ return v
 """
 
 # Accept events in one round trip: each id not seen before (SET NX EX, as first_time does) is
-# journaled in our hash; returns 1 or 0 per id. KEYS: our journal hash, then each event's seen key;
-# ARGV: the seen keys' expiry, then each event's id and journal value.
+# journaled in our hash; returns 1 or 0 per id. One call carries the events of every webhook whose
+# journal write shares the round trip. KEYS: our journal hash, then each event's seen key; ARGV: the
+# seen keys' expiry, then each event's id and journal value.
 ACCEPT = """
 local claimed = {}
 for i = 2, #KEYS do
@@ -64,10 +70,10 @@ Command = tuple[Any, ...]
 
 
 class Connections:
-    """Commands sent on redis-py's own connections (its RESP packer and parser, TLS, auth from the
-    URL), lent out by a LIFO queue of at most `size`, cooperative under gevent like the socket.
-    With hiredis installed (requirements.txt) redis-py packs and parses in C: a round trip costs
-    ~40 us of CPU instead of ~65 (the webhook's journal write, under gevent).
+    """Commands sent on redis-py's own connections (its RESP parser, TLS, auth from the URL), lent
+    out by a LIFO queue of at most `size`, cooperative under gevent like the socket. With hiredis
+    installed (requirements.txt) redis-py parses in C and `hiredis.pack_command` packs: a round trip
+    costs ~40 us of CPU instead of ~65 (the webhook's journal write, under gevent).
 
     Not `redis.Redis`: per command it polls the socket for stray data (a syscall), times the call
     and records metrics, and wraps it in its retry machinery, ~80 us of CPU on a ~40 us command
@@ -92,7 +98,8 @@ class Connections:
         try:
             if conn is None:
                 conn = self._factory.make_connection()
-            conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            packed = [b"".join(map(_pack, commands))] if _pack is not None else conn.pack_commands(commands)
+            conn.send_packed_command(packed, check_health=False)
             return [conn.read_response() for _ in commands]
         except BaseException:
             if conn is not None:
@@ -105,10 +112,13 @@ class Connections:
 class _Write:
     """One caller's commands, waiting to be sent with the others that came meanwhile."""
 
-    __slots__ = ("commands", "error", "failed", "ready", "replies", "sends")
+    __slots__ = ("accepts", "commands", "error", "failed", "ready", "replies", "sends")
 
-    def __init__(self, commands: tuple[Command, ...], failed: Callable[[], None] | None) -> None:
+    def __init__(
+        self, commands: tuple[Command, ...], failed: Callable[[], None] | None, accepts: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self.commands = commands
+        self.accepts = accepts  # (event id, journal value) pairs: a round trip sends all of its writes' in one script
         # A caller that waits for its replies has an event; one that does not says what to do on failure.
         self.ready = threading.Event() if failed is None else None
         self.failed = failed
@@ -238,17 +248,15 @@ class RedisStore:
                 self._local_ids.update(fields)
 
         def shared() -> None:
-            keys = [self._journal, *(f"{PREFIX}seen:{eid}" for eid in fields)]
-            args = [KEEP_SECONDS, *itertools.chain.from_iterable(fields.items())]
-            # EVAL, not EVALSHA: it may share a round trip with other commands, and a restarted
-            # Redis has forgotten its scripts (it caches this one by its SHA-1 all the same).
-            (claimed,) = self._write(("EVAL", ACCEPT, len(keys), *keys, *args))
+            claimed = self._write(accepts=list(fields.items()))
             with self._lock:
                 self._claims.update(eid for eid, won in zip(fields, claimed, strict=True) if won)
 
         self._call(shared, local)
 
-    def _write(self, *commands: Command, failed: Callable[[], None] | None = None) -> list[Any]:
+    def _write(
+        self, *commands: Command, failed: Callable[[], None] | None = None, accepts: Sequence[tuple[str, str]] = ()
+    ) -> list[Any]:
         """Send `commands` with the writes of every other thread that came while a round trip was
         under way: one round trip for all of them (and at most one connection: under gevent a
         connection stays taken until its greenlet runs again, and 64 reply threads writing each on
@@ -257,7 +265,7 @@ class RedisStore:
 
         With `failed` the caller does not wait for a round trip under way (its commands go with
         the next one, at the latest the next heartbeat's) and `failed` runs if theirs fails."""
-        mine = _Write(commands, failed)
+        mine = _Write(commands, failed, accepts)
         with self._lock:
             self._writes.append(mine)
             if not self._writing:
@@ -275,9 +283,18 @@ class RedisStore:
                 batch, self._writes = self._writes, []
             error: BaseException | None = None
             try:
-                replies = iter(self._redis.run(*(c for w in batch for c in w.commands)))
+                commands = [c for w in batch for c in w.commands]
+                accepts = [a for w in batch for a in w.accepts]
+                if accepts:
+                    # EVAL, not EVALSHA: a restarted Redis has forgotten its scripts (it caches
+                    # this one by its SHA-1 all the same).
+                    keys = [self._journal, *(f"{PREFIX}seen:{eid}" for eid, _ in accepts)]
+                    args = itertools.chain.from_iterable(accepts)
+                    commands.insert(0, ("EVAL", ACCEPT, len(keys), *keys, KEEP_SECONDS, *args))
+                replies = iter(self._redis.run(*commands))
+                claimed = iter(next(replies) if accepts else ())
                 for write in batch:
-                    write.replies = [next(replies) for _ in write.commands]
+                    write.replies = [next(claimed) for _ in write.accepts] + [next(replies) for _ in write.commands]
             except BaseException as exc:  # noqa: BLE001 - every caller of the batch hears of it
                 error = exc
             with self._lock:
