@@ -43,9 +43,6 @@ class Matcher:
             (entry_id for _, entry_id in self.vocabulary.exact),
             self.vocabulary.webhook_words,
         )
-        # A whole phrase is compared as text: an "=text" alias (「使い方」 alone, not inside 「LINE VOOMの使い方」),
-        # or an alias of grammar words only ("what can you do", 「何ができる」), which may also carry soft
-        # words (「このボットは何ができる」).
         # Words that say nothing of the asker's language: the console's reason codes and detail strings (the
         # same in the Japanese console), the status phrases, and the vocabulary's neutral words.
         self._neutral = set(self.vocabulary.neutral) | {w for p, _ in self.vocabulary.status_phrases for w in p}
@@ -53,6 +50,9 @@ class Matcher:
             for console in (entry.code, entry.detail):
                 if console:
                     self._neutral.update(self.words(console))
+        # A whole phrase is compared as text: an "=text" alias (「使い方」 alone, not inside 「LINE VOOMの使い方」),
+        # or an alias of grammar words only ("what can you do", 「何ができる」), which may also carry soft
+        # words (「このボットは何ができる」).
         soft = self.vocabulary.soft
         self._phrases: dict[tuple[str, ...], str] = {}
         for entry in kb.entries.values():
