@@ -170,7 +170,7 @@ def fold(text: str) -> str:
 
 def compact(text: str) -> str:
     """Letters and digits only: "could_not_connect" = "Could not connect" = "couldnotconnect"."""
-    return "".join(ch for ch in fold(text) if ch.isalnum())
+    return "".join(filter(str.isalnum, fold(text)))  # filter with a C predicate: no Python call per character
 
 
 def japanese_script(text: str) -> bool:

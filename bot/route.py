@@ -15,7 +15,7 @@ def route(question: Query, vocabulary: Vocabulary) -> Query:
     """The question with `audience` set from its who-is-asking words and signals (None when unclear)."""
     joined = f" {' '.join(question.words)} "
     hits = {
-        audience: sum(weight for phrase, weight in phrases if f" {' '.join(phrase)} " in joined)
+        audience: sum(weight for phrase, weight in phrases if phrase in joined)
         for audience, phrases in vocabulary.audience.items()
     }
     signals = question.signals

@@ -32,7 +32,7 @@ class Vocabulary:
     stopwords: frozenset[str]
     soft: frozenset[str]  # words in nearly every question ("line"): they weigh little and are never missing
     synonyms: dict[str, dict[Phrase, Phrase]]  # first word -> {phrase: the concept's words}
-    audience: dict[str, tuple[tuple[Phrase, float], ...]]  # audience -> (phrase, weight)
+    audience: dict[str, tuple[tuple[str, float], ...]]  # audience -> (" phrase words ", weight), found in " words "
     calls_api: tuple[str, ...]  # folded substrings that say the asker calls the Messaging API
     error_markers: frozenset[str]  # words that mark a line holding an error
     status_phrases: tuple[tuple[Phrase, int], ...]  # "bad gateway" -> 502
@@ -138,7 +138,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
     def norm(text: str) -> Phrase:
         return tuple(rewrite(list(_phrase(text))))
 
-    audience: dict[str, tuple[tuple[Phrase, float], ...]] = {}
+    audience: dict[str, tuple[tuple[str, float], ...]] = {}
     raw_aud = data.get("audience") or {}
     if not isinstance(raw_aud, dict) or set(raw_aud) - set(AUDIENCE_KEYS):
         bad("audience", f"must map {', '.join(AUDIENCE_KEYS)} to lists of words")
@@ -149,7 +149,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
             weight = 0.5 if text.startswith("~") else 1.0  # "~app": anyone has an app, so it counts half
             phrase = norm(text.lstrip("~"))
             if phrase:
-                listed.append((phrase, weight))
+                listed.append((f" {' '.join(phrase)} ", weight))  # joined once: routing looks it up per question
             else:
                 bad(f"audience.{key}", f"{text!r} has no word the analyser keeps")
         audience[key] = tuple(listed)
