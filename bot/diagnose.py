@@ -101,17 +101,20 @@ class Diagnoser:
             "diagnose:process", per_process.count, per_process.seconds
         )
 
-    def reply(self, url: str, lang: str, chat: str) -> tuple[list[dict[str, Any]], str]:
-        """(messages, log note) for a request to check `url`; the note never holds the URL."""
+    def reply(self, url: str, lang: str, chat: str) -> tuple[list[dict[str, Any]], str, tuple[str, ...]]:
+        """(messages, log note, the topics offered under them) for a request to check `url`; the note never
+        holds the URL. The offered topics are the finding's related ones, which a typed number then picks."""
         text = self.data.text[lang]
         if not self.allowed(chat):
             seconds = int(self.data.per_chat.seconds)
-            return [{"type": "text", "text": text["rate_limited"].format(seconds=seconds)}], "diagnose: rate limited"
+            limited = [{"type": "text", "text": text["rate_limited"].format(seconds=seconds)}]
+            return limited, "diagnose: rate limited", ()
         try:
             finding = run(url, self.kb, self.data, None, self.options, self._resolver, self._network, self._limits)
         except Exception:
             log.exception("diagnose: probe failed")
-            return [{"type": "text", "text": text["checking_failed"]}], "diagnose: failed"
+            return [{"type": "text", "text": text["checking_failed"]}], "diagnose: failed", ()
         verdict = "refused" if finding.refused else "ok" if finding.ok else f"{finding.reason}/{finding.detail}"
         note = f"diagnose: {verdict} in {finding.facts.elapsed_ms:.0f} ms"
-        return diagnose_render.messages(finding, self.kb, self.data, lang), note
+        related = tuple(self.kb[finding.entry].related) if finding.entry in self.kb else ()
+        return diagnose_render.messages(finding, self.kb, self.data, lang), note, related

@@ -99,8 +99,8 @@ class ReplyHandler:
             return
         if reply.probe and self._diagnoser:
             # The webhook has long been answered; the probe is bounded (~10 s) well inside the token's minute.
-            messages, note = self._diagnoser.reply(reply.probe, reply.lang, chat or "-")
-            reply = dataclasses.replace(reply, messages=messages, note=note)
+            messages, note, related = self._diagnoser.reply(reply.probe, reply.lang, chat or "-")
+            reply = dataclasses.replace(reply, messages=messages, note=note, offered=related)
         reply = self._rich_menu(event, reply)
         if chat and reply.offered:
             self._store.offer(chat, reply.offered, reply.lang)

@@ -101,6 +101,20 @@ def test_bad_certificate_reply_names_line_reason_and_entry(
     assert not limits.check_messages(messages)
 
 
+def test_a_number_after_a_finding_picks_among_its_related_topics(
+    loopback: str, client: Any, line_api: HTTPServer, servers: list[Server], tmp_path: Any, kb: Any
+) -> None:
+    server = Server(answer(200), self_signed_context(tmp_path))
+    servers.append(server)
+    post(client, [text_event(f"check {server.url()}")])
+    assert wait_for(lambda: len(replies(line_api)) == 1)
+    first = kb["webhook.detail.tls_handshake_failure"].related[0]
+    post(client, [text_event("1")])
+    assert wait_for(lambda: len(replies(line_api)) == 2), "the number got no reply"
+    picked = replies(line_api)[1]["messages"][0]
+    assert kb[first].text["en"].title in picked["altText"]
+
+
 def test_refused_url_gets_a_clear_reply_and_no_connection(loopback: str, client: Any, line_api: HTTPServer) -> None:
     post(client, [text_event("https://169.254.169.254/latest/meta-data を診断して")])
     (message,) = _one_reply(line_api)["messages"]
@@ -150,7 +164,7 @@ def test_rate_limits_per_chat_without_probing(kb: Any, data: diagnose_data.Diagn
     diagnoser = Diagnoser(kb, data, Options(), MemoryRateLimiter(), resolver=lambda host, timeout: ["10.0.0.1"])
     notes = [diagnoser.reply("https://example.com/cb", "en", "U1")[1] for _ in range(data.per_chat.count)]
     assert all(note.startswith("diagnose: refused") for note in notes)  # probed (and refused: 10.0.0.1)
-    messages, note = diagnoser.reply("https://example.com/cb", "en", "U1")
+    messages, note, _ = diagnoser.reply("https://example.com/cb", "en", "U1")
     assert note == "diagnose: rate limited" and "wait" in messages[0]["text"]
     assert diagnoser.reply("https://example.com/cb", "en", "U2")[1].startswith("diagnose: refused")
 
