@@ -6,11 +6,9 @@ from collections.abc import Iterable
 from itertools import takewhile
 from operator import itemgetter
 
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import OUTSIDE, KnowledgeBase
 from bot.settings import Settings
 from bot.types import Match, Query
-
-OUTSIDE = "outside"  # audience of deflections: near-domain topics the bot sends elsewhere
 
 
 class Decider:

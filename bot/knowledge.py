@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 LANGS = ("ja", "en")
-AUDIENCES = ("operator", "app_user", "sender", "anyone", "outside")  # outside: a deflection
+OUTSIDE = "outside"  # the audience of deflections: near-domain topics the bot sends elsewhere
+AUDIENCES = ("operator", "app_user", "sender", "anyone", OUTSIDE)
 LINKS_FILE = "links.yaml"
 # Files in knowledge/ that are not lists of entries; each is read by its own module.
 DATA_FILES = frozenset({LINKS_FILE, "ui.yaml", "vocabulary.yaml", "richmenu.yaml", "diagnose.yaml"})

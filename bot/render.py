@@ -7,11 +7,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from bot import menus
-from bot.knowledge import Entry, KnowledgeBase
+from bot.knowledge import OUTSIDE, Entry, KnowledgeBase
 from bot.linelimits import MAX_ALT_TEXT
 from bot.types import Match
-
-DEFLECTION = "outside"  # the audience of deflections (knowledge.AUDIENCES): "not covered here, go there"
 
 # -- postback data --------------------------------------------------------------------------
 
@@ -138,7 +136,7 @@ def _bubble(kb: KnowledgeBase, entry: Entry, lang: str, code: int | None) -> dic
 def answer_messages(kb: KnowledgeBase, entry_id: str, lang: str, code: int | None = None) -> list[dict[str, Any]]:
     """One entry's answer: a Flex bubble (a text message for entries without steps; a deflection's text)."""
     entry = kb[entry_id]
-    if entry.audience == DEFLECTION:  # its links are the answer: the text below would drop them
+    if entry.audience == OUTSIDE:  # its links are the answer: the text below would drop them
         return deflection_messages(kb, entry_id, lang)
     title, summary, steps = entry_text(kb, entry_id, lang, code)
     quick = _quick_reply(kb, list(entry.related), lang)
@@ -206,7 +204,7 @@ def join_messages(kb: KnowledgeBase, lang: str = "ja") -> list[dict[str, Any]]:
 def answer_text(kb: KnowledgeBase, entry_id: str, lang: str, code: int | None = None) -> str:
     """One entry's answer for the terminal: title, summary, numbered steps, links, related topics."""
     entry = kb[entry_id]
-    if entry.audience == DEFLECTION:
+    if entry.audience == OUTSIDE:
         return deflection_messages(kb, entry_id, lang)[0]["text"]
     title, summary, steps = entry_text(kb, entry_id, lang, code)
     out = [f"■ {title}", summary]
