@@ -110,8 +110,8 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         elif data and (request := diagnose_request.recognise(line, data, addressed=True)):
             # As on LINE (a one-to-one chat): "check https://...", or the URL alone, is probed, not matched.
             finding = diagnose.run(request.url, kb, data, None, options)
-            lang, text = request.lang, diagnose_render.text(finding, kb, data, request.lang)
-            offered = list(kb[finding.entry].related) if finding.entry in kb else []
+            lang = request.lang if request.lang_sure or not spoken else spoken  # a URL alone: as on LINE
+            text, offered = diagnose_render.text(finding, kb, data, lang), list(diagnose.offered(finding, kb))
         else:
             match = matcher.match(line)
             if not match.lang_sure and spoken:  # console strings only: the conversation's language, as on LINE

@@ -76,6 +76,11 @@ def run(
     return diagnosis.diagnose(facts, kb, data.supported_ciphers, data.deprecated_ciphers, limits.response * 1000)
 
 
+def offered(finding: Finding, kb: KnowledgeBase) -> tuple[str, ...]:
+    """The topics a finding offers under it (its entry's related ones), which a typed number then picks."""
+    return tuple(kb[finding.entry].related) if finding.entry in kb else ()
+
+
 class Diagnoser:
     """The reply side's URL check: rate limits, then the probe, then the finding as LINE messages."""
 
@@ -116,5 +121,4 @@ class Diagnoser:
             return [{"type": "text", "text": text["checking_failed"]}], "diagnose: failed", ()
         verdict = "refused" if finding.refused else "ok" if finding.ok else f"{finding.reason}/{finding.detail}"
         note = f"diagnose: {verdict} in {finding.facts.elapsed_ms:.0f} ms"
-        related = tuple(self.kb[finding.entry].related) if finding.entry in self.kb else ()
-        return diagnose_render.messages(finding, self.kb, self.data, lang), note, related
+        return diagnose_render.messages(finding, self.kb, self.data, lang), note, offered(finding, self.kb)

@@ -184,6 +184,14 @@ def test_chat_checks_a_webhook_url_as_the_bot_does_on_line(monkeypatch: pytest.M
     assert first_related.removeprefix("  1. ") in titles[2]  # "1" picked the first related topic
 
 
+def test_chat_checks_a_url_alone_in_the_conversations_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DIAGNOSE_ALLOW_LOOPBACK", raising=False)
+    code, out = run(monkeypatch, "chat", stdin="my webhook returns 404\nhttps://localhost:8443/callback\n")
+    assert code == 0 and "This URL cannot be checked. localhost" in out  # English, as the question before
+    code, out = run(monkeypatch, "chat", stdin="https://localhost:8443/callback\n")
+    assert code == 0 and "This URL cannot be checked" not in out  # no conversation yet: Japanese
+
+
 def test_ctrl_c_ends_without_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Ctrl-C in a long `eval` (or a URL check, or a chat answer) printed a KeyboardInterrupt traceback;
     `python -m bot` now exits 130, as shells report SIGINT, with nothing but a line break."""
