@@ -85,6 +85,9 @@ class Recognizer:
         # A bare code may come with its reason phrase, grammar, and words that name no topic ("HTTP", "status").
         phrases = {w for phrase, _ in vocabulary.status_phrases for w in phrase}
         self._bare_words = phrases | vocabulary.stopwords | vocabulary.neutral
+        # Phrases joined once, as " a b ", to be found in a question's " words " (scan runs per question).
+        self._elsewhere = tuple(f" {' '.join(p)} " for p in vocabulary.elsewhere)
+        self._status_phrases = tuple((f" {' '.join(p)} ", code) for p, code in vocabulary.status_phrases)
 
     def scan(self, text: str, tokens: list[str]) -> Signals:
         """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
@@ -104,9 +107,9 @@ class Recognizer:
         from_line = any(sign in folded for sign in self._vocabulary.from_line)
         joined = f" {' '.join(tokens)} "
         trouble = any(t in folded for t in self._vocabulary.trouble)
-        elsewhere = " line " not in joined and any(f" {' '.join(p)} " in joined for p in self._vocabulary.elsewhere)
-        for phrase, code in self._vocabulary.status_phrases:
-            if f" {' '.join(phrase)} " in joined and code not in codes:
+        elsewhere = " line " not in joined and any(p in joined for p in self._elsewhere)
+        for phrase, code in self._status_phrases:
+            if phrase in joined and code not in codes:
                 codes.append(code)
         for name in _CAMEL_NAME.findall(text):
             code = self._vocabulary.status_names.get(name.casefold())
