@@ -5,24 +5,28 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from operator import itemgetter
+from typing import NamedTuple
 
 from bot.analyze import Typos
 from bot.knowledge import LANGS, KnowledgeBase
 from bot.settings import Settings
-from bot.types import Query
+from bot.types import Query, Signals
 from bot.vocabulary import Vocabulary
 
 Analyse = Callable[[str], list[str]]
 
 
-@dataclass(frozen=True)
-class _Alias:
+class _Alias(NamedTuple):
+    """A concept phrase, read by unpacking in the scoring loop (a tuple: no attribute lookups per phrase)."""
+
     entry: int
     words: frozenset[str]  # content words, soft ones excluded
     weight: float  # sum of their IDF
     whole: bool  # written "=text": fits only a question that is exactly this
-    soft: frozenset[str] = frozenset()  # soft words a one-word phrase needs: "self bot" is not "self"
+    soft: frozenset[str]  # soft words a one-word phrase needs: "self bot" is not "self"
+    complete_at: float  # weight less a rounding margin: found this much, every word was found
+    contained_min: float  # the least weight a question wholly inside this phrase must have to fit it
 
 
 class Index:
@@ -74,6 +78,11 @@ class Index:
         # explains it (「LINEのIDを変更したい」 is not a fragment of "request id").
         self._unknown_idf = settings.unknown_weight * math.log(1 + (total - 0.5) / 1.5)
         self._postings = dict(postings)
+        # Each word's weight in a question before the focus boost: its IDF, soft words ("LINE") lighter.
+        self._weight = {
+            w: self.idf.get(w, self._unknown_idf) * (settings.soft_weight if w in self._soft else 1.0)
+            for w in (*self.idf, *self._soft)
+        }
         # The most a word's factor adds to any one entry: bounds what entries holding only light words can score.
         self._ceiling = {word: max(factors.values()) for word, factors in self._postings.items()}
         self._aliases: list[_Alias] = []
@@ -85,7 +94,9 @@ class Index:
                 continue
             content = frozenset(ordered)
             soft = frozenset(w for w in words if w in self._soft) if len(content) == 1 else frozenset()
-            alias = _Alias(n, content, sum(self.idf.get(w, 0.0) for w in ordered), whole, soft)
+            weight = sum(self.idf.get(w, 0.0) for w in ordered)
+            contained_min = max(settings.contained_share * weight, settings.weight_min)
+            alias = _Alias(n, content, weight, whole, soft, weight - 1e-9, contained_min)
             for word in content:
                 alias_postings[word].append(len(self._aliases))
             self._aliases.append(alias)
@@ -97,21 +108,25 @@ class Index:
         """Whether any entry uses this word."""
         return word in self.idf
 
-    def _weights(self, question: Query) -> dict[str, float]:
-        """Each question word's weight: IDF, times focus_weight on the error line, soft words light."""
-        focus = set(question.focus)
-        weights: dict[str, float] = {}
-        for word in question.tokens:
-            idf = self.idf.get(word, self._unknown_idf)
-            w = idf * (self._settings.soft_weight if word in self._soft else 1.0)
-            weights[word] = w * (self._settings.focus_weight if word in focus else 1.0)
+    def _weights(self, tokens: tuple[str, ...], focus: tuple[str, ...]) -> dict[str, float]:
+        """Each word's weight, in the words' order: IDF, times focus_weight on the error line, soft words light."""
+        base, unknown = self._weight, self._unknown_idf
+        weights = dict.fromkeys(tokens, 0.0)  # the question's order, each word once
+        for word in weights:
+            weights[word] = base.get(word, unknown)
+        if focus:
+            boost = self._settings.focus_weight
+            for word in dict.fromkeys(focus):
+                if word in weights:
+                    weights[word] *= boost
         return weights
 
     def scores(self, question: Query) -> dict[str, float]:
         """Score (0-100) of every entry sharing a word with the question, before who-is-asking; in a
         question of several sentences, an entry also scores by the one sentence it fits best."""
-        out = self._scores(question)
         s = self._settings
+        signals = question.signals
+        out = self._scores(question.tokens, question.focus, signals)
         if self._alone and len(question.words) > s.alone_words:
             for entry_id in self._alone.intersection(out):
                 del out[entry_id]
@@ -121,8 +136,7 @@ class Index:
             if len(set(tokens)) < s.sentence_min_words:
                 continue
             weight = s.first_weight if i == 0 else s.sentence_weight
-            part = replace(question, tokens=tokens, focus=(), sentences=())
-            for entry_id, score in self._scores(part, fitting_only=True).items():
+            for entry_id, score in self._scores(tokens, (), signals, fitting_only=True).items():
                 if entry_id in self._alone:
                     continue
                 score *= weight
@@ -130,78 +144,81 @@ class Index:
                     out[entry_id] = score
         return out
 
-    def _scores(self, question: Query, fitting_only: bool = False) -> dict[str, float]:
-        """Scores of one question (or sentence); `fitting_only`: only entries a concept phrase fits, since
-        without one a sentence scores under 45 (x0.9 of half), below every threshold that decides."""
+    def _scores(
+        self, tokens: tuple[str, ...], focus_tokens: tuple[str, ...], sig: Signals, fitting_only: bool = False
+    ) -> dict[str, float]:
+        """Scores of one question (or sentence: its tokens, no focus); `fitting_only`: only entries a concept
+        phrase fits, since without one a sentence scores under 45 (x0.9 of half), below every threshold
+        that decides."""
         s = self._settings
-        weights = self._weights(question)
-        if not weights:
+        if not tokens:
             return {}
         # The content words in the question's order (a dict as an ordered set), so that every sum below adds
         # them in one order in every process: over a set, the last bit of a score changed with PYTHONHASHSEED
         # (between gunicorn's workers), and an exact tie between two entries could have gone either way.
-        content = dict.fromkeys(w for w in weights if w not in self._soft)
-        sig = question.signals
+        soft = self._soft
+        content = dict.fromkeys(w for w in tokens if w not in soft)
         if not content and (sig.codes or sig.classes or sig.exact or sig.reasons or sig.details):
             return {}  # 「LINEで500」: "LINE" names no topic, the recognised code decides
+        # Each alias's found weight, summed word by word over the postings (no set work per alias).
+        idf_of, alias_postings = self.idf, self._alias_postings
+        got: dict[int, float] = defaultdict(float)
+        for word in content:
+            idf = idf_of.get(word)
+            if idf is not None:
+                for a in alias_postings.get(word, ()):
+                    got[a] += idf
+        if fitting_only and not got:
+            return {}  # a sentence no phrase touches scores nothing (most sentences of a long paste)
+        weights = self._weights(tokens, focus_tokens)
         whole_text = frozenset(content)
         asked = weights.keys()
         # BM25 with field weights, as a share of what the question's words could score at most.
         upper = sum(weights.values()) * (s.k1 + 1)
         # Alias fit: the share (by IDF) of a concept phrase's words found in the question.
-        q_weight = sum(self.idf.get(w, self._unknown_idf) for w in content)
+        unknown = self._unknown_idf
+        q_weight = sum(idf_of.get(w, unknown) for w in content)
         # In a long question an alias must explain a fair share of it (of the error line, when there is
         # one): one incidental phrase ("help me" in a pasted traceback) must not decide the answer.
-        focus = dict.fromkeys(w for w in question.focus if w in content) or content
-        f_weight = sum(self.idf.get(w, self._unknown_idf) for w in focus)
-        # Each alias's found weight, summed word by word over the postings (no set work per alias).
-        got: dict[int, float] = defaultdict(float)
-        for word in content:
-            idf = self.idf.get(word)
-            if idf is None:
-                continue
-            for a in self._alias_postings.get(word, ()):
-                got[a] += idf
-        if fitting_only and not got:
-            return {}  # a sentence no phrase touches scores nothing (most sentences of a long paste)
+        focus = dict.fromkeys(w for w in focus_tokens if w in content) or content
+        f_weight = sum(idf_of.get(w, unknown) for w in focus)
         in_focus: dict[int, float] = got
         if focus is not content:
             in_focus = defaultdict(float)
             for word in focus:
-                for a in self._alias_postings.get(word, ()):
-                    in_focus[a] += self.idf[word]
+                for a in alias_postings.get(word, ()):
+                    in_focus[a] += idf_of[word]
         # A phrase that is exactly the question's words names it: another phrase merely holding them all
         # ("名前解決 タイムアウト" for 「名前解決できず」 beside "名前解決できない") is only a partial fit.
         named = whole_text in self._phrase_words
-        fit: dict[int, float] = defaultdict(float)
-        found_whole: dict[int, list[frozenset[str]]] = defaultdict(list)  # each entry's phrases found whole
+        fit: dict[int, float] = {}  # every entry a phrase touched, even at 0.0: BM25 scores them all
+        found_whole: dict[int, list[frozenset[str]]] = {}  # each entry's phrases found whole
         # Settings read once into locals: a common word is in hundreds of phrases.
         aliases, partial, contained = self._aliases, s.partial, s.contained
-        contained_share, weight_min = s.contained_share, s.weight_min
         focus_needs = s.alias_share * f_weight
+        same_focus = in_focus is got  # no error line: a phrase's words found there are those found at all
         for a, found in got.items():
-            alias = aliases[a]
-            words = alias.words
-            if alias.whole and words != whole_text:
+            entry, words, weight, whole, needs_soft, complete_at, contained_min = aliases[a]
+            if whole and words != whole_text:
                 continue
-            if found >= alias.weight - 1e-9 and alias.soft <= asked:  # complete
+            if found >= complete_at and (not needs_soft or needs_soft <= asked):  # complete
                 value = 1.0
-                found_whole[alias.entry].append(words)
-            elif not named and whole_text <= words and q_weight >= max(contained_share * alias.weight, weight_min):
+                found_whole.setdefault(entry, []).append(words)
+            elif not named and q_weight >= contained_min and whole_text <= words:
                 value = contained  # the whole question is a fragment of this phrase
             else:
-                value = partial * found / alias.weight
+                value = partial * found / weight
             if f_weight:
-                explained = in_focus.get(a, 0.0) / focus_needs
+                explained = (found if same_focus else in_focus.get(a, 0.0)) / focus_needs
                 if explained < 1.0:
                     value *= explained
-            if value > fit[alias.entry]:
-                fit[alias.entry] = value
+            best = fit.get(entry)
+            if best is None or value > best:
+                fit[entry] = value
         # The longer phrase wins: an entry whose whole phrase is part of another entry's whole phrase, both
         # found in the question (「検証」 inside 「検証は成功 返信がない」), fits less than that one.
-        others = {n: [o for m, phrases in found_whole.items() if m != n for o in phrases] for n in found_whole}
-        for n, phrases in found_whole.items():
-            if all(any(words < other for other in others[n]) for words in phrases):
+        if len(found_whole) > 1:
+            for n in self._subsumed(found_whole):
                 fit[n] *= s.subsumed
         bm25 = self._bm25(weights, upper, fit, fitting_only)
         out: dict[str, float] = {}
@@ -220,12 +237,29 @@ class Index:
                 out[ids[n]] = score
         return out
 
+    @staticmethod
+    def _subsumed(found_whole: dict[int, list[frozenset[str]]]) -> list[int]:
+        """The entries each of whose whole phrases lies inside a whole phrase of another entry."""
+        # Longest first: a phrase lies only inside longer ones, so a search stops at the first phrase as short.
+        phrases = sorted(((len(w), n, w) for n, ws in found_whole.items() for w in ws), key=itemgetter(0), reverse=True)
+
+        def inside_another(n: int, words: frozenset[str]) -> bool:
+            for size, m, other in phrases:
+                if size <= len(words):
+                    return False
+                if m != n and words < other:
+                    return True
+            return False
+
+        return [n for n, ws in found_whole.items() if all(inside_another(n, w) for w in ws)]
+
     def _bm25(
         self, weights: dict[str, float], upper: float, fit: dict[int, float], fitting_only: bool
     ) -> dict[int, float]:
         """BM25 sums of the entries that may score keep_min: every entry in `fit`, plus (unless
         `fitting_only`) every entry holding a word heavy enough to lift it there without an alias fit."""
         s = self._settings
+        postings = self._postings
         if fitting_only:
             candidates = {n for n, value in fit.items() if value > 0}
         else:
@@ -240,18 +274,24 @@ class Index:
                 floor = math.inf
             else:
                 floor = s.keep_min / (100.0 * (1 - s.alias_weight)) * upper * (1 - 1e-9)
-            bounds = sorted((weight * self._ceiling[w], w) for w, weight in weights.items() if w in self._ceiling)
+            ceiling = self._ceiling
+            bounds = sorted((weight * ceiling[w], w) for w, weight in weights.items() if w in ceiling)
             light = 0.0
             for bound, word in bounds:
                 if light + bound < floor:
                     light += bound
                 else:
-                    candidates.update(self._postings[word])
+                    candidates.update(postings[word])
         # Each sum is added word by word in the question's order, as exhaustive scoring adds it: the same floats.
         bm25 = dict.fromkeys(candidates, 0.0)
         for word, weight in weights.items():
-            factors = self._postings.get(word)
+            factors = postings.get(word)
             if factors:
-                for n in factors.keys() & candidates:
-                    bm25[n] += weight * factors[n]
+                if len(factors) <= len(bm25):  # walk the shorter side: a common word holds thousands of entries
+                    for n, factor in factors.items():
+                        if n in bm25:
+                            bm25[n] += weight * factor
+                else:
+                    for n in factors.keys() & candidates:
+                        bm25[n] += weight * factors[n]
         return bm25
