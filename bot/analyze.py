@@ -56,7 +56,10 @@ _STEMMER = snowballstemmer.stemmer("english")
 _WORDS = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+(?![bdhkms])[a-z](?![a-z0-9])|[0-9]+|[^\W\da-z_]+")
 # Tokens, ids and hashes pasted with an error (20+ letters and digits mixed, as in a JWT or a user id)
 # are not words: every piece would count as a word no entry knows and drown the question's real words.
-_BLOB = re.compile(r"(?=[a-z0-9._+=-]*[0-9])(?=[a-z0-9._+=-]*[a-z])[a-z0-9._+=-]{20,}")
+# A run of 20+ such characters is found first and then checked for both letters and digits: the same runs
+# as one pattern with two lookaheads, which scanned ahead from every character of the text.
+_RUN = re.compile(r"[a-z0-9._+=-]{20,}")
+_MIXED = re.compile(r"[0-9].*[a-z]|[a-z].*[0-9]")
 # English negations as their own word, as treebank tokenisers split them: "can't", "cannot" and "doesn't"
 # then say "not" as the phrase "not receiving" does (Snowball alone keeps "doesn" and turns "can't" into "can").
 _NEGATION = re.compile(r"\b(?:(can)(?:['’]t|not)|(wo)n['’]t)\b|n['’]t\b")
@@ -67,8 +70,17 @@ _BARE_NEGATED = {"ca": "can", "wo": "will"}
 # A URL's scheme says where, not what: "https://example.com/callback" is not a question about HTTPS.
 _SCHEME = re.compile(r"\bhttps?://(?=[a-z0-9])")
 # A date (「2025年12月2日(火)」, "2025-12-02") says when, not what: its counters would count as
-# words no entry knows.
-_DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日(?:[(（][月火水木金土日][)）])?|\d{4}年|\d{4}[-/]\d{1,2}[-/]\d{1,2}")
+# words no entry knows. Written as one digit then the rest (「2025年12月2日」, 「12月2日」, 「2025年」,
+# "2025-12-02"; the same matches as each form on its own): a pattern that starts with a digit class lets
+# the regex engine skip to the next digit instead of trying every form at every character.
+_WEEKDAY = r"(?:[(（][月火水木金土日][)）])?"
+_DATE = re.compile(
+    r"\d(?:"  # the first digit of every form
+    rf"\d{{3}}年\d{{1,2}}月\d{{1,2}}日{_WEEKDAY}"  # 2025年12月2日(火)
+    rf"|\d?月\d{{1,2}}日{_WEEKDAY}"  # 12月2日
+    r"|\d{3}年"  # 2025年
+    r"|\d{3}[-/]\d{1,2}[-/]\d{1,2})"  # 2025-12-02
+)
 # Sudachi parts of speech that carry content; particles, auxiliaries and symbols carry none.
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "感動詞"})
 # Runs and words up to this long are cached; longer ones are analysed each time. Every Japanese run of
@@ -234,11 +246,19 @@ def _negations(folded: str) -> str:
     return _NEGATION.sub(lambda m: f" {_NEGATED.get(m.group(1) or m.group(2) or '', 'not')}", folded)
 
 
+def _blob(m: re.Match[str]) -> str:
+    """A long run of letters, digits and token punctuation: a space when it mixes letters and digits."""
+    return " " if _MIXED.search(m.group()) else m.group()
+
+
 def words(text: str) -> list[str]:
     """Every word of a text in order, Japanese as dictionary forms, English as stems (no stop words
     removed yet: phrases such as "my server" need them)."""
     out: list[str] = []
-    for run in _WORDS.findall(_BLOB.sub(" ", _DATE.sub(" ", _SCHEME.sub(" ", _negations(fold(text)))))):
+    text = _negations(fold(text))
+    if "://" in text:  # a scheme is always followed by it
+        text = _SCHEME.sub(" ", text)
+    for run in _WORDS.findall(_RUN.sub(_blob, _DATE.sub(" ", text))):
         if run.isascii():
             out.append(stem(run))
         else:

@@ -97,14 +97,18 @@ class Matcher:
             or analyze.japanese_script(text)
             or any(w.isalpha() and w.isascii() and w not in neutral for w in words)
         )
+        # Each distinct content word's known form (a typo's fix) once: a long paste repeats its words, and
+        # the tokens, the error lines and the sentences all read them.
+        known = self._known
+        content = {w: known(w) for w in dict.fromkeys(words) if self._is_content(w, stop)}
         return Query(
             text=text,
             lang=lang or analyze.language(text),
             lang_sure=sure,
             words=tuple(words),
-            tokens=tuple(self._known(w) for w in words if self._is_content(w, stop)),
-            focus=tuple(self._known(w) for w in focus),
-            sentences=tuple(tuple(self._known(w) for w in seg if self._is_content(w, stop)) for seg in per_segment)
+            tokens=tuple(content[w] for w in words if w in content),
+            focus=tuple(content[w] if w in content else known(w) for w in focus),
+            sentences=tuple(tuple(content[w] for w in seg if w in content) for seg in per_segment)
             if len(per_segment) > 1
             else (),
             signals=self.recognizer.scan(text, words),

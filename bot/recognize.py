@@ -16,8 +16,10 @@ from bot.vocabulary import Vocabulary
 # A three-digit number standing alone: not inside a longer number, a version ("1.502"), a time or a
 # port ("10:15", "host:443"), a path, file or id ("/502/", "502.html", "u502"); a sentence may end after it.
 _NUMBER = re.compile(r"(?<![a-z0-9_.#/-])([1-5]\d\d)(?![a-z0-9_:/-]|[.,][a-z0-9])")
-# A status named as an enum or class name: .NET's "InternalServerError", Java's "BadGateway".
-_CAMEL_NAME = re.compile(r"(?<![A-Za-z])(?:[A-Z][a-z]+){2,}(?![A-Za-z])")
+# A status named as an enum or class name: .NET's "InternalServerError", Java's "BadGateway". The capital
+# comes first and the letter before it is checked after (`.` is the capital itself): a pattern that starts
+# with a character class lets the regex engine skip to the next capital.
+_CAMEL_NAME = re.compile(r"[A-Z](?<![A-Za-z].)[a-z]+(?:[A-Z][a-z]+)+(?![A-Za-z])")
 # Names as written in code: "httpx.ConnectTimeout:" holds the name "connecttimeout", "id_token" "idtoken".
 _NAME = re.compile(r"[a-z0-9_]+")
 # A status class written like "5xx".
@@ -35,11 +37,14 @@ _NOT_STATUS_AFTER = ("以外", "番ポート", "ポート", ", in ")  # ", in": 
 _UNITS = ("ms", "kb", "mb", "gb", "px", "円", "件", "回", "文字", "秒", "分", "時間", "個", "人", "通", "%", " sec")
 
 
+# Each standard code's reason phrase, folded once ("404" -> "not found").
+_PHRASES = {status.value: status.phrase.casefold() for status in HTTPStatus}
+
+
 def _phrase_after(code: int, after: str) -> bool:
     """The code is followed by its standard reason phrase: "302 Found", "404 Not Found"."""
-    try:
-        phrase = HTTPStatus(code).phrase.casefold()
-    except ValueError:
+    phrase = _PHRASES.get(code)
+    if phrase is None:
         return False
     return after.lstrip(" )").startswith(phrase) or after.lstrip().startswith(f"{phrase}")
 
@@ -53,7 +58,7 @@ def status_codes(folded: str) -> list[int]:
         after = folded[m.end() : m.end() + 30]
         if after.lstrip().startswith(_UNITS + _NOT_STATUS_AFTER) or before.endswith(_NOT_STATUS_BEFORE):
             continue
-        if folded[: m.start()].endswith(":") and not before.endswith(_STATUS_BEFORE):
+        if folded[m.start() - 1 : m.start()] == ":" and not before.endswith(_STATUS_BEFORE):
             continue  # a time ("10:15") or a port ("host:443"), unless "status:502"
         certainty = 1
         if _phrase_after(code, after):
@@ -93,12 +98,18 @@ class Recognizer:
         """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
         squeezed = compact(text)
         folded = fold(text)
-        names = {name.replace("_", "") for name in _NAME.findall(folded)}
+        names: set[str] | None = None  # the names in code, read only when an identifier is found
+        identifiers = self._vocabulary.identifiers
         found: dict[str, list[str]] = {"detail": [], "reason": [], "exact": []}
         for key, (kind, entry_id) in self._exact:
             at = squeezed.find(key)
-            if at < 0 or (key in self._vocabulary.identifiers and key not in names):
+            if at < 0:
                 continue
+            if key in identifiers:
+                if names is None:
+                    names = {name.replace("_", "") for name in _NAME.findall(folded)}
+                if key not in names:
+                    continue
             # Blank the match out so a shorter string inside it is not found again.
             squeezed = squeezed[:at] + "\0" + squeezed[at + len(key) :]
             if entry_id not in found[kind]:

@@ -50,15 +50,22 @@ class Vocabulary:
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
         out: list[str] = []
+        synonyms = self.synonyms
         i = 0
         while i < len(tokens):
-            for phrase, concept in self.synonyms.get(tokens[i], {}).items():
-                if tuple(tokens[i : i + len(phrase)]) == phrase:
-                    out.extend(concept)
-                    i += len(phrase)
-                    break
+            token = tokens[i]
+            starting = synonyms.get(token)
+            if starting is not None:  # most words start no phrase: one lookup each
+                for phrase, concept in starting.items():
+                    if tuple(tokens[i : i + len(phrase)]) == phrase:
+                        out.extend(concept)
+                        i += len(phrase)
+                        break
+                else:
+                    out.append(token)
+                    i += 1
             else:
-                out.append(tokens[i])
+                out.append(token)
                 i += 1
         return out
 
