@@ -198,7 +198,9 @@ def language(text: str) -> str:
     if _KANA.search(folded):
         return "ja"
     kanji = len(_KANJI.findall(folded))
-    latin = (w for w in _WORDS.findall(folded) if w.isascii() and w.isalpha() and len(w) > 1)
+    # Lazily (finditer): the first Latin words decide, a long paste is not split into all its words here.
+    found = (m.group() for m in _WORDS.finditer(folded))
+    latin = (w for w in found if w.isascii() and w.isalpha() and len(w) > 1)
     if not kanji or kanji >= CHINESE_KANJI:
         return "en" if next(latin, None) else "ja"
     # Only a few kanji and no kana: Japanese unless Latin words outnumber twice the kanji.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
+from itertools import repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -100,7 +101,8 @@ class Index:
             for word in content:
                 alias_postings[word].append(len(self._aliases))
             self._aliases.append(alias)
-        self._alias_postings = dict(alias_postings)
+        # Each word's IDF with the phrases holding it: one lookup per question word in the scoring loop.
+        self._alias_postings = {w: (self.idf[w], tuple(ids)) for w, ids in alias_postings.items()}
         self._phrase_words = frozenset(alias.words for alias in self._aliases)  # is a question exactly a phrase?
         self.typos = Typos(set(self.idf), settings.typo_cutoff)
 
@@ -161,12 +163,13 @@ class Index:
         if not content and (sig.codes or sig.classes or sig.exact or sig.reasons or sig.details):
             return {}  # 「LINEで500」: "LINE" names no topic, the recognised code decides
         # Each alias's found weight, summed word by word over the postings (no set work per alias).
-        idf_of, alias_postings = self.idf, self._alias_postings
+        alias_postings = self._alias_postings
         got: dict[int, float] = defaultdict(float)
         for word in content:
-            idf = idf_of.get(word)
-            if idf is not None:
-                for a in alias_postings.get(word, ()):
+            posting = alias_postings.get(word)
+            if posting is not None:
+                idf, phrases = posting
+                for a in phrases:
                     got[a] += idf
         if fitting_only and not got:
             return {}  # a sentence no phrase touches scores nothing (most sentences of a long paste)
@@ -176,18 +179,23 @@ class Index:
         # BM25 with field weights, as a share of what the question's words could score at most.
         upper = sum(weights.values()) * (s.k1 + 1)
         # Alias fit: the share (by IDF) of a concept phrase's words found in the question.
-        unknown = self._unknown_idf
-        q_weight = sum(idf_of.get(w, unknown) for w in content)
+        # Each word's IDF (a word no entry uses: the unknown one) summed in order; map(dict.get, ...) adds the
+        # same floats as a generator, without a Python step per word.
+        idf_of, unknown = self.idf.get, self._unknown_idf
+        q_weight = sum(map(idf_of, content, repeat(unknown)))
         # In a long question an alias must explain a fair share of it (of the error line, when there is
         # one): one incidental phrase ("help me" in a pasted traceback) must not decide the answer.
         focus = dict.fromkeys(w for w in focus_tokens if w in content) or content
-        f_weight = sum(idf_of.get(w, unknown) for w in focus)
+        f_weight = sum(map(idf_of, focus, repeat(unknown)))
         in_focus: dict[int, float] = got
         if focus is not content:
             in_focus = defaultdict(float)
             for word in focus:
-                for a in alias_postings.get(word, ()):
-                    in_focus[a] += idf_of[word]
+                posting = alias_postings.get(word)
+                if posting is not None:
+                    idf, phrases = posting
+                    for a in phrases:
+                        in_focus[a] += idf
         # A phrase that is exactly the question's words names it: another phrase merely holding them all
         # ("名前解決 タイムアウト" for 「名前解決できず」 beside "名前解決できない") is only a partial fit.
         named = whole_text in self._phrase_words
