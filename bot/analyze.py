@@ -264,7 +264,7 @@ def words(text: str) -> list[str]:
         if run.isascii():
             out.append(stem(run))
         else:
-            out.extend(w.casefold() for w in _japanese(run))
+            out.extend(map(str.casefold, _japanese(run)))
     return out
 
 

@@ -112,10 +112,8 @@ class Index:
 
     def _weights(self, tokens: tuple[str, ...], focus: tuple[str, ...]) -> dict[str, float]:
         """Each word's weight, in the words' order: IDF, times focus_weight on the error line, soft words light."""
-        base, unknown = self._weight, self._unknown_idf
-        weights = dict.fromkeys(tokens, 0.0)  # the question's order, each word once
-        for word in weights:
-            weights[word] = base.get(word, unknown)
+        # In the question's order, each word once (a repeated word sets the same weight again).
+        weights = dict(zip(tokens, map(self._weight.get, tokens, repeat(self._unknown_idf)), strict=True))
         if focus:
             boost = self._settings.focus_weight
             for word in dict.fromkeys(focus):
@@ -134,10 +132,13 @@ class Index:
                 del out[entry_id]
         if s.sentence_weight <= 0:
             return out
+        scored: dict[tuple[str, ...], float] = {}  # each sentence scored, with its weight
         for i, tokens in enumerate(question.sentences):
-            if len(set(tokens)) < s.sentence_min_words:
-                continue
             weight = s.first_weight if i == 0 else s.sentence_weight
+            # A sentence again (a log line pasted twice) scores as before: at a weight no higher, it changes nothing.
+            if weight <= scored.get(tokens, -1.0) or len(set(tokens)) < s.sentence_min_words:
+                continue
+            scored[tokens] = weight
             for entry_id, score in self._scores(tokens, (), signals, fitting_only=True).items():
                 if entry_id in self._alone:
                     continue
@@ -250,6 +251,8 @@ class Index:
         """The entries each of whose whole phrases lies inside a whole phrase of another entry."""
         # Longest first: a phrase lies only inside longer ones, so a search stops at the first phrase as short.
         phrases = sorted(((len(w), n, w) for n, ws in found_whole.items() for w in ws), key=itemgetter(0), reverse=True)
+        if phrases[0][0] == phrases[-1][0]:
+            return []  # all as long: none lies inside another
 
         def inside_another(n: int, words: frozenset[str]) -> bool:
             for size, m, other in phrases:

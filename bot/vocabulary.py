@@ -32,7 +32,9 @@ class Vocabulary:
     stopwords: frozenset[str]
     soft: frozenset[str]  # words in nearly every question ("line"): they weigh little and are never missing
     synonyms: dict[str, dict[Phrase, Phrase]]  # first word -> {phrase: the concept's words}
-    audience: dict[str, tuple[tuple[str, float], ...]]  # audience -> (" phrase words ", weight), found in " words "
+    # audience -> (" phrase words ", weight, its first word), found in " words " (routing looks the first word up
+    # before it searches the text for the phrase)
+    audience: dict[str, tuple[tuple[str, float, str], ...]]
     calls_api: tuple[str, ...]  # folded substrings that say the asker calls the Messaging API
     error_markers: frozenset[str]  # words that mark a line holding an error
     status_phrases: tuple[tuple[Phrase, int], ...]  # "bad gateway" -> 502
@@ -50,9 +52,9 @@ class Vocabulary:
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
         out: list[str] = []
-        synonyms = self.synonyms
+        synonyms, count = self.synonyms, len(tokens)
         i = 0
-        while i < len(tokens):
+        while i < count:
             token = tokens[i]
             starting = synonyms.get(token)
             if starting is not None:  # most words start no phrase: one lookup each
@@ -145,7 +147,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
     def norm(text: str) -> Phrase:
         return tuple(rewrite(list(_phrase(text))))
 
-    audience: dict[str, tuple[tuple[str, float], ...]] = {}
+    audience: dict[str, tuple[tuple[str, float, str], ...]] = {}
     raw_aud = data.get("audience") or {}
     if not isinstance(raw_aud, dict) or set(raw_aud) - set(AUDIENCE_KEYS):
         bad("audience", f"must map {', '.join(AUDIENCE_KEYS)} to lists of words")
@@ -156,7 +158,8 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
             weight = 0.5 if text.startswith("~") else 1.0  # "~app": anyone has an app, so it counts half
             phrase = norm(text.lstrip("~"))
             if phrase:
-                listed.append((f" {' '.join(phrase)} ", weight))  # joined once: routing looks it up per question
+                joined = f" {' '.join(phrase)} "  # joined once: routing looks it up per question
+                listed.append((joined, weight, joined[1:].split(" ", 1)[0]))
             else:
                 bad(f"audience.{key}", f"{text!r} has no word the analyser keeps")
         audience[key] = tuple(listed)
