@@ -88,6 +88,7 @@ class Index:
         self._ceiling = {word: max(factors.values()) for word, factors in self._postings.items()}
         self._aliases: list[_Alias] = []
         alias_postings: dict[str, list[int]] = defaultdict(list)
+        seen: set[_Alias] = set()
         for n, words, whole in alias_words:
             # In the phrase's own order: a set's order changes with PYTHONHASHSEED, and with it a sum's last bit.
             ordered = dict.fromkeys(w for w in words if w not in self._soft)
@@ -98,6 +99,9 @@ class Index:
             weight = sum(self.idf.get(w, 0.0) for w in ordered)
             contained_min = max(settings.contained_share * weight, settings.weight_min)
             alias = _Alias(n, content, weight, whole, soft, weight - 1e-9, contained_min)
+            if alias in seen:
+                continue  # the same phrase again (an alias in both languages, another inflection): it fits alike
+            seen.add(alias)
             for word in content:
                 alias_postings[word].append(len(self._aliases))
             self._aliases.append(alias)
