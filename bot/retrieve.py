@@ -26,8 +26,6 @@ class _Alias(NamedTuple):
     weight: float  # sum of their IDF
     whole: bool  # written "=text": fits only a question that is exactly this
     soft: frozenset[str]  # soft words a one-word phrase needs: "self bot" is not "self"
-    complete_at: float  # weight less a rounding margin: found this much, every word was found
-    contained_min: float  # the least weight a question wholly inside this phrase must have to fit it
 
 
 class Index:
@@ -96,9 +94,7 @@ class Index:
                 continue
             content = frozenset(ordered)
             soft = frozenset(w for w in words if w in self._soft) if len(content) == 1 else frozenset()
-            weight = sum(self.idf.get(w, 0.0) for w in ordered)
-            contained_min = max(settings.contained_share * weight, settings.weight_min)
-            alias = _Alias(n, content, weight, whole, soft, weight - 1e-9, contained_min)
+            alias = _Alias(n, content, sum(self.idf.get(w, 0.0) for w in ordered), whole, soft)
             if alias in seen:
                 continue  # the same phrase again (an alias in both languages, another inflection): it fits alike
             seen.add(alias)
@@ -208,16 +204,17 @@ class Index:
         found_whole: dict[int, list[frozenset[str]]] = {}  # each entry's phrases found whole
         # Settings read once into locals: a common word is in hundreds of phrases.
         aliases, partial, contained = self._aliases, s.partial, s.contained
+        contained_share, weight_min = s.contained_share, s.weight_min
         focus_needs = s.alias_share * f_weight
         same_focus = in_focus is got  # no error line: a phrase's words found there are those found at all
         for a, found in got.items():
-            entry, words, weight, whole, needs_soft, complete_at, contained_min = aliases[a]
+            entry, words, weight, whole, needs_soft = aliases[a]
             if whole and words != whole_text:
                 continue
-            if found >= complete_at and (not needs_soft or needs_soft <= asked):  # complete
+            if found >= weight - 1e-9 and (not needs_soft or needs_soft <= asked):  # complete
                 value = 1.0
                 found_whole.setdefault(entry, []).append(words)
-            elif not named and q_weight >= contained_min and whole_text <= words:
+            elif not named and whole_text <= words and q_weight >= max(contained_share * weight, weight_min):
                 value = contained  # the whole question is a fragment of this phrase
             else:
                 value = partial * found / weight
