@@ -276,9 +276,26 @@ class Typos:
         self._known = sorted(w for w in known if w.isascii() and w.isalpha() and len(w) >= 5)
         self._cutoff = cutoff
         self._fix = cached_when_short(8192)(self._nearest)
+        self._near: dict[int, list[str]] = {}  # word length -> the known words a word that long may be a typo of
+
+    def _candidates(self, length: int) -> list[str]:
+        """The known words (in order) whose length lets them reach the cutoff against a word this long.
+
+        fuzz.ratio is 100 x (1 - indel distance / both lengths), and the distance is at least the difference
+        of the lengths: a word much longer or shorter cannot score the cutoff, and extractOne, given only the
+        others in the same order, returns the same word (a third of the list: a third of the time)."""
+        near = self._near.get(length)
+        if near is None:
+            slack = 1 - self._cutoff / 100
+            # The margin keeps a word whose bound falls on the cutoff itself: extractOne decides it.
+            near = [w for w in self._known if abs(len(w) - length) <= slack * (len(w) + length) + 1e-9]
+            if len(self._near) < 256:  # lengths are few; a flood of odd lengths is computed, not kept
+                self._near[length] = near
+        return near
 
     def _nearest(self, word: str) -> str:
-        best = process.extractOne(word, self._known, scorer=fuzz.ratio, processor=None, score_cutoff=self._cutoff)
+        known = self._candidates(len(word))
+        best = process.extractOne(word, known, scorer=fuzz.ratio, processor=None, score_cutoff=self._cutoff)
         return best[0] if best else word
 
     def __call__(self, word: str) -> str:
