@@ -26,6 +26,7 @@ TEXTS: dict[str, tuple[str, ...]] = {
     "ok": ("status",),
     "unsigned": ("status",),
     "facts": (),
+    "elapsed": ("ms",),
     "refused": ("why",),
     **{
         f"refused_{rule}": _REFUSED_FIELDS

@@ -146,7 +146,7 @@ def text(finding: Finding, kb: KnowledgeBase, data: DiagnoseData, lang: str) -> 
     out += [f"⚠ {note_text(w, data, lang)}" for w in finding.warnings]
     out.append(f"\n{data.text[lang]['facts']}:")
     out += [f"  {'✓' if ok else '✗'} {label}: {info}" for ok, label, info in _fact_lines(finding, data, lang)]
-    out.append(f"  ({finding.facts.elapsed_ms:.0f} ms)")
+    out.append("  " + data.text[lang]["elapsed"].format(ms=f"{finding.facts.elapsed_ms:.0f}"))
     if finding.entry and finding.entry in kb:
         entry = Match("answer", lang, entry_id=finding.entry, score=100.0, code=_code(finding))
         out.append("\n" + render.render_text(kb, entry))
