@@ -174,8 +174,23 @@ class Decider:
         return self._status.get(str(code), []) + self._status.get(f"{code // 100}xx", [])
 
     def _from_status(self, q: Query, ranked: list[tuple[str, float]]) -> Match | None:
+        """The outcome the question's status codes give, in the order read: a later code decides when an
+        earlier one has no entry ("HTTP/1.1 411 Length Required" above a proxy's "400 Bad Request" page).
+        "Another status code" answers only when no code read has an entry."""
         sig = q.signals
-        code = sig.codes[0] if sig.codes else sig.classes[0] * 100
+        codes = sig.codes or tuple(c * 100 for c in sig.classes)
+        other: Match | None = None
+        for code in codes:
+            match = self._from_code(q, ranked, code)
+            if match is None:
+                continue
+            if match.entry_id != self.kb.ui.other_status:
+                return match
+            other = other or match
+        return other
+
+    def _from_code(self, q: Query, ranked: list[tuple[str, float]], code: int) -> Match | None:
+        sig = q.signals
         owners = self._candidates(code)
         # Entries about this code; one that names it after its own (a retry key's 400) answers only when
         # the question's words pick it, and is never offered in a question back.
