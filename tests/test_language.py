@@ -7,6 +7,7 @@ and names are taken out (tests/langcheck.py); "Japanese" is kana or kanji outsid
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from langcheck import console_strings, english_words, japanese, texts
 from pytest_httpserver import HTTPServer
 from test_cli import run
 
-from bot import diagnose, diagnose_data, diagnose_render, urlguard
+from bot import diagnose, diagnose_data, diagnose_render, limits, urlguard
 from bot.diagnosis import Cert, Facts
 from bot.diagnosis import diagnose as verdict
 from bot.knowledge import DEFAULT_DIR, KnowledgeBase, KnowledgeError
@@ -334,3 +335,12 @@ def test_make_chat_diagnoses_in_japanese(monkeypatch: pytest.MonkeyPatch, kb: Kn
     reply = out.split("\n", 2)[2]  # after the two greeting lines
     assert code == 0 and "自己署名" in reply
     assert english_words(reply, {*console_strings(kb), "localhost"}) == []
+
+
+def test_an_introduction_too_long_for_line_is_a_validation_error(kb: KnowledgeBase) -> None:
+    """The introduction joins every language's `join`: each may fit LINE's 5,000 while both together do not."""
+    strings = {lang: {**texts_, "join": "あ" * 2600} for lang, texts_ in kb.ui.strings.items()}
+    longer = dataclasses.replace(kb, ui=dataclasses.replace(kb.ui, strings=strings))
+    problems = [str(p) for p in limits.check_all(longer)]
+    assert problems == ["ui.yaml: entry strings: field join: rendered reply: text is over 5000 UTF-16 units"]
+    assert limits.check_all(kb) == []
