@@ -317,6 +317,29 @@ def test_replies_that_see_no_language_keep_an_english_conversations(
     assert japanese("\n".join(texts(_reply(line_api, 2)))) == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"message":"Invalid reply token"}',
+        '{"message": "The API rate limit has been exceeded. Try again later."}',
+        'LineBotApiError: status_code=400, request_id=3c1a, error_response={"message":"Invalid reply token"}',
+        "Invalid reply token",
+    ],
+)
+def test_an_api_error_body_pasted_in_a_japanese_conversation_is_answered_in_japanese(
+    body: str, loopback_client: Any, line_api: HTTPServer, kb: KnowledgeBase
+) -> None:
+    """The Japanese help asks for the error body as it is, and the API writes it in English for everyone:
+    before, the answer (and the conversation from then on) turned English."""
+    post(loopback_client, [text_event("Messaging APIでエラーが返ります")])
+    _reply(line_api, 1)
+    post(loopback_client, [text_event(body)])
+    answer = "\n".join(texts(_reply(line_api, 2)))
+    assert japanese(answer) and english_words(answer, console_strings(kb)) == []
+    post(loopback_client, [text_event("I get that error when my bot calls reply")])  # a sentence shows its language
+    assert japanese("\n".join(texts(_reply(line_api, 3)))) == []
+
+
 def test_make_chat_greets_in_japanese_then_english(monkeypatch: pytest.MonkeyPatch) -> None:
     """Before: an English-only first line, though the chat answers Japanese until someone speaks."""
     code, out = run(monkeypatch, "chat", stdin="exit\n")
