@@ -40,17 +40,15 @@ TEXTS: dict[str, tuple[str, ...]] = {
     **{ADDRESS_KIND + kind: ("of", "inner") for kind in ADDRESS_KINDS},
     **NOTES,
 }
-TEXT_KEYS = tuple(TEXTS)
+
+
 # The explanations of LINE's details ({explanation}), needed only by a language whose line_would_say uses it.
-DETAIL_TEXTS: dict[str, tuple[str, ...]] = {
-    **{DETAIL + re.sub(r"[^a-z]+", "_", d.lower()).strip("_"): () for d in DETAILS},
-    DETAIL + "status": ("status",),
-}
-
-
-def detail_key(detail: str, status: int | None) -> str:
+def detail_key(detail: str, status: int | None = None) -> str:
     """The text explaining one of LINE's details (a status code's is one text for every code)."""
-    return DETAIL + "status" if status is not None else DETAIL + re.sub(r"[^a-z]+", "_", detail.lower()).strip("_")
+    return DETAIL + ("status" if status is not None else re.sub(r"[^a-z]+", "_", detail.lower()).strip("_"))
+
+
+DETAIL_TEXTS: dict[str, tuple[str, ...]] = {**{detail_key(d): () for d in DETAILS}, detail_key("", 0): ("status",)}
 
 
 def _placeholders(text: str) -> set[str] | None:
