@@ -55,8 +55,9 @@ class Matcher:
                     self._neutral.update(self.words(console))
         # The Messaging API's and the SDKs' own messages are English in every console too, and the Japanese
         # help asks for them as they are: taken out of a paste, with its JSON keys and names in code, to see
-        # whether anything of a language is left. Any spacing or punctuation between their words.
-        pasted = sorted(self.vocabulary.exact_texts, key=len, reverse=True)
+        # whether anything of a language is left. Any spacing or punctuation between their words; the LINE app's
+        # Japanese messages show their language themselves.
+        pasted = sorted((t for t in self.vocabulary.exact_texts if t.isascii()), key=len, reverse=True)
         alternatives = [r"[^A-Za-z0-9]*".join(map(re.escape, re.findall(r"[A-Za-z0-9]+", t))) for t in pasted]
         self._pasted = re.compile("|".join(a for a in alternatives if a) or r"(?!)", re.IGNORECASE)
         # A whole phrase is compared as text: an "=text" alias (「使い方」 alone, not inside 「LINE VOOMの使い方」),
