@@ -67,8 +67,10 @@ _NEGATED = {"can": "can not", "wo": "will not"}
 # ... also typed without the apostrophe ("cant connect", "doesnt work"), as people do in a hurry.
 _BARE_NEGATION = re.compile(r"\b(do|does|did|is|was|are|were|could|would|should|have|has|had|ca|wo)nt\b")
 _BARE_NEGATED = {"ca": "can", "wo": "will"}
-# A URL's scheme says where, not what: "https://example.com/callback" is not a question about HTTPS.
-_SCHEME = re.compile(r"\bhttps?://(?=[a-z0-9])")
+# A URL's scheme says where, not what: "https://example.com/callback" is not a question about HTTPS. A plain
+# "http://" one says the URL has no TLS, which a webhook needs: it is the word PLAIN_HTTP.
+_SCHEME = re.compile(r"\bhttp(s?)://(?=[a-z0-9]|\s|$)")
+PLAIN_HTTP = "plainhttp"
 # A date (「2025年12月2日(火)」, "2025-12-02") says when, not what: its counters would count as
 # words no entry knows. Written as one digit then the rest (「2025年12月2日」, 「12月2日」, 「2025年」,
 # "2025-12-02"; the same matches as each form on its own): a pattern that starts with a digit class lets
@@ -253,13 +255,17 @@ def _blob(m: re.Match[str]) -> str:
     return " " if _MIXED.search(m.group()) else m.group()
 
 
+def _scheme(m: re.Match[str]) -> str:
+    return " " if m.group(1) else f" {PLAIN_HTTP} "
+
+
 def words(text: str) -> list[str]:
     """Every word of a text in order, Japanese as dictionary forms, English as stems (no stop words
     removed yet: phrases such as "my server" need them)."""
     out: list[str] = []
     text = _negations(fold(text))
     if "://" in text:  # a scheme is always followed by it
-        text = _SCHEME.sub(" ", text)
+        text = _SCHEME.sub(_scheme, text)
     for run in _WORDS.findall(_RUN.sub(_blob, _DATE.sub(" ", text))):
         if run.isascii():
             out.append(stem(run))

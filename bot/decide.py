@@ -87,9 +87,15 @@ class Decider:
             if self.kb[entry_id].audience == OUTSIDE:
                 return self._answer(q, entry_id, score)
         if sig.details:  # a console detail beats its reason; two details: ask which
-            return (
-                self._answer(q, sig.details[0]) if len(sig.details) == 1 else self._clarify(q, list(sig.details), 100)
-            )
+            if len(sig.details) == 1:
+                return self._answer(q, sig.details[0])
+            # Several details of the one reason the question also names ("all could_not_connect, but different
+            # details"): the reason's entry explains each of them.
+            reasons = {self.kb[d].reason for d in sig.details}
+            named = [r for r in sig.reasons if self.kb[r].code in reasons]
+            if len(reasons) == 1 and named:
+                return self._answer(q, named[0])
+            return self._clarify(q, list(sig.details), 100)
         if sig.exact:  # the API's own words, an SDK exception name
             return self._answer(q, sig.exact[0])
         if sig.codes or sig.classes:
@@ -174,8 +180,23 @@ class Decider:
         return self._status.get(str(code), []) + self._status.get(f"{code // 100}xx", [])
 
     def _from_status(self, q: Query, ranked: list[tuple[str, float]]) -> Match | None:
+        """The outcome the question's status codes give, in the order read: a later code decides when an
+        earlier one has no entry ("HTTP/1.1 411 Length Required" above a proxy's "400 Bad Request" page).
+        "Another status code" answers only when no code read has an entry."""
         sig = q.signals
-        code = sig.codes[0] if sig.codes else sig.classes[0] * 100
+        codes = sig.codes or tuple(c * 100 for c in sig.classes)
+        other: Match | None = None
+        for code in codes:
+            match = self._from_code(q, ranked, code)
+            if match is None:
+                continue
+            if match.entry_id != self.kb.ui.other_status:
+                return match
+            other = other or match
+        return other
+
+    def _from_code(self, q: Query, ranked: list[tuple[str, float]], code: int) -> Match | None:
+        sig = q.signals
         owners = self._candidates(code)
         # Entries about this code; one that names it after its own (a retry key's 400) answers only when
         # the question's words pick it, and is never offered in a question back.

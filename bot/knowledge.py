@@ -28,7 +28,8 @@ LINK_LABEL_MAX = 40  # Flex button label limit
 UI_FILE = "ui.yaml"
 # The fixed reply strings the code uses; ui.yaml must give each one in every language.
 UI_STRINGS = (
-    "steps", "links", "related", "clarify", "fallback", "how_to_ask", "suggest", "outside", "hint", "join",
+    "steps", "links", "related", "clarify", "fallback", "how_to_ask", "suggest", "outside", "hint", "join", "also",
+    "chat_intro",
     "other_code", "other_phrase", "other_summary", "unassigned_phrase",
     "feedback_helpful", "feedback_not_helpful", "feedback_thanks", "feedback_sorry",
 )  # fmt: skip

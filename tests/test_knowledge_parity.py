@@ -35,6 +35,9 @@ UI_LABELS = {
     "Unable to process your request due to a temporary error. Please try again.": (
         "一時的なエラーによりリクエストが完了しませんでした。もう一度お試しください。"
     ),
+    # LINE's in-app browser, as the LINE Developers FAQ lists its messages in each language
+    "Unable to open page. Server not found.": "ページを開けませんサーバーが見つかりません",
+    "This site is potentially unsafe. Please close this screen.": "このサイトは安全ではないため閉じてください。",
 }
 _MONTHS = list(calendar.month_name)[1:]  # "January" ... "December" (the C locale)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -444,3 +444,25 @@ def test_pruned_scoring_equals_exhaustive_scoring(
     text = " ".join(pieces)
     expected = {e: s for e, s in exhaustive.scores(text).items() if s >= SETTINGS.keep_min}
     assert pruned.scores(text) == expected
+
+
+def test_a_later_code_decides_when_the_first_has_no_entry(mini: Matcher) -> None:
+    # A proxy's page under an unexplained 411 names a code that has an entry: that one answers.
+    paste = "push to api.line.me\nHTTP/1.1 411 Length Required\n<TITLE>401 Unauthorized</TITLE>"
+    match = mini.match(paste)
+    assert (match.kind, match.entry_id, match.code) == ("answer", "messaging_api.unauthorized", 401)
+    # A code with an entry still decides first, and "another status code" waits for the codes after it.
+    assert mini.match("webhook returns 401 then 418").entry_id == "webhook.status.401"
+    assert mini.match("webhook returns 418 then 401").entry_id == "webhook.status.401"
+
+
+def test_several_details_of_the_reason_named_answer_the_reason(mini: Matcher) -> None:
+    rows = (
+        "All could_not_connect, with different details:\n"
+        "could_not_connect Connection failed\ncould_not_connect Connection timeout"
+    )
+    assert mini.match(rows).entry_id == "webhook.reason.could_not_connect"
+    # The reason not named, or details of different reasons: ask which detail.
+    back = mini.match("Connection failed and Connection timeout")
+    assert back.kind == "clarify"
+    assert set(back.choices) == {"webhook.detail.connection_failed", "webhook.detail.connection_timeout"}
