@@ -26,6 +26,10 @@ _SENTENCE = re.compile(r"[\n。！？]+|(?<=[.!?])\s+")
 # What a pasted error body holds besides words of a language: JSON pairs and keys (an API's own message
 # is its value: {"message":"…"}) and names in code (LineBotApiError, status_code=400, request_id).
 _CODE = re.compile(r'"\w+"\s*:\s*"(?:[^"\\]|\\.)*"|"\w+"\s*:|\b\w*(?:[a-z][A-Z]|_|=)\S*')
+# The characters besides ASCII letters that re.IGNORECASE takes for an ASCII letter (tests/test_matcher.py
+# checks every code point): with them spelled in ASCII and the text lower-cased, an exact string's words are
+# all in any text its pattern matches.
+ASCII_LOOKALIKES = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
 class Matcher:
@@ -58,8 +62,12 @@ class Matcher:
         # whether anything of a language is left. Any spacing or punctuation between their words; the LINE app's
         # Japanese messages show their language themselves.
         pasted = sorted((t for t in self.vocabulary.exact_texts if t.isascii()), key=len, reverse=True)
-        alternatives = [r"[^A-Za-z0-9]*".join(map(re.escape, re.findall(r"[A-Za-z0-9]+", t))) for t in pasted]
-        self._pasted = re.compile("|".join(a for a in alternatives if a) or r"(?!)", re.IGNORECASE)
+        self._pasted_words = [words for t in pasted if (words := tuple(re.findall(r"[A-Za-z0-9]+", t)))]
+        # Each string's words in lower case, the longest first: it is the likeliest to be missing from a text.
+        self._pasted_keys = [sorted({w.lower() for w in words}, key=len, reverse=True) for words in self._pasted_words]
+        # One pattern of those a text can hold (its words all there), longest string first as in the pattern of
+        # them all: the same matches, without trying every string at every character of a long paste.
+        self._pasted: dict[tuple[int, ...], re.Pattern[str]] = {}
         # A whole phrase is compared as text: an "=text" alias (「使い方」 alone, not inside 「LINE VOOMの使い方」),
         # or an alias of grammar words only ("what can you do", 「何ができる」), which may also carry soft
         # words (「このボットは何ができる」).
@@ -107,7 +115,7 @@ class Matcher:
         if not sure:
             sure = any(w.isalpha() and w.isascii() and w not in neutral for w in words)
             if sure and signals.exact:  # an API message or an SDK's exception: does anything else show a language?
-                rest = _CODE.sub(" ", self._pasted.sub(" ", text))
+                rest = _CODE.sub(" ", self._without_pasted(text))
                 sure = any(w.isalpha() and w.isascii() and w not in neutral for w in self.words(rest))
         # Each distinct content word's known form (a typo's fix) once: a long paste repeats its words, and
         # the tokens, the error lines and the sentences all read them.
@@ -125,6 +133,20 @@ class Matcher:
             else (),
             signals=signals,
         )
+
+    def _without_pasted(self, text: str) -> str:
+        """The text with the API's and the SDKs' own messages (any case, any spacing between their words) blanked."""
+        folded = (text if text.isascii() else text.translate(ASCII_LOOKALIKES)).lower()
+        held = tuple(i for i, words in enumerate(self._pasted_keys) if all(w in folded for w in words))
+        if not held:
+            return text
+        pattern = self._pasted.get(held)
+        if pattern is None:
+            spaced = (r"[^A-Za-z0-9]*".join(map(re.escape, self._pasted_words[i])) for i in held)
+            pattern = re.compile("|".join(spaced), re.IGNORECASE)
+            if len(self._pasted) < 1024:  # a few strings come together; any other mix is compiled, not kept
+                self._pasted[held] = pattern
+        return pattern.sub(" ", text)
 
     def _without_unknown_compounds(self, words: list[str]) -> list[str]:
         """Words without a compound no entry uses when its parts follow it (「確認方法」 then 確認, 方法): the

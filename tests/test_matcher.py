@@ -1,5 +1,7 @@
 """The three outcomes, status-code routing, the dev question set, and any input whatsoever."""
 
+import re
+import sys
 from typing import Any
 
 from conftest import DATA
@@ -7,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.evaluate import evaluate, load_questions
-from bot.matcher import Matcher
+from bot.matcher import ASCII_LOOKALIKES, Matcher
 
 
 def test_detail_beats_reason(matcher: Matcher) -> None:
@@ -191,3 +193,19 @@ def test_blind_pastes_tune_split(matcher: Matcher) -> None:
     report = evaluate(matcher, load_questions(DATA / "blind-pastes.yaml", "tune"))
     assert report.accuracy >= 0.8, report.summary()
     assert report.confident_wrong <= 0.06 * report.total, report.summary()
+
+
+def test_ascii_lookalikes_are_every_letter_ignorecase_takes_for_ascii() -> None:
+    # The pasted-message check looks for an exact string's words in the lower-cased text with these spelled in
+    # ASCII: any other character that re.IGNORECASE matches to an ASCII letter would hide a match.
+    every = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+    lookalikes = {c for c in re.findall("[a-z]", every, re.IGNORECASE) if not c.isascii()}
+    assert lookalikes == {chr(c) for c in ASCII_LOOKALIKES}
+    assert all(re.fullmatch(ASCII_LOOKALIKES[ord(c)], c, re.IGNORECASE) for c in lookalikes)
+
+
+def test_a_pasted_message_in_any_case_shows_no_language(matcher: Matcher) -> None:
+    # The API's message (found exactly) and another written with a dotless i and in capitals are both taken out.
+    match = matcher.match('{"message":"The request body has 1 error(s)"} ıNVALID REPLY TOKEN')
+    assert not match.lang_sure
+    assert matcher.match('{"message":"The request body has 1 error(s)"} my webhook').lang_sure
