@@ -136,8 +136,11 @@ class Matcher:
 
     def _without_pasted(self, text: str) -> str:
         """The text with the API's and the SDKs' own messages (any case, any spacing between their words) blanked."""
-        folded = (text if text.isascii() else text.translate(ASCII_LOOKALIKES)).lower()
-        held = tuple(i for i, words in enumerate(self._pasted_keys) if all(w in folded for w in words))
+        spelled = text
+        if not text.isascii() and any(chr(c) in text for c in ASCII_LOOKALIKES):  # translate() is slow: only then
+            spelled = text.translate(ASCII_LOOKALIKES)
+        contains = spelled.lower().__contains__  # map(contains, ...): no Python step per word
+        held = tuple(i for i, words in enumerate(self._pasted_keys) if all(map(contains, words)))
         if not held:
             return text
         pattern = self._pasted.get(held)
