@@ -259,19 +259,34 @@ def _scheme(m: re.Match[str]) -> str:
     return " " if m.group(1) else f" {PLAIN_HTTP} "
 
 
+def _prepared(text: str) -> str:
+    """The text folded, its negations spelled out, and its URLs' schemes, dates and pasted tokens blanked."""
+    text = _negations(fold(text))
+    if "://" in text:  # a scheme is always followed by it
+        text = _SCHEME.sub(_scheme, text)
+    return _RUN.sub(_blob, _DATE.sub(" ", text))
+
+
 def words(text: str) -> list[str]:
     """Every word of a text in order, Japanese as dictionary forms, English as stems (no stop words
     removed yet: phrases such as "my server" need them)."""
     out: list[str] = []
-    text = _negations(fold(text))
-    if "://" in text:  # a scheme is always followed by it
-        text = _SCHEME.sub(_scheme, text)
-    for run in _WORDS.findall(_RUN.sub(_blob, _DATE.sub(" ", text))):
+    for run in _WORDS.findall(_prepared(text)):
         if run.isascii():
             out.append(stem(run))
         else:
             out.extend(map(str.casefold, _japanese(run)))
     return out
+
+
+def iter_words(text: str) -> Iterator[str]:
+    """words(text) one at a time: a check that stops at the first word it looks for analyses no further."""
+    for m in _WORDS.finditer(_prepared(text)):
+        run = m.group()
+        if run.isascii():
+            yield stem(run)
+        else:
+            yield from map(str.casefold, _japanese(run))
 
 
 class Typos:

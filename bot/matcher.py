@@ -116,7 +116,9 @@ class Matcher:
             sure = any(w.isalpha() and w.isascii() and w not in neutral for w in words)
             if sure and signals.exact:  # an API message or an SDK's exception: does anything else show a language?
                 rest = _CODE.sub(" ", self._without_pasted(text))
-                sure = any(w.isalpha() and w.isascii() and w not in neutral for w in self.words(rest))
+                # Word by word: the first word of a language settles it (a long paste is not analysed again).
+                left = self.vocabulary.iter_rewrite(analyze.iter_words(rest))
+                sure = any(w.isalpha() and w.isascii() and w not in neutral for w in left)
         # Each distinct content word's known form (a typo's fix) once: a long paste repeats its words, and
         # the tokens, the error lines and the sentences all read them.
         known = self._known

@@ -5,7 +5,10 @@ field) and turns each phrase into the analyser's words once, so matching compare
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +74,32 @@ class Vocabulary:
                 out.append(token)
                 i += 1
         return out
+
+    @functools.cached_property
+    def _longest_synonym(self) -> int:
+        return max((len(phrase) for phrases in self.synonyms.values() for phrase in phrases), default=1)
+
+    def iter_rewrite(self, tokens: Iterable[str]) -> Iterator[str]:
+        """rewrite() one word at a time, reading ahead only as far as the longest phrase: the same words, for a
+        check that may stop at the first one it looks for."""
+        synonyms, ahead = self.synonyms, self._longest_synonym
+        source = iter(tokens)
+        window = list(itertools.islice(source, ahead))  # the next words, as many as the longest phrase
+        while window:
+            starting = synonyms.get(window[0])
+            used = 1
+            if starting is not None:
+                for phrase, concept in starting.items():
+                    if tuple(window[: len(phrase)]) == phrase:
+                        yield from concept
+                        used = len(phrase)
+                        break
+                else:
+                    yield window[0]
+            else:
+                yield window[0]
+            del window[:used]
+            window.extend(itertools.islice(source, used))
 
 
 # An exact string written as one identifier ("ConnectTimeout", "ECONNRESET", "id_token") is a name in code:
