@@ -98,6 +98,12 @@ def _answer(kb: KnowledgeBase, entry_id: str, lang: str, note: str, log: Questio
     return Reply(messages, note, kb[entry_id].related, lang, log)
 
 
+def _spoken(ctx: Context) -> str:
+    """The conversation's language (its last offer's, within 30 minutes), else Japanese."""
+    offer = ctx.offered()
+    return offer[1] if offer else "ja"
+
+
 def _outcome(found: Match) -> str:
     if found.kind == "fallback" and found.entry_id:
         return "deflection"
@@ -138,17 +144,23 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
     if text is None:
         return None
     if in_group and not text.strip():
-        return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "mention: menu")  # a bare mention
+        return _entry_reply(ctx.kb, ctx.kb.ui.help, _spoken(ctx), "mention: menu")  # a bare mention
     if ctx.diagnose is not None and (request := recognise(text, ctx.diagnose, addressed=True)):
         # Only recognised here: the reply side probes the URL (never before the webhook's 200).
         lang = request.lang
         if not request.lang_sure and (offer := ctx.offered()):
             lang = offer[1]  # a URL alone says no language: the conversation's
         return Reply([], f"diagnose len={len(text)}", lang=lang, probe=request.url)
-    if menus.as_number(text) is not None and (offer := ctx.offered()):
-        picked = menus.pick(text, offer[0])
-        if picked in ctx.kb:
+    if menus.as_number(text):  # "2": a pick, never a question to match ("0" and "123" are questions)
+        offer = ctx.offered()
+        picked = menus.pick(text, offer[0]) if offer else None
+        if offer and picked in ctx.kb:
             return _answer(ctx.kb, picked, offer[1], f"picked {picked}", Question("pick", offer[1], picked, 100.0))
+        # Out of range, or nothing on offer (never, or forgotten after 30 minutes): say so, in the
+        # conversation's language, rather than "no answer fits" and three unrelated topics.
+        ids, lang = offer if offer else ((), "ja")
+        messages = render.number_messages(ctx.kb, ids, lang)
+        return Reply(messages, "number: nothing picked", tuple(i for i in ids if i in ctx.kb), lang)
     found = ctx.match(text)
     if not found.lang_sure and (offer := ctx.offered()) and offer[1] != found.lang:
         # "could_not_connect / TLS handshake failure", pasted as the bot's own help said: no sign of a
@@ -159,6 +171,8 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
     note = " ".join(filter(None, (found.kind, found.entry_id or ",".join(found.choices), f"len={len(text)}")))
     log = Question(_outcome(found), found.lang, found.entry_id, found.score, found.choices, text)
     messages = ctx.render(found)
+    if in_group and found.kind == "clarify":  # the group hears the bot only when mentioned: say so
+        messages = render.clarify_messages(ctx.kb, found.choices, found.lang, found.code, prompt="clarify_group")
     if found.kind == "answer" and found.entry_id:
         messages = feedback.with_buttons(ctx.kb, messages, found.entry_id, found.lang, text)
     return Reply(messages, note, tuple(menus.options(ctx.kb, found)), found.lang, log)
@@ -177,8 +191,8 @@ def on_postback(event: PostbackEvent, ctx: Context) -> Reply:
     if switch:  # answer in the new language; the reply side links that language's rich menu
         return replace(_entry_reply(ctx.kb, ctx.kb.ui.help, switch, f"menu switch: {switch}"), menu=switch)
     picked = render.parse_postback(event.postback.data)
-    if picked is None or picked[0] not in ctx.kb:
-        return _entry_reply(ctx.kb, ctx.kb.ui.help, "ja", "unknown postback: menu")
+    if picked is None or picked[0] not in ctx.kb:  # an older menu's button, or forged data
+        return _entry_reply(ctx.kb, ctx.kb.ui.help, _spoken(ctx), "unknown postback: menu")
     entry_id, lang, code = picked
     return _answer(ctx.kb, entry_id, lang, f"postback {entry_id}", Question("pick", lang, entry_id, 100.0), code)
 

@@ -28,10 +28,12 @@ LINK_LABEL_MAX = 40  # Flex button label limit
 UI_FILE = "ui.yaml"
 # The fixed reply strings the code uses; ui.yaml must give each one in every language.
 UI_STRINGS = (
-    "steps", "links", "related", "clarify", "fallback", "how_to_ask", "suggest", "outside", "hint", "join",
+    "steps", "links", "related", "clarify", "clarify_group", "number_range", "number_none", "fallback",
+    "how_to_ask", "suggest", "outside", "hint", "join",
     "other_code", "other_phrase", "other_summary", "unassigned_phrase",
     "feedback_helpful", "feedback_not_helpful", "feedback_thanks", "feedback_sorry",
 )  # fmt: skip
+UI_PLACEHOLDERS = {"number_range": "{count}"}  # filled in by the code: a string without it would say less
 
 
 @dataclass(frozen=True)
@@ -404,6 +406,8 @@ def _load_ui(path: Path, named: set[str], problems: list[Problem]) -> UI | None:
             value = section.get(key)
             if not isinstance(value, str) or not value.strip():
                 report(f"strings.{lang}.{key}", "is missing or empty", section.get("__line__"))
+            elif key in UI_PLACEHOLDERS and UI_PLACEHOLDERS[key] not in value:
+                report(f"strings.{lang}.{key}", f"must contain {UI_PLACEHOLDERS[key]}", lines.get(key))
         texts[lang] = {k: " ".join(str(v).split()) for k, v in section.items() if k in UI_STRINGS}
     if len(problems) > count:
         return None

@@ -35,9 +35,12 @@ def buttons(kb: KnowledgeBase, ids: list[str]) -> list[str]:
 
 def as_number(text: str) -> int | None:
     """The number in a message that is only a number of one or two digits ("2", "２", "2.")."""
-    text = unicodedata.normalize("NFKC", text).strip().rstrip(".)")
-    # isdecimal, not isdigit: "❶" and "፩" are digits to isdigit() but not numbers to int().
-    return int(text) if text.isdecimal() and 0 < len(text) <= 2 else None
+    typed = unicodedata.normalize("NFKC", text).strip().rstrip(".)")
+    # isdecimal, not isdigit: "❶" and "፩" are digits to isdigit() but not numbers to int(); and digits typed
+    # as digits (ASCII or full-width), not what NFKC makes a "2" of ("²").
+    if not (typed.isdecimal() and 0 < len(typed) <= 2):
+        return None
+    return int(typed) if all(c.isdecimal() for c in text if unicodedata.normalize("NFKC", c).isdecimal()) else None
 
 
 def pick(text: str, offered: tuple[str, ...] | list[str]) -> str | None:

@@ -148,10 +148,10 @@ def answer_messages(kb: KnowledgeBase, entry_id: str, lang: str, code: int | Non
 
 
 def clarify_messages(
-    kb: KnowledgeBase, choices: tuple[str, ...], lang: str, code: int | None = None
+    kb: KnowledgeBase, choices: tuple[str, ...], lang: str, code: int | None = None, prompt: str = "clarify"
 ) -> list[dict[str, Any]]:
-    """Ask back: a short question listing the choices, one quick-reply button each."""
-    lines = [kb.ui.text(lang, "clarify")]
+    """Ask back: a short question (ui.yaml's `prompt`) listing the choices, one quick-reply button each."""
+    lines = [kb.ui.text(lang, prompt)]
     lines += [f"{n}. {entry_text(kb, c, lang, code)[0]}" for n, c in enumerate(choices, 1)]
     items = [_quick_item(kb, entry_id, lang, code) for entry_id in choices]
     return [{"type": "text", "text": "\n".join(lines), "quickReply": {"items": items}}]
@@ -167,6 +167,17 @@ def fallback_messages(kb: KnowledgeBase, suggestions: tuple[str, ...], lang: str
         lines = [f"{n}. {entry_text(kb, p, lang)[0]}" for n, p in enumerate(picks, 1)]
         text += "\n\n" + "\n".join([kb.ui.text(lang, "suggest"), *lines])
     return [{"type": "text", "text": text, "quickReply": _quick_reply(kb, picks, lang)}]
+
+
+def number_messages(kb: KnowledgeBase, offered: tuple[str, ...] | list[str], lang: str) -> list[dict[str, Any]]:
+    """A message of just a number that picks nothing: the offered choices again with their range, or that
+    there is nothing to pick (never offered, or forgotten)."""
+    ids = [i for i in offered if i in kb]
+    if not ids:
+        return [{"type": "text", "text": kb.ui.text(lang, "number_none"), "quickReply": _quick_reply(kb, [], lang)}]
+    lines = [kb.ui.text(lang, "number_range").replace("{count}", str(len(ids)))]
+    lines += [f"{n}. {entry_text(kb, i, lang)[0]}" for n, i in enumerate(ids, 1)]
+    return [{"type": "text", "text": "\n".join(lines), "quickReply": _quick_reply(kb, ids, lang)}]
 
 
 def deflection_messages(kb: KnowledgeBase, entry_id: str, lang: str) -> list[dict[str, Any]]:

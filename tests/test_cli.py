@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import DATA
 
-from bot import cli
+from bot import cli, knowledge
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,6 +81,20 @@ def test_chat_numbers_pick_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == 0
     first_choice = out.split("1. ", 1)[1].splitlines()[0]
     assert f"■ {first_choice}" in out
+
+
+def test_chat_number_that_picks_nothing_lists_the_choices_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on LINE: "9" after four choices names the range and lists them again (it was matched as a question:
+    "Sorry, I could not find an answer", three unrelated topics), and they still count."""
+    kb = knowledge.load()
+    code, out = run(monkeypatch, "chat", stdin="7\ntimeout\n9\n2\nexit\n")
+    assert code == 0
+    lines = out.splitlines()[1:]  # after the banner; the prompts go to the terminal, not `out`
+    assert lines[0] == kb.ui.text("ja", "number_none")  # nothing offered yet (a number says no language)
+    asked = lines.index(kb.ui.text("ja", "clarify"))
+    again = lines.index(kb.ui.text("ja", "number_range").replace("{count}", "4"))
+    assert lines[again + 1 : again + 5] == lines[asked + 1 : asked + 5]
+    assert lines[again + 6] == "■ " + lines[asked + 2].removeprefix("2. ")
 
 
 def test_chat_on_a_knowledge_dir_without_url_checks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,142 @@
+"""Conversations of several turns and several people, as LINE delivers them: signed webhooks -> the app ->
+the reply pool -> the SDK client -> the scripted fake LINE API (scripts/fake_line.py), one reply thread so
+each turn is handled in order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import app_for, post, text_event
+
+from bot import render
+from bot.knowledge import KnowledgeBase
+from scripts.fake_line import FakeLine
+
+ASKER = "U" + "a" * 32
+OTHER = "U" + "b" * 32
+GROUP = "C" + "c" * 32
+BOT = "U" + "f" * 32
+
+
+class Chat:
+    """Sends events one webhook at a time and returns the reply each gets, waiting on the fake's record."""
+
+    def __init__(self, client: Any, fake: FakeLine) -> None:
+        self.client = client
+        self.fake = fake
+
+    def send(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """The messages of the reply to `event` (the event must get one)."""
+        before = len(self.fake.requests)
+        assert post(self.client, [event]).status_code == 200
+        assert self.fake.wait(lambda f: len(f.requests) > before), "no reply reached the fake LINE API"
+        body = json.loads(self.fake.requests[before][1])
+        assert body["replyToken"] == event["replyToken"]
+        return body["messages"]
+
+    def quiet(self, event: dict[str, Any]) -> None:
+        """Send `event`, which must get no reply: the next event's reply is the signal it was handled."""
+        before = len(self.fake.requests)
+        assert post(self.client, [event]).status_code == 200
+        marker = text_event("hello", source={"type": "user", "userId": "U" + "0" * 32})
+        self.send(marker)
+        tokens = [json.loads(body)["replyToken"] for _, body in self.fake.requests[before:]]
+        assert tokens == [marker["replyToken"]], tokens
+
+
+@pytest.fixture
+def chat(fake_line: FakeLine, tmp_path: Path, kb: KnowledgeBase) -> Iterator[Chat]:
+    with app_for(fake_line.url, tmp_path, kb, reply_threads=1) as application:
+        yield Chat(application.test_client(), fake_line)
+
+
+def said(user: str, text: str) -> dict[str, Any]:
+    return text_event(text, source={"type": "user", "userId": user})
+
+
+def said_in_group(user: str, text: str, mention: bool = True) -> dict[str, Any]:
+    """A group message; with `mention`, "@ErrorBot " before the text, mentioning the bot (isSelf)."""
+    source = {"type": "group", "groupId": GROUP, "userId": user}
+    event = text_event(("@ErrorBot " if mention else "") + text, source=source)
+    if mention:
+        mentionee = {"index": 0, "length": 9, "type": "user", "userId": BOT, "isSelf": True}
+        event["message"]["mention"] = {"mentionees": [mentionee]}
+    return event
+
+
+def tapped(user: str, data: str) -> dict[str, Any]:
+    event = said(user, "")
+    event.pop("message")
+    event.update(type="postback", postback={"data": data})
+    return event
+
+
+def picks(message: dict[str, Any]) -> list[str]:
+    """The entry ids a message's quick replies ask for."""
+    return [render.parse_postback(item["action"]["data"])[0] for item in message["quickReply"]["items"]]
+
+
+def title(kb: KnowledgeBase, entry_id: str, lang: str) -> str:
+    return render.entry_text(kb, entry_id, lang)[0]
+
+
+def test_a_number_out_of_range_lists_the_choices_again_and_they_still_count(chat: Chat, kb: KnowledgeBase) -> None:
+    (ask,) = chat.send(said(ASKER, "timeout"))
+    choices = picks(ask)[:4]
+    (again,) = chat.send(said(ASKER, "7"))  # four were offered
+    assert again["type"] == "text"
+    assert again["text"].startswith(kb.ui.text("en", "number_range").replace("{count}", "4"))
+    assert [f"{n}. {title(kb, c, 'en')}" for n, c in enumerate(choices, 1)] == again["text"].splitlines()[1:]
+    assert picks(again) == [*choices, kb.ui.help]
+    (answer,) = chat.send(said(ASKER, "2"))
+    assert answer["altText"].startswith(title(kb, choices[1], "en"))
+
+
+def test_a_number_with_nothing_to_pick_says_so_instead_of_a_fallback(chat: Chat, kb: KnowledgeBase) -> None:
+    """ "2" from someone never offered choices (or whose choices expired: the store forgets them after 30
+    minutes) picked nothing and was matched as a question: "Sorry, no answer fits", three unrelated topics."""
+    (reply,) = chat.send(said(OTHER, "2"))
+    assert reply["text"] == kb.ui.text("ja", "number_none")
+    assert picks(reply) == [kb.ui.help]
+
+
+def test_choices_survive_a_restart(fake_line: FakeLine, tmp_path: Path, kb: KnowledgeBase) -> None:
+    with app_for(fake_line.url, tmp_path, kb, reply_threads=1) as application:
+        (ask,) = Chat(application.test_client(), fake_line).send(said(ASKER, "timeout"))
+    with app_for(fake_line.url, tmp_path, kb, reply_threads=1) as application:  # same store file
+        (answer,) = Chat(application.test_client(), fake_line).send(said(ASKER, "3"))
+    assert answer["altText"].startswith(title(kb, picks(ask)[2], "en"))
+
+
+def test_in_a_group_numbers_need_a_mention_and_stay_with_their_asker(chat: Chat, kb: KnowledgeBase) -> None:
+    """The bot answers a group only when mentioned, so its question back there says to mention it with the
+    number (it said "send its number", and a bare "2" got silence); another member's "@bot 2" never picks the
+    asker's choice."""
+    (ask,) = chat.send(said_in_group(ASKER, "timeout"))
+    assert ask["text"].splitlines()[0] == kb.ui.text("en", "clarify_group")
+    choices = picks(ask)
+    (other,) = chat.send(said_in_group(OTHER, "2"))
+    assert other["text"] == kb.ui.text("ja", "number_none")
+    chat.quiet(said_in_group(ASKER, "2", mention=False))
+    (answer,) = chat.send(said_in_group(ASKER, "2"))
+    assert answer["altText"].startswith(title(kb, choices[1], "en"))
+    (one_to_one,) = chat.send(said(ASKER, "timeout"))  # a 1:1 chat keeps the plain prompt
+    assert one_to_one["text"].splitlines()[0] == kb.ui.text("en", "clarify")
+
+
+def test_the_menu_keeps_the_conversations_language(chat: Chat, kb: KnowledgeBase) -> None:
+    """A bare mention and a button the bot no longer knows (an old rich menu's, or forged data) got the
+    Japanese menu in an English conversation."""
+    english_menu = render.answer_messages(kb, kb.ui.help, "en")[0]["altText"]
+    chat.send(said_in_group(ASKER, "my webhook returns 404"))
+    (menu,) = chat.send(said_in_group(ASKER, ""))
+    assert menu["altText"] == english_menu
+    chat.send(said(ASKER, "my webhook returns 404"))
+    (menu,) = chat.send(tapped(ASKER, "action=old-menu&item=3"))
+    assert menu["altText"] == english_menu
+    (menu,) = chat.send(tapped(OTHER, "action=old-menu&item=3"))  # no conversation yet: Japanese
+    assert menu["altText"] == render.answer_messages(kb, kb.ui.help, "ja")[0]["altText"]
