@@ -104,7 +104,8 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         if not line:
             continue
-        picked = menus.pick(line, offered)
+        names = menus.named(kb, line)  # a choice typed or copied instead of its number, as on LINE
+        picked = menus.pick(line, offered) or next((i for i in offered if i in names), None)
         if picked:
             text, offered = render.answer_text(kb, picked, lang), list(kb[picked].related)
         elif menus.as_number(line):  # a number that picks nothing: the choices again, as on LINE

@@ -161,6 +161,12 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
         ids, lang = offer if offer else ((), "ja")
         messages = render.number_messages(ctx.kb, ids, lang)
         return Reply(messages, "number: nothing picked", tuple(i for i in ids if i in ctx.kb), lang)
+    if (names := menus.named(ctx.kb, text)) and (offer := ctx.offered()):
+        # A choice's label or title typed (or copied from the numbered list) instead of tapped: that choice.
+        picked = next((i for i in offer[0] if i in names), None)
+        if picked in ctx.kb:
+            note = f"picked {picked} by name"
+            return _answer(ctx.kb, picked, offer[1], note, Question("pick", offer[1], picked, 100.0))
     found = ctx.match(text)
     if not found.lang_sure and (offer := ctx.offered()) and offer[1] != found.lang:
         # "could_not_connect / TLS handshake failure", pasted as the bot's own help said: no sign of a

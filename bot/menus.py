@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from bot.knowledge import KnowledgeBase
@@ -9,6 +10,8 @@ from bot.linelimits import MAX_QUICK_REPLIES
 from bot.types import Match
 
 MAX_SUGGESTIONS = 3
+_NUMBERED = re.compile(r"^\d{1,2}[.)]\s*")  # "2. " before a choice copied from a numbered list
+_NAMES: dict[str, dict[str, frozenset[str]]] = {}  # knowledge version -> name -> entry ids
 
 
 def suggestion_ids(kb: KnowledgeBase, suggestions: tuple[str, ...]) -> list[str]:
@@ -47,3 +50,25 @@ def pick(text: str, offered: tuple[str, ...] | list[str]) -> str | None:
     """The offered entry id a message picks by its number, if it is just a number in range."""
     number = as_number(text)
     return offered[number - 1] if number is not None and 0 < number <= len(offered) else None
+
+
+def _name_key(text: str) -> str:
+    """A label or title as compared with a message: width, case and spacing folded, a list's number dropped."""
+    text = " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    return _NUMBERED.sub("", text).rstrip("。.!！?？")
+
+
+def named(kb: KnowledgeBase, text: str) -> frozenset[str]:
+    """The entries whose button label or title (either language) is exactly `text`: someone typing, or
+    copying from the numbered list, the choice they mean instead of tapping it (LINE for PC has no buttons)."""
+    names = _NAMES.get(kb.version)
+    if names is None:
+        found: dict[str, set[str]] = {}
+        for entry_id, entry in kb.entries.items():
+            for text_of in entry.text.values():
+                # The title as shown: an "other status code" title's {code} stands for a code it does not name.
+                for name in (text_of.label, text_of.title):
+                    if "{" not in name:
+                        found.setdefault(_name_key(name), set()).add(entry_id)
+        names = _NAMES[kb.version] = {k: frozenset(v) for k, v in found.items() if k}
+    return names.get(_name_key(text), frozenset()) if len(text) <= 200 else frozenset()

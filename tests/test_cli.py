@@ -97,6 +97,13 @@ def test_chat_number_that_picks_nothing_lists_the_choices_again(monkeypatch: pyt
     assert lines[again + 6] == "■ " + lines[asked + 2].removeprefix("2. ")
 
 
+def test_chat_choice_typed_by_its_title_picks_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, out = run(monkeypatch, "chat", stdin="timeout\n")
+    first = next(line for line in out.splitlines() if line.startswith("1. ")).removeprefix("1. ")
+    code, out = run(monkeypatch, "chat", stdin=f"timeout\n{first}\nexit\n")
+    assert code == 0 and f"■ {first}" in out.splitlines()
+
+
 def test_chat_on_a_knowledge_dir_without_url_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     """`--knowledge DIR chat` on a directory without diagnose.yaml (the pipeline tests' mini_kb) chats, a URL
     being just text there."""

@@ -140,3 +140,22 @@ def test_the_menu_keeps_the_conversations_language(chat: Chat, kb: KnowledgeBase
     assert menu["altText"] == english_menu
     (menu,) = chat.send(tapped(OTHER, "action=old-menu&item=3"))  # no conversation yet: Japanese
     assert menu["altText"] == render.answer_messages(kb, kb.ui.help, "ja")[0]["altText"]
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_choice_typed_or_copied_instead_of_tapped_picks_it(chat: Chat, kb: KnowledgeBase, lang: str) -> None:
+    """On LINE for PC there are no buttons: people type what they see. "Cannot reach api.line.me" (the first
+    choice for "timeout") fell back, and "APIの404" asked the same question again."""
+    question = {"ja": "タイムアウト", "en": "timeout"}[lang]
+    (ask,) = chat.send(said(ASKER, question))
+    choices = picks(ask)
+    listed = ask["text"].splitlines()[1:]
+    (answer,) = chat.send(said(ASKER, listed[0].removeprefix("1. ")))  # the title, as the list shows it
+    assert answer["altText"].startswith(title(kb, choices[0], lang))
+    (ask,) = chat.send(said(ASKER, question))
+    (answer,) = chat.send(said(ASKER, f" {listed[2].upper()} "))  # copied with its number, shouting
+    assert answer["altText"].startswith(title(kb, choices[2], lang))
+    (ask,) = chat.send(said(ASKER, {"ja": "404エラー", "en": "404 error"}[lang]))
+    api = next(i for i in picks(ask) if i.startswith("messaging_api."))
+    (answer,) = chat.send(said(ASKER, kb[api].text[lang].label))  # a button's label
+    assert answer["altText"].startswith(title(kb, api, lang))
