@@ -102,7 +102,9 @@ class ReplyHandler:
             messages, note, related = self._diagnoser.reply(reply.probe, reply.lang, chat or "-")
             reply = dataclasses.replace(reply, messages=messages, note=note, offered=related)
         reply = self._rich_menu(event, reply)
-        if chat and reply.offered:
+        if chat:
+            # Every reply, also one offering nothing (a deflection, a thanks): a number picks from the last
+            # reply only, and the last reply's language is the conversation's.
             self._store.offer(chat, reply.offered, reply.lang)
         self._wait_turn()  # building and serialising the SDK's request is the longest stretch
         self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note, received)

@@ -159,3 +159,19 @@ def test_a_choice_typed_or_copied_instead_of_tapped_picks_it(chat: Chat, kb: Kno
     api = next(i for i in picks(ask) if i.startswith("messaging_api."))
     (answer,) = chat.send(said(ASKER, kb[api].text[lang].label))  # a button's label
     assert answer["altText"].startswith(title(kb, api, lang))
+
+
+def test_a_number_picks_only_from_the_last_reply_which_also_sets_the_language(chat: Chat, kb: KnowledgeBase) -> None:
+    """A reply that offers nothing (a deflection, a thanks for feedback, a sticker's hint) left the choices of
+    an older reply in the store: "2" then answered an old Japanese question back's second choice, and a paste
+    of console strings, which shows no language, was answered in that old reply's Japanese."""
+    chat.send(said(ASKER, "500エラーが出ます"))  # a Japanese question back
+    (deflection,) = chat.send(said(ASKER, "LINE Pay returnMessage error"))  # English, offers nothing
+    assert deflection["text"].startswith(kb.ui.text("en", "outside"))
+    (reply,) = chat.send(said(ASKER, "2"))
+    assert reply["text"] == kb.ui.text("en", "number_none")
+    (answer,) = chat.send(said(ASKER, "could_not_connect / TLS handshake failure"))
+    assert answer["altText"].startswith(title(kb, "webhook.detail.tls_handshake_failure", "en"))
+    chat.send(tapped(ASKER, "fb=1&topic=webhook.detail.tls_handshake_failure&lang=en"))
+    (reply,) = chat.send(said(ASKER, "1"))  # the thanks offered nothing: the answer's topics are gone
+    assert reply["text"] == kb.ui.text("en", "number_none")
