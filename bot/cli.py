@@ -84,11 +84,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     except ConfigError as exc:
         print(f"chat: {exc}", file=sys.stderr)
         return 2
-    print(
-        "LINE error bot — paste an error, ask a question or send a webhook URL to check"
-        " (numbers pick a choice; exit or Ctrl-D ends).",
-        file=out,
-    )
+    print("\n".join(kb.ui.text(lang, "chat_intro") for lang in knowledge.LANGS), file=out)  # nobody spoke yet
     offered: list[str] = []
     lang = "ja"
     spoken: str | None = None  # the conversation's language, once a reply has had one
@@ -224,10 +220,10 @@ def cmd_diagnose(args: argparse.Namespace, out: TextIO) -> int:
         print(f"diagnose: {exc}", file=sys.stderr)
         return 2
     finding = diagnose.run(args.url, kb, data, secret, options)
-    if args.json:
-        print(json.dumps(finding.as_json(), ensure_ascii=False), file=out)
+    if args.json:  # for scripts: the facts in English unless --lang asks otherwise
+        print(json.dumps(diagnose_render.as_json(finding, data, args.lang or "en"), ensure_ascii=False), file=out)
     else:
-        print(diagnose_render.text(finding, kb, data, args.lang), file=out)
+        print(diagnose_render.text(finding, kb, data, args.lang or "ja"), file=out)
     return 2 if finding.refused else 0 if finding.ok else 1
 
 
@@ -327,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diag.add_argument("url", metavar="URL", help="the webhook URL (https://, port 443 or 1024-65535, public host)")
     diag.add_argument("--json", action="store_true", help="the finding as one JSON object")
-    diag.add_argument("--lang", choices=("ja", "en"), default="ja", help="language (default: ja)")
+    diag.add_argument("--lang", choices=("ja", "en"), help="language (default: ja; with --json: en)")
     diag.add_argument("--secret-env", metavar="NAME", help="sign the probe with the channel secret in $NAME")
 
     rep = _command(sub, "report", "questions, gaps and feedback from the question log", cmd_report)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from bot import diagnose_render, diagnosis
 from bot.config import ConfigError
@@ -63,11 +64,13 @@ def run(
     except urlguard.Refused as exc:
         facts.refused, facts.refused_rule, facts.refused_fields = str(exc), exc.rule, exc.fields
     except urlguard.InvalidURL as exc:
-        facts.invalid_url = str(exc)
+        facts.invalid_url, facts.invalid_rule, facts.invalid_fields = str(exc), exc.rule, exc.fields
     except urlguard.UnknownHost as exc:
-        facts.dns_error, facts.dns_info = "unknown_host", str(exc)
+        facts.dns_error, facts.dns_info, facts.dns_rule = "unknown_host", str(exc), exc.rule
+        facts.dns_fields = {"host": urlsplit(url).hostname or "", **exc.fields}
     except urlguard.DNSTimeout as exc:
-        facts.dns_error, facts.dns_info = "timeout", str(exc)
+        facts.dns_error, facts.dns_info, facts.dns_rule = "timeout", str(exc), exc.rule
+        facts.dns_fields = {"host": urlsplit(url).hostname or "", "seconds": f"{limits.dns:g}", **exc.fields}
     else:
         facts.addresses, facts.literal = target.addresses, target.literal
         context = probe.line_context(sorted(data.supported_ciphers | data.deprecated_ciphers), options.ca_file)

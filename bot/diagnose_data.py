@@ -3,32 +3,60 @@
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from bot.diagnosis import ADDRESS_KINDS, DETAILS, NOTES
 from bot.knowledge import DEFAULT_DIR, LANGS, KnowledgeError, Problem
 
 FILE = "diagnose.yaml"
-ADDRESS_KIND = "address_"  # optional texts: a refused address's kind in a language (see address_kind)
-TEXT_KEYS = (
-    "title_ok",
-    "title_unsigned",
-    "title_problem",
-    "line_would_say",
-    "ok",
-    "unsigned",
-    "facts",
-    "refused",
-    *(f"refused_{rule}" for rule in ("https_only", "credentials", "port", "host_form", "address", "literal", "dns")),
-    "refused_hint",
-    "invalid",
-    "rate_limited",
-    "probe_note",
-    "checking_failed",
-    *(f"check_{name}" for name in ("url", "dns", "connect", "tls", "certificate", "expiry", "chain", "response")),
-)
+ADDRESS_KIND = "address_"  # a refused address's kind in a language (see address_kind)
+DETAIL = "detail_"  # LINE's detail explained in a language, when its line_would_say uses {explanation}
+# Each fixed text and the fields it may use (a text naming another is a start-up error, not a reply with a
+# KeyError in it). The measured facts' texts are diagnosis.NOTES.
+_REFUSED_FIELDS = ("host", "address", "what", "port")
+TEXTS: dict[str, tuple[str, ...]] = {
+    "title_ok": (),
+    "title_unsigned": (),
+    "title_problem": (),
+    "line_would_say": ("reason", "detail", "explanation"),
+    "ok": ("status",),
+    "unsigned": ("status",),
+    "facts": (),
+    "elapsed": ("ms",),
+    "refused": ("why",),
+    **{
+        f"refused_{rule}": _REFUSED_FIELDS
+        for rule in ("https_only", "credentials", "port", "host_form", "address", "literal", "dns")
+    },
+    "refused_hint": (),
+    "rate_limited": ("seconds",),
+    "probe_note": (),
+    "checking_failed": (),
+    **{f"check_{name}": () for name in ("url", "dns", "connect", "tls", "certificate", "expiry", "chain", "response")},
+    **{ADDRESS_KIND + kind: ("of", "inner") for kind in ADDRESS_KINDS},
+    **NOTES,
+}
+
+
+# The explanations of LINE's details ({explanation}), needed only by a language whose line_would_say uses it.
+def detail_key(detail: str, status: int | None = None) -> str:
+    """The text explaining one of LINE's details (a status code's is one text for every code)."""
+    return DETAIL + ("status" if status is not None else re.sub(r"[^a-z]+", "_", detail.lower()).strip("_"))
+
+
+DETAIL_TEXTS: dict[str, tuple[str, ...]] = {**{detail_key(d): () for d in DETAILS}, detail_key("", 0): ("status",)}
+
+
+def _placeholders(text: str) -> set[str] | None:
+    """The {fields} a text names, or None when it is not a valid format string."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -99,11 +127,23 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
         if not isinstance(section, dict):
             bad(lang, None, "section is missing")
             continue
-        for key in TEXT_KEYS:
-            if not isinstance(section.get(key), str) or not section[key].strip():
+        wanted = dict(TEXTS)
+        if "{explanation}" in str(section.get("line_would_say", "")):
+            wanted.update(DETAIL_TEXTS)
+        for key, fields in wanted.items():
+            value = section.get(key)
+            if not isinstance(value, str) or not value.strip():
                 bad(lang, key, "is missing or empty")
+                continue
+            named = _placeholders(value)
+            if named is None:
+                bad(lang, key, "has an unmatched { or }")
+            elif named - set(fields):
+                allowed = ", ".join("{" + f + "}" for f in fields) or "none"
+                unknown = ", ".join("{" + f + "}" for f in sorted(named - set(fields)))
+                bad(lang, key, f"names {unknown}; it may use {allowed}")
         for key in section:
-            if key not in TEXT_KEYS and not key.startswith(ADDRESS_KIND):
+            if key not in TEXTS and key not in DETAIL_TEXTS:
                 bad(lang, key, "unknown field")
         text[lang] = {k: str(v).strip() for k, v in section.items()}
     if problems:
@@ -118,6 +158,7 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
     )
 
 
-def address_kind(text: dict[str, str], kind: str) -> str:
-    """A refused address's kind ("private address", from the URL guard) in the texts' language, else as given."""
-    return text.get(ADDRESS_KIND + re.sub(r"[^a-z]+", "_", kind.lower()).strip("_"), kind)
+def address_kind(text: dict[str, str], kind: str, of: str = "", inner: str = "") -> str:
+    """A refused address's kind (urlguard.Why's) in the texts' language: "プライベートアドレス"."""
+    inner_text = text.get(ADDRESS_KIND + inner, inner) if inner else ""
+    return text[ADDRESS_KIND + kind].format(of=of, inner=inner_text) if ADDRESS_KIND + kind in text else kind

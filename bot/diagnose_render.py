@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot import render
-from bot.diagnose_data import DiagnoseData, address_kind
-from bot.diagnosis import Finding
+from bot.diagnose_data import DiagnoseData, address_kind, detail_key
+from bot.diagnosis import Finding, Note
 from bot.knowledge import KnowledgeBase
 from bot.types import Match
 
@@ -18,6 +18,16 @@ def _code(finding: Finding) -> int | None:
     return finding.status if finding.reason == "error_status_code" else None
 
 
+def note_text(note: Note, data: DiagnoseData, lang: str) -> str:
+    """One measured fact (or a refusal's rule) in the words of knowledge/diagnose.yaml for `lang`."""
+    text = data.text[lang]
+    fields = _Fields(note.fields)
+    if "what" in fields:  # a refused address's kind, in this language too
+        fields["what"] = address_kind(text, fields["what"], fields.get("of", ""), fields.get("inner", ""))
+    template = text.get(note.key)
+    return template.format_map(fields) if template else note.key
+
+
 def headline(finding: Finding, data: DiagnoseData, lang: str) -> tuple[str, str]:
     """(title, verdict sentence) of a finding that was probed."""
     text = data.text[lang]
@@ -26,7 +36,10 @@ def headline(finding: Finding, data: DiagnoseData, lang: str) -> tuple[str, str]
         return text["title_unsigned"], text["unsigned"].format(status=status)
     if finding.ok:
         return text["title_ok"], text["ok"].format(status=status)
-    verdict = text["line_would_say"].format(reason=finding.reason, detail=finding.detail)
+    # LINE's reason and detail stay as the console writes them (its Japanese pages keep them in English too);
+    # a language that wants them explained says so with {explanation}.
+    explained = text.get(detail_key(finding.detail or "", finding.status), "").format(status=finding.status)
+    verdict = text["line_would_say"].format(reason=finding.reason, detail=finding.detail, explanation=explained)
     return text["title_problem"], verdict
 
 
@@ -34,11 +47,7 @@ def refused_text(finding: Finding, data: DiagnoseData, lang: str) -> str:
     """What a refused URL gets: the rule it broke and what can be checked."""
     text = data.text[lang]
     facts = finding.facts
-    rule = text.get(f"refused_{facts.refused_rule}")
-    fields = _Fields(facts.refused_fields)
-    if "what" in fields:  # the guard names the kind of address in English
-        fields["what"] = address_kind(text, fields["what"])
-    why = rule.format_map(fields) if rule else finding.refused
+    why = note_text(Note(f"refused_{facts.refused_rule}", facts.refused_fields), data, lang)
     return f"{text['refused'].format(why=why)}\n{text['refused_hint']}"
 
 
@@ -51,7 +60,21 @@ class _Fields(dict[str, str]):
 
 def _fact_lines(finding: Finding, data: DiagnoseData, lang: str) -> list[tuple[bool, str, str]]:
     text = data.text[lang]
-    return [(c.ok, text.get(f"check_{c.name}", c.name), c.info) for c in finding.checks]
+    return [(c.ok, text.get(f"check_{c.name}", c.name), note_text(c.note, data, lang)) for c in finding.checks]
+
+
+def as_json(finding: Finding, data: DiagnoseData, lang: str = "en") -> dict[str, Any]:
+    """The CLI's --json object; each check's `info` in `lang` (English unless asked)."""
+    return {
+        "url": finding.url,
+        "ok": finding.ok,
+        "reason": finding.reason,
+        "detail": finding.detail,
+        "status": finding.status,
+        "entry": finding.entry,
+        "elapsed_ms": round(finding.facts.elapsed_ms, 1),
+        "checks": [{"name": c.name, "ok": c.ok, "info": note_text(c.note, data, lang)} for c in finding.checks],
+    }
 
 
 def _clip(value: str, limit: int) -> str:
@@ -64,6 +87,7 @@ def messages(finding: Finding, kb: KnowledgeBase, data: DiagnoseData, lang: str)
         return [{"type": "text", "text": refused_text(finding, data, lang)}]
     title, verdict = headline(finding, data, lang)
     facts = _fact_lines(finding, data, lang)
+    warnings = [note_text(w, data, lang) for w in finding.warnings]
     rows: list[dict[str, Any]] = [
         {
             "type": "box",
@@ -85,7 +109,7 @@ def messages(finding: Finding, kb: KnowledgeBase, data: DiagnoseData, lang: str)
     ]
     body: list[dict[str, Any]] = [
         {"type": "text", "text": verdict, "wrap": True, "size": "sm", "weight": "bold"},
-        *({"type": "text", "text": "⚠ " + w, "wrap": True, "size": "xs", "color": BAD_COLOR} for w in finding.warnings),
+        *({"type": "text", "text": "⚠ " + w, "wrap": True, "size": "xs", "color": BAD_COLOR} for w in warnings),
         {"type": "separator", "margin": "md"},
         {"type": "text", "text": data.text[lang]["facts"], "weight": "bold", "size": "sm", "margin": "md"},
         *rows,
@@ -105,7 +129,7 @@ def messages(finding: Finding, kb: KnowledgeBase, data: DiagnoseData, lang: str)
         },
         "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": body},
     }
-    lines = [title, finding.url, verdict, *finding.warnings, *(f"{'✓' if ok else '✗'} {k}: {v}" for ok, k, v in facts)]
+    lines = [title, finding.url, verdict, *warnings, *(f"{'✓' if ok else '✗'} {k}: {v}" for ok, k, v in facts)]
     alt = _clip("\n".join(lines), render.MAX_ALT_TEXT)
     out: list[dict[str, Any]] = [{"type": "flex", "altText": alt, "contents": bubble}]
     if finding.entry and finding.entry in kb:
@@ -119,10 +143,10 @@ def text(finding: Finding, kb: KnowledgeBase, data: DiagnoseData, lang: str) -> 
         return refused_text(finding, data, lang)
     title, verdict = headline(finding, data, lang)
     out = [f"■ {title}", finding.url, verdict]
-    out += [f"⚠ {w}" for w in finding.warnings]
+    out += [f"⚠ {note_text(w, data, lang)}" for w in finding.warnings]
     out.append(f"\n{data.text[lang]['facts']}:")
     out += [f"  {'✓' if ok else '✗'} {label}: {info}" for ok, label, info in _fact_lines(finding, data, lang)]
-    out.append(f"  ({finding.facts.elapsed_ms:.0f} ms)")
+    out.append("  " + data.text[lang]["elapsed"].format(ms=f"{finding.facts.elapsed_ms:.0f}"))
     if finding.entry and finding.entry in kb:
         entry = Match("answer", lang, entry_id=finding.entry, score=100.0, code=_code(finding))
         out.append("\n" + render.render_text(kb, entry))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from bot.knowledge import KnowledgeBase
 
@@ -46,17 +45,111 @@ _NOT_TLS = {
 _NO_ALPN = {"TLSV1_ALERT_NO_APPLICATION_PROTOCOL", "NO_APPLICATION_PROTOCOL"}
 _OLD_TLS = {"TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE", "WRONG_SSL_VERSION"}
 _CLOSED = {"eof", "reset"}
-# X509 verify codes (OpenSSL's x509_vfy.h) and what they mean for a webhook.
-_VERIFY = {
-    9: "the certificate is not valid yet",
-    10: "the certificate has expired",
-    18: "the certificate is self-signed",
-    19: "the chain ends in a self-signed root that is not a public CA",
-    20: "the chain is incomplete or its CA is not public: send the intermediate certificates (fullchain.pem)",
-    21: "the chain is incomplete: send the intermediate certificates (fullchain.pem)",
-    62: "the certificate does not cover this host name",
-    64: "the certificate does not cover this IP address (host name)",
+# X509 verify codes (OpenSSL's x509_vfy.h) with a text of their own (fact_tls_verify_<code>); others get
+# fact_tls_verify_other.
+VERIFY_CODES = (9, 10, 18, 19, 20, 21, 62, 64)
+DETAILS = (
+    UNKNOWN_HOST,
+    DNS_TIMEOUT,
+    CONNECTION_TIMEOUT,
+    CONNECTION_FAILED,
+    CONNECTION_GOAWAY,
+    CONNECTION_SESSION_CLOSED,
+    INVALID_URL,
+    NEGOTIATION_FAILURE,
+    NO_TLS_RECORD,
+    TLS_HANDSHAKE_FAILURE,
+    SESSION_CLOSED,
+    STREAM_CLOSED,
+    DISPATCH_ERROR,
+    TIMEOUT_DETAIL,
+)
+# The kinds of address the URL guard refuses (urlguard.Why): diagnose.yaml names each in each language.
+ADDRESS_KINDS = (
+    "this_machine",
+    "unspecified",
+    "loopback",
+    "cgnat",
+    "link_local",
+    "multicast",
+    "private",
+    "reserved",
+    "not_global",
+    "ipv4_mapped",
+    "nat64",
+    "6to4",
+    "teredo",
+)
+
+# Every measured fact as a text of knowledge/diagnose.yaml (in each language) and the fields it may use.
+# The code says which fact it saw; the words are data, so a Japanese reply states its facts in Japanese.
+_TIMING = ("http", "status", "ms")
+NOTES: dict[str, tuple[str, ...]] = {
+    "fact_url_ok": (),
+    **{
+        f"invalid_{rule}": fields
+        for rule, fields in {
+            "too_long": ("length", "limit"),
+            "space": (),
+            "unparsable": ("error",),
+            "scheme": (),
+            "non_ascii": (),
+            "no_host": (),
+            "bad_idn": ("error",),
+            "host_chars": ("host",),
+        }.items()
+    },
+    "fact_dns_nxdomain": ("host",),
+    "fact_dns_no_record": ("host",),
+    "fact_dns_timeout": ("host", "seconds"),
+    "fact_dns_servfail": ("host",),
+    "fact_dns_literal": ("address",),
+    "fact_dns_resolved": ("addresses",),
+    "fact_connect_timeout": ("target",),
+    "fact_connect_refused": ("target", "error"),
+    "fact_connect_unreachable": ("target", "error"),
+    "fact_connect_none": (),
+    "fact_connect_ok": ("address", "ms"),
+    "fact_tls_not_tls": ("error",),
+    "fact_tls_no_alpn": (),
+    "fact_tls_closed": ("error",),
+    "fact_tls_timeout": (),
+    **{f"fact_tls_verify_{code}": () for code in VERIFY_CODES},
+    "fact_tls_verify_other": ("code", "message"),
+    "fact_tls_old": (),
+    "fact_tls_old_server": ("version",),
+    "fact_tls_failed": ("error", "message"),
+    "fact_tls_ok": ("version", "cipher", "alpn", "ms"),
+    "fact_tls_ok_no_alpn": ("version", "cipher", "ms"),
+    "fact_certificate": ("issuer", "names"),
+    "fact_expiry_left": ("until", "days"),
+    "fact_expiry_expired": ("until",),
+    "fact_expiry_until": ("until",),
+    "fact_chain_ok": (),
+    "fact_chain_bad": (),
+    "fact_deprecated_cipher": ("cipher",),
+    "fact_response_timeout": (),
+    "fact_response_stalled": (),
+    "fact_response_goaway": ("code",),
+    "fact_response_reset": ("code",),
+    "fact_response_closed": ("error",),
+    "fact_response_protocol": ("error",),
+    "fact_response_none": (),
+    "fact_response_slow": (*_TIMING, "limit"),
+    "fact_response_ok": _TIMING,
+    "fact_response_unsigned": _TIMING,
+    "fact_response_redirect": (*_TIMING, "location"),
+    "fact_response_redirect_none": _TIMING,
+    "fact_response_status": _TIMING,
 }
+
+
+@dataclass(frozen=True)
+class Note:
+    """One fact in words: a text of knowledge/diagnose.yaml (`key`) and what fills it in."""
+
+    key: str
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,14 +174,19 @@ class Facts:
     refused_rule: str = ""  # which rule (urlguard.Refused.rule), and what fills in its text
     refused_fields: dict[str, str] = field(default_factory=dict)
     invalid_url: str | None = None
+    invalid_rule: str = ""  # which malformation (urlguard.InvalidURL.rule), and what fills in its text
+    invalid_fields: dict[str, str] = field(default_factory=dict)
     dns_error: str | None = None  # "unknown_host" | "timeout"
     dns_info: str = ""
+    dns_rule: str = ""  # nxdomain, no_record, timeout, servfail (urlguard's UnknownHost / DNSTimeout)
+    dns_fields: dict[str, str] = field(default_factory=dict)
     addresses: tuple[str, ...] = ()
     literal: bool = False  # the URL's host is an IP address
     address: str | None = None  # the checked address the probe connected to
     connect_ms: float | None = None
     connect_error: str | None = None  # "refused" | "timeout" | "unreachable"
-    connect_info: str = ""
+    connect_to: str = ""  # address:port of the failed attempt
+    connect_info: str = ""  # the system's own words for it
     tls_ms: float | None = None
     tls_error: str | None = None  # OpenSSL reason, "verify", "eof", "reset" or "timeout"
     tls_info: str = ""
@@ -104,7 +202,7 @@ class Facts:
     location: str | None = None
     response_ms: float | None = None
     response_error: str | None = None  # "timeout" | "closed" | "goaway" | "stream_reset" | "protocol"
-    response_info: str = ""
+    response_info: str = ""  # the HTTP/2 error code or the library's words
     body_bytes: int = 0
     elapsed_ms: float = 0.0
 
@@ -115,7 +213,7 @@ class Check:
 
     name: str
     ok: bool
-    info: str
+    note: Note
 
 
 @dataclass(frozen=True)
@@ -132,20 +230,7 @@ class Finding:
     facts: Facts
     refused: str | None = None
     unsigned_rejected: bool = False  # 400/401 to an unsigned probe: reached, and it verifies signatures
-    warnings: tuple[str, ...] = field(default=())
-
-    def as_json(self) -> dict[str, Any]:
-        """The CLI's --json object."""
-        return {
-            "url": self.url,
-            "ok": self.ok,
-            "reason": self.reason,
-            "detail": self.detail,
-            "status": self.status,
-            "entry": self.entry,
-            "elapsed_ms": round(self.facts.elapsed_ms, 1),
-            "checks": [{"name": c.name, "ok": c.ok, "info": c.info} for c in self.checks],
-        }
+    warnings: tuple[Note, ...] = field(default=())
 
 
 def entry_for(kb: KnowledgeBase, reason: str | None, detail: str | None, status: int | None) -> str | None:
@@ -166,27 +251,30 @@ def entry_for(kb: KnowledgeBase, reason: str | None, detail: str | None, status:
 
 
 def _ms(value: float | None) -> str:
-    return f"{value:.0f} ms" if value is not None else "-"
+    return f"{value:.0f}" if value is not None else "-"
 
 
-def _tls_problem(facts: Facts) -> tuple[str, str]:
-    """(detail, info) for a handshake that failed."""
+def _tls_problem(facts: Facts) -> tuple[str, Note]:
+    """(detail, fact) for a handshake that failed."""
     error = facts.tls_error or ""
     if error in _NOT_TLS:
-        return NO_TLS_RECORD, f"the server answered without TLS ({error}): plain HTTP on an HTTPS port?"
+        return NO_TLS_RECORD, Note("fact_tls_not_tls", {"error": error})
     if error in _NO_ALPN:
-        return NEGOTIATION_FAILURE, "no HTTP version both sides speak was agreed (ALPN)"
+        return NEGOTIATION_FAILURE, Note("fact_tls_no_alpn")
     if error in _CLOSED:
-        return CONNECTION_SESSION_CLOSED, f"the server closed the connection during the TLS handshake ({error})"
+        return CONNECTION_SESSION_CLOSED, Note("fact_tls_closed", {"error": error})
     if error == "timeout":
-        return CONNECTION_TIMEOUT, "the TLS handshake did not finish in time"
+        return CONNECTION_TIMEOUT, Note("fact_tls_timeout")
     if error == "verify":
-        why = _VERIFY.get(facts.verify_code or -1, facts.tls_info or "the certificate does not verify")
-        return TLS_HANDSHAKE_FAILURE, why
+        code = facts.verify_code
+        if code in VERIFY_CODES:
+            return TLS_HANDSHAKE_FAILURE, Note(f"fact_tls_verify_{code}")
+        return TLS_HANDSHAKE_FAILURE, Note("fact_tls_verify_other", {"code": str(code), "message": facts.tls_info})
     if error in _OLD_TLS:
-        spoken = f" (the server speaks {facts.server_tls_version})" if facts.server_tls_version else ""
-        return TLS_HANDSHAKE_FAILURE, f"no TLS version in common: LINE speaks TLS 1.2 and 1.3 only{spoken}"
-    return TLS_HANDSHAKE_FAILURE, f"{error or 'handshake failed'}: {facts.tls_info}".rstrip(": ")
+        if facts.server_tls_version:
+            return TLS_HANDSHAKE_FAILURE, Note("fact_tls_old_server", {"version": facts.server_tls_version})
+        return TLS_HANDSHAKE_FAILURE, Note("fact_tls_old")
+    return TLS_HANDSHAKE_FAILURE, Note("fact_tls_failed", {"error": error or "-", "message": facts.tls_info})
 
 
 def _cert_checks(facts: Facts) -> list[Check]:
@@ -194,15 +282,25 @@ def _cert_checks(facts: Facts) -> list[Check]:
     if cert is None:
         return checks
     names = ", ".join(cert.names[:8]) + (" …" if len(cert.names) > 8 else "")
-    checks.append(Check("certificate", bool(facts.verified), f"issuer {cert.issuer}; names {names or '-'}"))
+    checks.append(
+        Check(
+            "certificate",
+            bool(facts.verified),
+            Note("fact_certificate", {"issuer": cert.issuer, "names": names or "-"}),
+        )
+    )
     if cert.not_after is not None:
-        expires = cert.not_after.strftime("%Y-%m-%d %H:%M UTC")
+        until = {"until": cert.not_after.strftime("%Y-%m-%d %H:%M UTC")}
         days = (cert.not_after - facts.checked_at).days if facts.checked_at else None
         ok = days is None or days >= EXPIRY_WARNING_DAYS
-        left = f" ({days} days left)" if days is not None and days >= 0 else " (expired)" if days is not None else ""
-        checks.append(Check("expiry", ok, f"valid until {expires}{left}"))
-    chain = "verifies against Mozilla's CA bundle" if facts.verified else "does not verify"
-    checks.append(Check("chain", bool(facts.verified), chain))
+        if days is None:
+            note = Note("fact_expiry_until", until)
+        elif days < 0:
+            note = Note("fact_expiry_expired", until)
+        else:
+            note = Note("fact_expiry_left", {**until, "days": str(days)})
+        checks.append(Check("expiry", ok, note))
+    checks.append(Check("chain", bool(facts.verified), Note("fact_chain_ok" if facts.verified else "fact_chain_bad")))
     return checks
 
 
@@ -215,7 +313,7 @@ def diagnose(
 ) -> Finding:
     """What LINE would report for these facts; `supported`/`deprecated` are LINE's cipher suites."""
     checks: list[Check] = []
-    warnings: list[str] = []
+    warnings: list[Note] = []
 
     def done(reason: str | None, detail: str | None, unsigned: bool = False) -> Finding:
         status = facts.status if reason in (None, ERROR_STATUS_CODE) else None
@@ -234,47 +332,60 @@ def diagnose(
         )
 
     if facts.refused:
-        checks.append(Check("url", False, f"refused: {facts.refused}"))
+        checks.append(Check("url", False, Note(f"refused_{facts.refused_rule}", dict(facts.refused_fields))))
         return done(None, None)
     if facts.invalid_url:
-        checks.append(Check("url", False, facts.invalid_url))
+        checks.append(Check("url", False, Note(f"invalid_{facts.invalid_rule}", dict(facts.invalid_fields))))
         return done(COULD_NOT_CONNECT, INVALID_URL)
-    checks.append(Check("url", True, "https URL, allowed port"))
+    checks.append(Check("url", True, Note("fact_url_ok")))
     if facts.dns_error:
-        checks.append(Check("dns", False, facts.dns_info))
+        checks.append(Check("dns", False, Note(f"fact_dns_{facts.dns_rule}", dict(facts.dns_fields))))
         return done(COULD_NOT_CONNECT, DNS_TIMEOUT if facts.dns_error == "timeout" else UNKNOWN_HOST)
     if facts.literal:
-        checks.append(Check("dns", True, f"{facts.addresses[0]} is an IP address: no DNS"))
+        checks.append(Check("dns", True, Note("fact_dns_literal", {"address": facts.addresses[0]})))
     else:
-        checks.append(Check("dns", True, "resolved to " + ", ".join(facts.addresses)))
+        checks.append(Check("dns", True, Note("fact_dns_resolved", {"addresses": ", ".join(facts.addresses)})))
 
     if facts.connect_error or facts.address is None:
-        checks.append(Check("connect", False, facts.connect_info or "not connected"))
+        kind = facts.connect_error if facts.connect_error in ("timeout", "refused", "unreachable") else "none"
+        note = Note(f"fact_connect_{kind}", {"target": facts.connect_to, "error": facts.connect_info})
+        checks.append(Check("connect", False, note))
         detail = CONNECTION_TIMEOUT if facts.connect_error == "timeout" else CONNECTION_FAILED
         return done(COULD_NOT_CONNECT, detail)
-    checks.append(Check("connect", True, f"connected to {facts.address} in {_ms(facts.connect_ms)}"))
+    connected = {"address": facts.address, "ms": _ms(facts.connect_ms)}
+    checks.append(Check("connect", True, Note("fact_connect_ok", connected)))
 
     if facts.tls_error:
         checks += _cert_checks(facts)
-        detail, info = _tls_problem(facts)
-        checks.insert(3, Check("tls", False, info))
+        detail, note = _tls_problem(facts)
+        checks.insert(3, Check("tls", False, note))
         return done(COULD_NOT_CONNECT, detail)
     cipher_ok = not supported or facts.cipher in supported
-    tls_info = f"{facts.tls_version}, {facts.cipher}, ALPN {facts.alpn or 'none'}, in {_ms(facts.tls_ms)}"
-    checks.append(Check("tls", cipher_ok, tls_info))
+    tls = {"version": str(facts.tls_version), "cipher": str(facts.cipher), "ms": _ms(facts.tls_ms)}
+    if facts.alpn:
+        checks.append(Check("tls", cipher_ok, Note("fact_tls_ok", {**tls, "alpn": facts.alpn})))
+    else:
+        checks.append(Check("tls", cipher_ok, Note("fact_tls_ok_no_alpn", tls)))
     checks += _cert_checks(facts)
     if facts.cipher in deprecated:
-        warnings.append(f"cipher {facts.cipher} is deprecated by LINE and may stop working without notice")
+        warnings.append(Note("fact_deprecated_cipher", {"cipher": str(facts.cipher)}))
         if facts.alpn == "h2":
             # LINE speaks HTTP/2 only with non-deprecated suites: an h2 server on a deprecated suite fails.
             return done(COULD_NOT_CONNECT, NEGOTIATION_FAILURE)
     for check in checks:
         if check.name == "expiry" and not check.ok:
-            warnings.append(check.info)
+            warnings.append(check.note)
 
     if facts.response_error:
-        checks.append(Check("response", False, facts.response_info or facts.response_error))
         error = facts.response_error
+        answered = {"code": facts.response_info, "error": facts.response_info}
+        key = {
+            "timeout": "response_timeout" if facts.status is None else "response_stalled",
+            "goaway": "response_goaway",
+            "stream_reset": "response_reset",
+            "closed": "response_closed",
+        }.get(error, "response_protocol")
+        checks.append(Check("response", False, Note(f"fact_{key}", answered)))
         if error == "timeout":
             return done(REQUEST_TIMEOUT, TIMEOUT_DETAIL)
         if error == "goaway":
@@ -289,21 +400,23 @@ def diagnose(
         return done(UNCLASSIFIED, DISPATCH_ERROR)
     status = facts.status
     if status is None:
-        checks.append(Check("response", False, "no response"))
+        checks.append(Check("response", False, Note("fact_response_none")))
         return done(UNCLASSIFIED, DISPATCH_ERROR)
-    took = f"{facts.http_version} {status} in {_ms(facts.response_ms)}"
+    took = {"http": str(facts.http_version), "status": str(status), "ms": _ms(facts.response_ms)}
     if facts.response_ms is not None and facts.response_ms > response_limit_ms:
-        checks.append(Check("response", False, f"{took}: over LINE's {response_limit_ms / 1000:g} s"))
+        slow = Note("fact_response_slow", {**took, "limit": f"{response_limit_ms / 1000:g}"})
+        checks.append(Check("response", False, slow))
         return done(REQUEST_TIMEOUT, TIMEOUT_DETAIL)
     if 200 <= status < 300:
-        checks.append(Check("response", True, took))
+        checks.append(Check("response", True, Note("fact_response_ok", took)))
         return done(None, None)
     if status in (400, 401) and not facts.signed:
-        checks.append(Check("response", True, f"{took}: rejects the unsigned probe, as it should"))
+        checks.append(Check("response", True, Note("fact_response_unsigned", took)))
         return done(None, None, unsigned=True)
-    if 300 <= status < 400:
-        target = facts.location or "(no Location header)"
-        checks.append(Check("response", False, f"{took}; redirects to {target} (LINE never follows redirects)"))
+    if 300 <= status < 400 and facts.location:
+        checks.append(Check("response", False, Note("fact_response_redirect", {**took, "location": facts.location})))
+    elif 300 <= status < 400:
+        checks.append(Check("response", False, Note("fact_response_redirect_none", took)))
     else:
-        checks.append(Check("response", False, took))
+        checks.append(Check("response", False, Note("fact_response_status", took)))
     return done(ERROR_STATUS_CODE, str(status))

@@ -64,8 +64,9 @@ def plan(event: Event, ctx: Context) -> Reply | None:
     return handler(event, ctx) if handler else None  # unfollow, leave, unsend, beacon, ...: quiet
 
 
-def plan_unparsed(raw: dict[str, Any], kb: KnowledgeBase) -> Reply | None:
-    """An event the SDK cannot parse (a message type newer than the SDK): help in a 1:1 chat only."""
+def plan_unparsed(raw: dict[str, Any], kb: KnowledgeBase, lang: str = "ja") -> Reply | None:
+    """An event the SDK cannot parse (a message type newer than the SDK): help in a 1:1 chat only, in the
+    conversation's language (`lang`; Japanese before any)."""
     source = raw.get("source")
     direct = (
         raw.get("type") == "message"
@@ -74,7 +75,7 @@ def plan_unparsed(raw: dict[str, Any], kb: KnowledgeBase) -> Reply | None:
         and isinstance(source, dict)
         and source.get("type") == "user"
     )
-    return Reply(render.hint_messages(kb), "hint for an unknown message type") if direct else None
+    return Reply(render.hint_messages(kb, lang), "hint for an unknown message type", lang=lang) if direct else None
 
 
 def chat_key(event: Event) -> str | None:
@@ -87,6 +88,22 @@ def chat_key(event: Event) -> str | None:
     return user if user != "-" else None
 
 
+def raw_chat_key(raw: dict[str, Any]) -> str | None:
+    """chat_key of an event the SDK could not parse, from its raw `source`."""
+    source = raw.get("source") if isinstance(raw.get("source"), dict) else {}
+    user = source.get("userId") if isinstance(source.get("userId"), str) else None
+    place = next((v for k in ("groupId", "roomId") if isinstance(v := source.get(k), str) and v), None)
+    if place:
+        return f"{place}/{user or '-'}"
+    return user or None
+
+
+def _spoken(ctx: Context) -> str:
+    """The conversation's language (its last reply's, within the offer's 30 minutes), else Japanese."""
+    offer = ctx.offered()
+    return offer[1] if offer else "ja"
+
+
 def _entry_reply(kb: KnowledgeBase, entry_id: str, lang: str, note: str, code: int | None = None) -> Reply:
     """One entry's answer; its related topics are what a number picks next."""
     return Reply(render.answer_messages(kb, entry_id, lang, code), note, kb[entry_id].related, lang)
@@ -96,12 +113,6 @@ def _answer(kb: KnowledgeBase, entry_id: str, lang: str, note: str, log: Questio
     """An entry given as the answer to a question or a pick: with the helpful / not helpful buttons."""
     messages = feedback.with_buttons(kb, render.answer_messages(kb, entry_id, lang, code), entry_id, lang, log.text)
     return Reply(messages, note, kb[entry_id].related, lang, log)
-
-
-def _spoken(ctx: Context) -> str:
-    """The conversation's language (its last offer's, within 30 minutes), else Japanese."""
-    offer = ctx.offered()
-    return offer[1] if offer else "ja"
 
 
 def _outcome(found: Match) -> str:
@@ -137,8 +148,7 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
     if not isinstance(event.message, TextMessageContent):
         if in_group:
             return None
-        offer = ctx.offered()  # a sticker says no language: the conversation's, else Japanese
-        lang = offer[1] if offer else "ja"
+        lang = _spoken(ctx)  # a sticker says no language: the conversation's, else Japanese
         return Reply(render.hint_messages(ctx.kb, lang), f"hint for {event.message.type}", lang=lang)
     text = _addressed_text(event.message, in_group)
     if text is None:
@@ -207,12 +217,14 @@ def on_postback(event: PostbackEvent, ctx: Context) -> Reply:
 def on_follow(event: FollowEvent, ctx: Context) -> Reply:
     """A new friend: the menu as a welcome, in the language of their profile (the reply side looks it up).
 
-    Japanese is the default menu; an English reader also gets the English one linked."""
+    Japanese is the default menu; an English reader also gets the English one linked. A profile that shares
+    no language (or a failed lookup) gets the Japanese welcome and a line saying English is spoken too."""
     welcome = {lang: _entry_reply(ctx.kb, ctx.kb.ui.help, lang, f"follow: welcome {lang}") for lang in ("ja", "en")}
-    return replace(welcome["ja"], menu=PROFILE, by_language=(welcome["ja"], replace(welcome["en"], menu="en")))
+    unknown = replace(welcome["ja"], messages=render.also_messages(ctx.kb, welcome["ja"].messages, "ja"))
+    return replace(unknown, menu=PROFILE, by_language=(welcome["ja"], replace(welcome["en"], menu="en")))
 
 
 @handles(JoinEvent)
 def on_join(event: JoinEvent, ctx: Context) -> Reply:
-    """Added to a group or room: a short introduction."""
+    """Added to a group or room: a short introduction in every language (nobody has spoken yet)."""
     return Reply(render.join_messages(ctx.kb), "join: introduction")

@@ -29,7 +29,7 @@ UI_FILE = "ui.yaml"
 # The fixed reply strings the code uses; ui.yaml must give each one in every language.
 UI_STRINGS = (
     "steps", "links", "related", "clarify", "clarify_group", "number_range", "number_none", "fallback",
-    "how_to_ask", "suggest", "outside", "hint", "join",
+    "how_to_ask", "suggest", "outside", "hint", "join", "also", "chat_intro",
     "other_code", "other_phrase", "other_summary", "unassigned_phrase",
     "feedback_helpful", "feedback_not_helpful", "feedback_thanks", "feedback_sorry",
 )  # fmt: skip

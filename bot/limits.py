@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot import feedback, render
-from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
+from bot.knowledge import LANGS, UI_FILE, KnowledgeBase, KnowledgeError, Problem
 from bot.linelimits import (
     MAX_ALT_TEXT,
     MAX_BUBBLE_BYTES,
@@ -79,6 +79,10 @@ def check_all(kb: KnowledgeBase) -> list[Problem]:
             )
             for message in check_messages(messages):
                 problems.append(Problem(file, entry.id, lang, f"rendered answer: {message}", int(line)))
+    # The replies made of several languages' strings: a group's introduction, a welcome with the other line.
+    welcome = render.also_messages(kb, render.answer_messages(kb, kb.ui.help, LANGS[0]), LANGS[0])
+    for name, messages in (("join", render.join_messages(kb)), ("also", welcome)):
+        problems += [Problem(UI_FILE, "strings", name, f"rendered reply: {m}") for m in check_messages(messages)]
     return problems
 
 

@@ -23,6 +23,9 @@ PREFIX_CHARS = 2  # a Japanese prefix (「再」「未」「非」「御」) is 
 MAX_PHRASE_WORDS = 8  # whole-phrase aliases ("what can you do") are short
 # Sentence ends: a line break, 「。！？」, or ". ! ?" before a space (not "api.line.me", not "v1.2").
 _SENTENCE = re.compile(r"[\n。！？]+|(?<=[.!?])\s+")
+# What a pasted error body holds besides words of a language: JSON pairs and keys (an API's own message
+# is its value: {"message":"…"}) and names in code (LineBotApiError, status_code=400, request_id).
+_CODE = re.compile(r'"\w+"\s*:\s*"(?:[^"\\]|\\.)*"|"\w+"\s*:|\b\w*(?:[a-z][A-Z]|_|=)\S*')
 
 
 class Matcher:
@@ -50,6 +53,13 @@ class Matcher:
             for console in (entry.code, entry.detail):
                 if console:
                     self._neutral.update(self.words(console))
+        # The Messaging API's and the SDKs' own messages are English in every console too, and the Japanese
+        # help asks for them as they are: taken out of a paste, with its JSON keys and names in code, to see
+        # whether anything of a language is left. Any spacing or punctuation between their words; the LINE app's
+        # Japanese messages show their language themselves.
+        pasted = sorted((t for t in self.vocabulary.exact_texts if t.isascii()), key=len, reverse=True)
+        alternatives = [r"[^A-Za-z0-9]*".join(map(re.escape, re.findall(r"[A-Za-z0-9]+", t))) for t in pasted]
+        self._pasted = re.compile("|".join(a for a in alternatives if a) or r"(?!)", re.IGNORECASE)
         # A whole phrase is compared as text: an "=text" alias (「使い方」 alone, not inside 「LINE VOOMの使い方」),
         # or an alias of grammar words only ("what can you do", 「何ができる」), which may also carry soft
         # words (「このボットは何ができる」).
@@ -92,11 +102,13 @@ class Matcher:
         # In a paste of several lines, the lines that hold the error weigh most.
         focus = [w for seg in marked for w in seg] if 1 <= len(marked) < len(per_segment) else []
         neutral = self._neutral
-        sure = (
-            lang is not None
-            or analyze.japanese_script(text)
-            or any(w.isalpha() and w.isascii() and w not in neutral for w in words)
-        )
+        signals = self.recognizer.scan(text, words)
+        sure = lang is not None or analyze.japanese_script(text)
+        if not sure:
+            sure = any(w.isalpha() and w.isascii() and w not in neutral for w in words)
+            if sure and signals.exact:  # an API message or an SDK's exception: does anything else show a language?
+                rest = _CODE.sub(" ", self._pasted.sub(" ", text))
+                sure = any(w.isalpha() and w.isascii() and w not in neutral for w in self.words(rest))
         return Query(
             text=text,
             lang=lang or analyze.language(text),
@@ -107,7 +119,7 @@ class Matcher:
             sentences=tuple(tuple(self._known(w) for w in seg if self._is_content(w, stop)) for seg in per_segment)
             if len(per_segment) > 1
             else (),
-            signals=self.recognizer.scan(text, words),
+            signals=signals,
         )
 
     def _without_unknown_compounds(self, words: list[str]) -> list[str]:

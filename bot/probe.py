@@ -186,13 +186,13 @@ class PinnedBackend(httpcore.NetworkBackend):
             try:
                 stream = self.inner.connect_tcp(address, port, max(0.05, deadline - start), None, socket_options)
             except httpcore.ConnectTimeout as exc:
-                facts.connect_error, facts.connect_info = "timeout", f"{address}:{port}: no answer in time"
+                facts.connect_error, facts.connect_to, facts.connect_info = "timeout", f"{address}:{port}", ""
                 error = exc
                 continue
             except httpcore.ConnectError as exc:
                 cause = _cause(exc)
                 kind = "refused" if isinstance(cause, ConnectionRefusedError) else "unreachable"
-                facts.connect_error, facts.connect_info = kind, f"{address}:{port}: {cause}"
+                facts.connect_error, facts.connect_to, facts.connect_info = kind, f"{address}:{port}", str(cause)
                 error = exc
                 continue
             facts.address, facts.connect_ms = address, _ms(start)
@@ -235,17 +235,17 @@ def _peek(backend: PinnedBackend, target: Target, timeout: float) -> None:
 def _response_error(exc: Exception, facts: Facts) -> None:
     if isinstance(exc, httpcore.TimeoutException):
         facts.response_error = "timeout"
-        facts.response_info = "no answer in time" if facts.status is None else "the body stalled"
+        facts.response_info = ""
         return
     event = exc.args[0] if exc.args else None
     if isinstance(event, h2.events.ConnectionTerminated):
-        facts.response_error, facts.response_info = "goaway", f"HTTP/2 GOAWAY ({event.error_code!s})"
+        facts.response_error, facts.response_info = "goaway", str(event.error_code)
     elif isinstance(event, h2.events.StreamReset):
-        facts.response_error, facts.response_info = "stream_reset", f"HTTP/2 stream reset ({event.error_code!s})"
+        facts.response_error, facts.response_info = "stream_reset", str(event.error_code)
     elif isinstance(exc, httpcore.ReadError | httpcore.WriteError) or any(
         word in str(exc).lower() for word in ("disconnect", "closed", "incomplete")
     ):
-        facts.response_error, facts.response_info = "closed", f"the connection was cut: {exc}"
+        facts.response_error, facts.response_info = "closed", str(exc)
     else:
         facts.response_error, facts.response_info = "protocol", f"{type(exc).__name__}: {exc}"
 

@@ -7,8 +7,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from bot import menus
-from bot.knowledge import OUTSIDE, Entry, KnowledgeBase
-from bot.linelimits import MAX_ALT_TEXT
+from bot.knowledge import LANGS, OUTSIDE, Entry, KnowledgeBase
+from bot.linelimits import MAX_ALT_TEXT, MAX_QUICK_REPLIES
 from bot.types import Match
 
 # -- postback data --------------------------------------------------------------------------
@@ -204,9 +204,25 @@ def hint_messages(kb: KnowledgeBase, lang: str = "ja") -> list[dict[str, Any]]:
     return [{"type": "text", "text": kb.ui.text(lang, "hint"), "quickReply": _quick_reply(kb, [], lang)}]
 
 
-def join_messages(kb: KnowledgeBase, lang: str = "ja") -> list[dict[str, Any]]:
-    """Introduction when the bot joins a group or room."""
-    return [{"type": "text", "text": kb.ui.text(lang, "join"), "quickReply": _quick_reply(kb, [], lang)}]
+def join_messages(kb: KnowledgeBase) -> list[dict[str, Any]]:
+    """Introduction when the bot joins a group or room: LINE says nothing of the members' languages (a join
+    event has no user, a group member's profile no language), so one short text in every language the bot
+    speaks, Japanese first, and the menu button in each."""
+    text = "\n\n".join(kb.ui.text(lang, "join") for lang in LANGS)
+    return [
+        {"type": "text", "text": text, "quickReply": {"items": [_quick_item(kb, kb.ui.help, lang) for lang in LANGS]}}
+    ]
+
+
+def also_messages(kb: KnowledgeBase, messages: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """`messages` (a welcome in one language) followed by a line in every other language saying it is spoken
+    too; the welcome's buttons move under that line (LINE shows only the last message's) with each menu."""
+    others = [other for other in LANGS if other != lang]
+    items = messages[-1].get("quickReply", {}).get("items", [])
+    items = [*items, *(_quick_item(kb, kb.ui.help, other) for other in others)][:MAX_QUICK_REPLIES]
+    text = "\n".join(kb.ui.text(other, "also") for other in others)
+    last = {k: v for k, v in messages[-1].items() if k != "quickReply"}
+    return [*messages[:-1], last, {"type": "text", "text": text, "quickReply": {"items": items}}]
 
 
 # -- plain text (terminal) ------------------------------------------------------------------

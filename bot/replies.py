@@ -76,7 +76,9 @@ class ReplyHandler:
         try:
             event = Event.from_dict(raw)
         except Exception as exc:  # noqa: BLE001 - the SDK raises ValueError, TypeError, pydantic errors
-            reply = events.plan_unparsed(raw, self._kb)
+            chat = events.raw_chat_key(raw)
+            offer = self._store.offered(chat) if chat else None
+            reply = events.plan_unparsed(raw, self._kb, offer[1] if offer else "ja")
             if reply is None:
                 log.info(kv("event skipped", reason=type(exc).__name__, webhookEventId=found))
             else:

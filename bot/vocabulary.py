@@ -46,6 +46,7 @@ class Vocabulary:
     webhook_words: frozenset[str] = frozenset()  # words that say the question is about the webhook
     from_line: tuple[str, ...] = ()  # folded substrings of a request LINE sent ("linebotwebhook/2.0")
     neutral: frozenset[str] = frozenset()  # words that say nothing of the asker's language ("webhook", "http")
+    exact_texts: tuple[str, ...] = ()  # the exact strings as written: a paste of only these shows no language
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
@@ -176,6 +177,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
             names[compact(str(text))] = code
 
     exact: list[tuple[str, str]] = []
+    exact_texts: list[str] = []
     identifiers: set[str] = set()
     raw_exact = mapping("exact", "must map an entry id to a list of strings")
     for entry_id, strings in raw_exact.items():
@@ -188,6 +190,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
                 bad(f"exact.{entry_id}", f"{text!r} is too short to be recognised exactly")
             else:
                 exact.append((key, str(entry_id)))
+                exact_texts.append(text.strip())
                 if _IDENTIFIER.fullmatch(text.strip()):
                     identifiers.add(key)
     exact.sort(key=lambda kv: -len(kv[0]))
@@ -216,6 +219,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         webhook_words=webhook_words,
         from_line=from_line,
         neutral=neutral,
+        exact_texts=tuple(exact_texts),
     )
 
 

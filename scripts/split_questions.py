@@ -27,6 +27,14 @@ def assign(items: list[dict], seed: int) -> dict[int, str]:
     return result
 
 
+def _with_split(block: str, split: str) -> str:
+    """The item's text with its `split:` added: inside the braces of a one-line flow mapping, else a line."""
+    first, newline, rest = block.partition("\n")
+    if first.startswith("- {") and first.rstrip().endswith("}"):
+        return first.rstrip()[:-1] + f", split: {split}}}" + newline + rest
+    return block.rstrip("\n") + f"\n  split: {split}\n"
+
+
 def main() -> None:
     """Add `split:` lines to the file's unsplit items in place."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -44,7 +52,7 @@ def main() -> None:
     for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
         block = text[start:end]
         if i in splits:
-            block = block.rstrip("\n") + f"\n  split: {splits[i]}\n"
+            block = _with_split(block, splits[i])
         pieces.append(block)
     args.file.write_text("".join(pieces), encoding="utf-8")
     counts = {s: list(splits.values()).count(s) for s in ("tune", "frozen")}

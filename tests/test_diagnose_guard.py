@@ -82,7 +82,7 @@ def test_a_japanese_refusal_names_the_address_kind_in_japanese(address, kind, kb
     assert finding.refused
     assert f"（{kind}）" in diagnose_render.refused_text(finding, data, "ja")
     english = diagnose_render.refused_text(finding, data, "en")
-    assert finding.facts.refused_fields["what"] in english and kind not in english
+    assert data.text["en"]["address_" + finding.facts.refused_fields["what"]] in english and kind not in english
 
 
 def test_one_bad_address_among_good_ones_refuses(kb, data) -> None:
@@ -119,7 +119,7 @@ def test_one_bad_address_among_good_ones_refuses(kb, data) -> None:
 def test_refused_forms_never_reach_dns_or_network(url, kb, data) -> None:
     finding = diagnose.run(url, kb, data, resolver=_no_dns, network=NoNetwork())
     assert finding.refused, finding.checks
-    assert finding.as_json()["ok"] is False
+    assert diagnose_render.as_json(finding, data)["ok"] is False
     for lang in ("ja", "en"):  # every rule has its own text in both languages, every field filled
         reply = diagnose_render.refused_text(finding, data, lang)
         assert "?" not in reply and finding.refused not in reply

@@ -27,7 +27,7 @@ from diagnose_servers import (
     server_context,
 )
 
-from bot import cli, diagnose, urlguard
+from bot import cli, diagnose, diagnose_data, diagnose_render, urlguard
 from bot.diagnosis import Finding
 from bot.knowledge import KnowledgeBase
 from bot.probe import Limits
@@ -64,7 +64,7 @@ def _start(servers: list[Any], server: Any) -> Any:
 
 
 def _check(finding: Finding, name: str) -> dict[str, Any]:
-    return next(c for c in finding.as_json()["checks"] if c["name"] == name)
+    return next(c for c in diagnose_render.as_json(finding, diagnose_data.load())["checks"] if c["name"] == name)
 
 
 def test_good_server_is_ok_and_gets_verify_request(kb, data, ca, ca_file, servers) -> None:

@@ -37,7 +37,12 @@ def _plan(raw: dict[str, Any], ctx: events.Context) -> Any:
 def test_follow_gets_the_menu_named_in_ui_yaml(kb: KnowledgeBase, matcher: Matcher) -> None:
     follow = next(e for e in sample_events() if e["type"] == "follow")
     reply = _plan(follow, _ctx(kb, matcher))
-    assert reply.messages == render.answer_messages(kb, kb.ui.help, "ja")
+    japanese, english = reply.by_language
+    assert japanese.messages == render.answer_messages(kb, kb.ui.help, "ja")
+    assert english.messages == render.answer_messages(kb, kb.ui.help, "en")
+    # A profile that shares no language: the Japanese welcome, then a line saying English is spoken too.
+    assert reply.messages[:-1] == [{k: v for k, v in m.items() if k != "quickReply"} for m in japanese.messages]
+    assert reply.messages[-1]["text"] == kb.ui.text("en", "also")
     assert reply.offered == kb[kb.ui.help].related
 
 

@@ -177,3 +177,10 @@ def test_real_questions_tune_split_gives_few_wrong_answers(matcher: Matcher) -> 
     report = evaluate(matcher, load_questions(DATA / "real-questions.yaml", "tune"))
     assert report.accuracy >= 0.55, report.summary()
     assert report.confident_wrong <= 0.06 * report.total, report.summary()
+
+
+def test_blind_questions_tune_split(matcher: Matcher) -> None:
+    """Questions written without seeing the knowledge base (tune split only): most answered, few wrong."""
+    report = evaluate(matcher, load_questions(DATA / "blind-questions.yaml", "tune"))
+    assert report.accuracy >= 0.85, report.summary()
+    assert report.confident_wrong <= 0.04 * report.total, report.summary()

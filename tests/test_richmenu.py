@@ -405,8 +405,9 @@ def _follow(client: Any, line_api: HTTPServer, data_api: HTTPServer, menus: Any,
     event.update(type="follow", follow={"isUnblocked": False})
     post(client, [event])
     assert wait_for(lambda: len(replies(line_api)) == 1)
-    (message,) = replies(line_api)[0]["messages"]
-    return fake, message
+    messages = replies(line_api)[0]["messages"]
+    assert len(messages) == (2 if profile is None else 1)  # no language known: a line in English follows
+    return fake, messages[0]
 
 
 def test_follow_links_english_menu_for_english_profile(
