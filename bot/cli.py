@@ -105,7 +105,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         if picked:
             text, offered = render.answer_text(kb, picked, lang), list(kb[picked].related)
         elif menus.as_number(line):  # a number that picks nothing: the choices again, as on LINE
-            text = render.number_messages(kb, offered, lang)[0]["text"]
+            text = render.number_messages(kb, offered, spoken)[0]["text"]
         elif data and (request := diagnose_request.recognise(line, data, addressed=True)):
             # As on LINE (a one-to-one chat): "check https://...", or the URL alone, is probed, not matched.
             finding = diagnose.run(request.url, kb, data, None, options)

@@ -168,9 +168,9 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
             return _answer(ctx.kb, picked, offer[1], f"picked {picked}", Question("pick", offer[1], picked, 100.0))
         # Out of range, or nothing on offer (never, or forgotten after 30 minutes): say so, in the
         # conversation's language, rather than "no answer fits" and three unrelated topics.
-        ids, lang = offer if offer else ((), "ja")
+        ids, lang = offer if offer else ((), None)
         messages = render.number_messages(ctx.kb, ids, lang)
-        return Reply(messages, "number: nothing picked", tuple(i for i in ids if i in ctx.kb), lang)
+        return Reply(messages, "number: nothing picked", tuple(i for i in ids if i in ctx.kb), lang or "ja")
     if (names := menus.named(ctx.kb, text)) and (offer := ctx.offered()):
         # A choice's label or title typed (or copied from the numbered list) instead of tapped: that choice.
         picked = next((i for i in offer[0] if i in names), None)

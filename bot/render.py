@@ -169,12 +169,21 @@ def fallback_messages(kb: KnowledgeBase, suggestions: tuple[str, ...], lang: str
     return [{"type": "text", "text": text, "quickReply": _quick_reply(kb, picks, lang)}]
 
 
-def number_messages(kb: KnowledgeBase, offered: tuple[str, ...] | list[str], lang: str) -> list[dict[str, Any]]:
+def number_messages(kb: KnowledgeBase, offered: tuple[str, ...] | list[str], lang: str | None) -> list[dict[str, Any]]:
     """A message of just a number that picks nothing: the offered choices again with their range, or that
-    there is nothing to pick (never offered, or forgotten)."""
+    there is nothing to pick (never offered, or forgotten); in every language when no conversation says
+    which (`lang` None: a number shows none, and after 30 minutes the bot no longer knows)."""
     ids = [i for i in offered if i in kb]
-    if not ids:
-        return [{"type": "text", "text": kb.ui.text(lang, "number_none"), "quickReply": _quick_reply(kb, [], lang)}]
+    if not ids or lang is None:
+        langs = [lang] if lang else list(LANGS)
+        text = "\n\n".join(kb.ui.text(each, "number_none") for each in langs)
+        return [
+            {
+                "type": "text",
+                "text": text,
+                "quickReply": {"items": [_quick_item(kb, kb.ui.help, each) for each in langs]},
+            }
+        ]
     lines = [kb.ui.text(lang, "number_range").replace("{count}", str(len(ids)))]
     lines += [f"{n}. {entry_text(kb, i, lang)[0]}" for n, i in enumerate(ids, 1)]
     return [{"type": "text", "text": "\n".join(lines), "quickReply": _quick_reply(kb, ids, lang)}]

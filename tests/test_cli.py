@@ -90,7 +90,8 @@ def test_chat_number_that_picks_nothing_lists_the_choices_again(monkeypatch: pyt
     code, out = run(monkeypatch, "chat", stdin="7\ntimeout\n9\n2\nexit\n")
     assert code == 0
     lines = out.splitlines()  # the prompts go to the terminal, not `out`
-    nothing = lines.index(kb.ui.text("ja", "number_none"))  # nothing offered yet (a number says no language)
+    nothing = lines.index(kb.ui.text("ja", "number_none"))  # nothing offered yet: in both languages
+    assert lines[nothing + 2] == kb.ui.text("en", "number_none")
     asked = lines.index(kb.ui.text("ja", "clarify"))
     assert nothing < asked
     again = lines.index(kb.ui.text("ja", "number_range").replace("{count}", "4"))
