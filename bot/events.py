@@ -161,9 +161,9 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
         if not request.lang_sure and (offer := ctx.offered()):
             lang = offer[1]  # a URL alone says no language: the conversation's
         return Reply([], f"diagnose len={len(text)}", lang=lang, probe=request.url)
-    if menus.as_number(text):  # "2": a pick, never a question to match ("0" and "123" are questions)
+    if menus.as_number(text, ctx.kb.ui.numbers):  # "2": a pick, never a question ("0" and "123" are questions)
         offer = ctx.offered()
-        picked = menus.pick(text, offer[0]) if offer else None
+        picked = menus.pick(text, offer[0], ctx.kb.ui.numbers) if offer else None
         if offer and picked in ctx.kb:
             return _answer(ctx.kb, picked, offer[1], f"picked {picked}", Question("pick", offer[1], picked, 100.0))
         # Out of range, or nothing on offer (never, or forgotten after 30 minutes): say so, in the

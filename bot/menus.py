@@ -36,9 +36,21 @@ def buttons(kb: KnowledgeBase, ids: list[str]) -> list[str]:
     return list(dict.fromkeys(i for i in ids if i in kb))[:MAX_QUICK_REPLIES]
 
 
-def as_number(text: str) -> int | None:
-    """The number in a message that is only a number of one or two digits ("2", "２", "2.")."""
-    typed = unicodedata.normalize("NFKC", text).strip().rstrip(".)")
+Around = tuple[tuple[str, ...], tuple[str, ...]]  # words before and after a number (ui.yaml's `numbers`)
+
+
+def _trimmed(text: str, around: Around) -> str:
+    """`text` without one of the words before it and one after it (the longest that fits), case folded."""
+    text = text.casefold()
+    before, after = (sorted((w.casefold() for w in side), key=len, reverse=True) for side in around)
+    text = next((text[len(w) :].lstrip() for w in before if text.startswith(w)), text)
+    return next((text[: -len(w)].rstrip() for w in after if text.endswith(w)), text)
+
+
+def as_number(text: str, around: Around = ((), ())) -> int | None:
+    """The number in a message that is only a number of one or two digits ("2", "２", "2."), or one with a
+    word of `around` before or after it (「2番」「2番目です」, "#2")."""
+    typed = _trimmed(unicodedata.normalize("NFKC", text).strip(), around).rstrip(".)")
     # isdecimal, not isdigit: "❶" and "፩" are digits to isdigit() but not numbers to int(); and digits typed
     # as digits (ASCII or full-width), not what NFKC makes a "2" of ("²").
     if not (typed.isdecimal() and 0 < len(typed) <= 2):
@@ -46,9 +58,9 @@ def as_number(text: str) -> int | None:
     return int(typed) if all(c.isdecimal() for c in text if unicodedata.normalize("NFKC", c).isdecimal()) else None
 
 
-def pick(text: str, offered: tuple[str, ...] | list[str]) -> str | None:
+def pick(text: str, offered: tuple[str, ...] | list[str], around: Around = ((), ())) -> str | None:
     """The offered entry id a message picks by its number, if it is just a number in range."""
-    number = as_number(text)
+    number = as_number(text, around)
     return offered[number - 1] if number is not None and 0 < number <= len(offered) else None
 
 

@@ -180,3 +180,12 @@ def test_a_number_picks_only_from_the_last_reply_which_also_sets_the_language(ch
     chat.send(tapped(ASKER, "fb=1&topic=webhook.detail.tls_handshake_failure&lang=en"))
     (reply,) = chat.send(said(ASKER, "1"))  # the thanks offered nothing: the answer's topics are gone
     assert reply["text"] == kb.ui.text("en", "number_none")
+
+
+@pytest.mark.parametrize("typed", ["2番", "２番です", "2番目でお願いします", "#2", "No. 2"])
+def test_a_number_with_words_around_it_picks_too(chat: Chat, kb: KnowledgeBase, typed: str) -> None:
+    """「2番」 is how many people answer a numbered list in Japanese: it was matched as a question and fell
+    back. The words are ui.yaml's `numbers`."""
+    (ask,) = chat.send(said(ASKER, "500エラーが出ます"))
+    (answer,) = chat.send(said(ASKER, typed))
+    assert answer["altText"].startswith(title(kb, picks(ask)[1], "ja"))
