@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import app_for, post, text_event
 
-from bot import render
+from bot import limits, render
 from bot.knowledge import KnowledgeBase
 from scripts.fake_line import FakeLine
 
@@ -189,3 +189,14 @@ def test_a_number_with_words_around_it_picks_too(chat: Chat, kb: KnowledgeBase, 
     (ask,) = chat.send(said(ASKER, "500エラーが出ます"))
     (answer,) = chat.send(said(ASKER, typed))
     assert answer["altText"].startswith(title(kb, picks(ask)[1], "ja"))
+
+
+@pytest.mark.parametrize("lang", ["ja", "en", None])
+def test_the_choices_listed_again_fit_lines_limits_for_every_entry(kb: KnowledgeBase, lang: str | None) -> None:
+    """The longest offers are an answer's related topics plus the menu (what "not helpful" offers)."""
+    for entry_id, entry in kb.entries.items():
+        offered = [*entry.related, kb.ui.help]
+        assert limits.check_messages(render.number_messages(kb, offered, lang)) == [], entry_id
+    for each in ("ja", "en"):
+        choices = tuple(list(kb.entries)[:4])
+        assert limits.check_messages(render.clarify_messages(kb, choices, each, prompt="clarify_group")) == []
