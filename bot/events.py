@@ -38,6 +38,10 @@ class Context:
     # alone, console strings only).
     offered: Callable[[], Offer | None]
     diagnose: DiagnoseData | None = None  # set when the reply side can check webhook URLs
+    # The offer of the bot's own message that this one quotes (LINE's reply-to), when it quotes one the bot
+    # sent within the offer's 30 minutes: a number then picks from that message's list, and in a group the
+    # quote addresses the bot as a mention does.
+    quoted: Callable[[], Offer | None] = lambda: None
 
 
 Handler = Callable[[Any, Context], Reply | None]
@@ -76,6 +80,17 @@ def plan_unparsed(raw: dict[str, Any], kb: KnowledgeBase, lang: str = "ja") -> R
         and source.get("type") == "user"
     )
     return Reply(render.hint_messages(kb, lang), "hint for an unknown message type", lang=lang) if direct else None
+
+
+def quote_key(message_id: str) -> str:
+    """Where the offer of one message the bot sent is kept (a message quoting it finds it there)."""
+    return f"message/{message_id}"
+
+
+def quoted_id(event: Event) -> str | None:
+    """The id of the message a text message quotes, if it quotes one."""
+    message = getattr(event, "message", None)
+    return getattr(message, "quoted_message_id", None) if isinstance(message, TextMessageContent) else None
 
 
 def chat_key(event: Event) -> str | None:
@@ -125,13 +140,14 @@ def _in_group(event: Event) -> bool:
     return isinstance(event.source, GroupSource | RoomSource)
 
 
-def _addressed_text(message: TextMessageContent, in_group: bool) -> str | None:
-    """The question in a text message; in a group only when the bot is mentioned, minus the mention."""
+def _addressed_text(message: TextMessageContent, in_group: bool, quotes_bot: bool) -> str | None:
+    """The question in a text message; in a group only when the bot is mentioned (minus the mention) or
+    one of its messages quoted."""
     if not in_group:
         return message.text
     mentionees = message.mention.mentionees if message.mention else []
     if not any(getattr(m, "is_self", False) for m in mentionees):
-        return None
+        return message.text if quotes_bot else None
     # Mention positions count UTF-16 code units; cut every "@name" out, last first.
     units = message.text.encode("utf-16-le", "surrogatepass")
     for mention in sorted(mentionees, key=lambda m: m.index, reverse=True):
@@ -150,7 +166,8 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
             return None
         lang = _spoken(ctx)  # a sticker says no language: the conversation's, else Japanese
         return Reply(render.hint_messages(ctx.kb, lang), f"hint for {event.message.type}", lang=lang)
-    text = _addressed_text(event.message, in_group)
+    quoted = ctx.quoted() if event.message.quoted_message_id else None
+    text = _addressed_text(event.message, in_group, quoted is not None)
     if text is None:
         return None
     if in_group and not text.strip():
@@ -162,7 +179,7 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
             lang = offer[1]  # a URL alone says no language: the conversation's
         return Reply([], f"diagnose len={len(text)}", lang=lang, probe=request.url)
     if menus.as_number(text, ctx.kb.ui.numbers):  # "2": a pick, never a question ("0" and "123" are questions)
-        offer = ctx.offered()
+        offer = quoted or ctx.offered()  # a quoted list is the one meant
         picked = menus.pick(text, offer[0], ctx.kb.ui.numbers) if offer else None
         if offer and picked in ctx.kb:
             return _answer(ctx.kb, picked, offer[1], f"picked {picked}", Question("pick", offer[1], picked, 100.0))
@@ -171,7 +188,7 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
         ids, lang = offer if offer else ((), None)
         messages = render.number_messages(ctx.kb, ids, lang)
         return Reply(messages, "number: nothing picked", tuple(i for i in ids if i in ctx.kb), lang or "ja")
-    if (names := menus.named(ctx.kb, text)) and (offer := ctx.offered()):
+    if (names := menus.named(ctx.kb, text)) and (offer := quoted or ctx.offered()):
         # A choice's label or title typed (or copied from the numbered list) instead of tapped: that choice.
         picked = next((i for i in offer[0] if i in names), None)
         if picked in ctx.kb:

@@ -200,3 +200,36 @@ def test_the_choices_listed_again_fit_lines_limits_for_every_entry(kb: Knowledge
     for each in ("ja", "en"):
         choices = tuple(list(kb.entries)[:4])
         assert limits.check_messages(render.clarify_messages(kb, choices, each, prompt="clarify_group")) == []
+
+
+def quoting(event: dict[str, Any], message_id: str) -> dict[str, Any]:
+    """`event` as LINE sends a reply-to: quoting the message with this id."""
+    event["message"]["quotedMessageId"] = message_id
+    return event
+
+
+def test_a_quoted_list_is_the_one_a_number_picks_from(chat: Chat, kb: KnowledgeBase) -> None:
+    """LINE's reply-to names the message answered: "2" quoting an earlier question back picks from that one,
+    not from the last reply."""
+    timeout = said(ASKER, "timeout")
+    (ask,) = chat.send(timeout)
+    chat.send(said(ASKER, "500エラーが出ます"))  # a later question back, in Japanese
+    (answer,) = chat.send(quoting(said(ASKER, "2"), "an-id-the-bot-never-sent"))  # not one of the bot's
+    assert answer["altText"].startswith(title(kb, "messaging_api.5xx", "ja"))  # the last reply's list
+    (first,) = chat.fake.sent[timeout["replyToken"]]
+    (answer,) = chat.send(quoting(said(ASKER, "2"), first))
+    assert answer["altText"].startswith(title(kb, picks(ask)[1], "en"))
+
+
+def test_in_a_group_quoting_the_bot_addresses_it_as_a_mention_does(chat: Chat, kb: KnowledgeBase) -> None:
+    """In a group people answer a bot's message with LINE's reply-to rather than a mention: that was ignored.
+    A quote of the bot's question back answers whoever quotes it from that list; a quote of a member's
+    message stays group talk."""
+    asked = said_in_group(ASKER, "timeout")
+    (ask,) = chat.send(asked)
+    (question_back,) = chat.fake.sent[asked["replyToken"]]
+    (answer,) = chat.send(quoting(said_in_group(OTHER, "2", mention=False), question_back))
+    assert answer["altText"].startswith(title(kb, picks(ask)[1], "en"))
+    (answer,) = chat.send(quoting(said_in_group(ASKER, "Unknown host", mention=False), question_back))
+    assert answer["altText"].startswith(title(kb, "webhook.detail.unknown_host", "en"))
+    chat.quiet(quoting(said_in_group(OTHER, "2", mention=False), "a-members-message"))
