@@ -29,8 +29,9 @@ _STATUS_BEFORE = (
     *("status", "code", "http/", "returned", "returns", "return", "ステータス", "エラー", "error", "("),
     *("detail", "詳細", "コード"),  # the console's "詳細: 502"
 )
-_NOT_STATUS_BEFORE = ("port", "ポート", "other than", "than", "max", "length", "timeout", "size", "bytes", "byte")
+_NOT_STATUS_BEFORE = ("port", "ポート", "other than", "than", "max", "length", "timeout", "size", "bytes", "byte", "errno")
 _NOT_STATUS_AFTER = ("以外", "番ポート", "ポート", ", in ")  # ", in": a Python traceback's line number
+_INFORMATIONAL = frozenset(s.value for s in HTTPStatus if s.value < 200)
 # Units right after a number that make it a quantity ("500ms", "500文字").
 _UNITS = ("ms", "kb", "mb", "gb", "px", "円", "件", "回", "文字", "秒", "分", "時間", "個", "人", "通", "%", " sec")
 
@@ -49,6 +50,8 @@ def status_codes(folded: str) -> list[int]:
     found: list[tuple[int, int, int]] = []  # (-certainty, position, code)
     for m in _NUMBER.finditer(folded):
         code = int(m.group(1))
+        if code < 200 and code not in _INFORMATIONAL:
+            continue  # "[Errno 110]", "110 users": 1xx beyond the few defined ones is never a status
         before = folded[max(0, m.start() - 14) : m.start()].rstrip(" =:\"'")
         after = folded[m.end() : m.end() + 30]
         if after.lstrip().startswith(_UNITS + _NOT_STATUS_AFTER) or before.endswith(_NOT_STATUS_BEFORE):

@@ -184,3 +184,10 @@ def test_blind_questions_tune_split(matcher: Matcher) -> None:
     report = evaluate(matcher, load_questions(DATA / "blind-questions.yaml", "tune"))
     assert report.accuracy >= 0.85, report.summary()
     assert report.confident_wrong <= 0.04 * report.total, report.summary()
+
+
+def test_blind_pastes_tune_split(matcher: Matcher) -> None:
+    """Pastes and long reports written without seeing the knowledge base (tune split only)."""
+    report = evaluate(matcher, load_questions(DATA / "blind-pastes.yaml", "tune"))
+    assert report.accuracy >= 0.8, report.summary()
+    assert report.confident_wrong <= 0.06 * report.total, report.summary()

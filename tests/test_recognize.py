@@ -66,6 +66,9 @@ def test_api_message_inside_sdk_exception(scan) -> None:
         ("the server sends 502.html", []),
         ('File "app/api.py", line 325, in reply_async', []),  # a traceback's line number
         ("heroku[router]: at=info method=POST status=200 bytes=207 protocol=https", [200]),  # a body size
+        ("NewConnectionError: [Errno 110] Connection timed out", []),  # an OS error number
+        ("error 150", []),  # 1xx beyond the defined ones is never a status
+        ("HTTP/1.1 100 Continue", [100]),
     ],
 )
 def test_status_codes_read_in_context(text: str, codes: list[int]) -> None:
