@@ -64,8 +64,10 @@ _NEGATED = {"can": "can not", "wo": "will not"}
 # ... also typed without the apostrophe ("cant connect", "doesnt work"), as people do in a hurry.
 _BARE_NEGATION = re.compile(r"\b(do|does|did|is|was|are|were|could|would|should|have|has|had|ca|wo)nt\b")
 _BARE_NEGATED = {"ca": "can", "wo": "will"}
-# A URL's scheme says where, not what: "https://example.com/callback" is not a question about HTTPS.
-_SCHEME = re.compile(r"\bhttps?://(?=[a-z0-9])")
+# A URL's scheme says where, not what: "https://example.com/callback" is not a question about HTTPS. A plain
+# "http://" one says the URL has no TLS, which a webhook needs: it is the word PLAIN_HTTP.
+_SCHEME = re.compile(r"\bhttp(s?)://(?=[a-z0-9]|\s|$)")
+PLAIN_HTTP = "plainhttp"
 # A date (「2025年12月2日(火)」, "2025-12-02") says when, not what: its counters would count as
 # words no entry knows.
 _DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日(?:[(（][月火水木金土日][)）])?|\d{4}年|\d{4}[-/]\d{1,2}[-/]\d{1,2}")
@@ -234,11 +236,15 @@ def _negations(folded: str) -> str:
     return _NEGATION.sub(lambda m: f" {_NEGATED.get(m.group(1) or m.group(2) or '', 'not')}", folded)
 
 
+def _scheme(m: re.Match[str]) -> str:
+    return " " if m.group(1) else f" {PLAIN_HTTP} "
+
+
 def words(text: str) -> list[str]:
     """Every word of a text in order, Japanese as dictionary forms, English as stems (no stop words
     removed yet: phrases such as "my server" need them)."""
     out: list[str] = []
-    for run in _WORDS.findall(_BLOB.sub(" ", _DATE.sub(" ", _SCHEME.sub(" ", _negations(fold(text)))))):
+    for run in _WORDS.findall(_BLOB.sub(" ", _DATE.sub(" ", _SCHEME.sub(_scheme, _negations(fold(text)))))):
         if run.isascii():
             out.append(stem(run))
         else:

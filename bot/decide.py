@@ -87,9 +87,15 @@ class Decider:
             if self.kb[entry_id].audience == OUTSIDE:
                 return self._answer(q, entry_id, score)
         if sig.details:  # a console detail beats its reason; two details: ask which
-            return (
-                self._answer(q, sig.details[0]) if len(sig.details) == 1 else self._clarify(q, list(sig.details), 100)
-            )
+            if len(sig.details) == 1:
+                return self._answer(q, sig.details[0])
+            # Several details of the one reason the question also names ("all could_not_connect, but different
+            # details"): the reason's entry explains each of them.
+            reasons = {self.kb[d].reason for d in sig.details}
+            named = [r for r in sig.reasons if self.kb[r].code in reasons]
+            if len(reasons) == 1 and named:
+                return self._answer(q, named[0])
+            return self._clarify(q, list(sig.details), 100)
         if sig.exact:  # the API's own words, an SDK exception name
             return self._answer(q, sig.exact[0])
         if sig.codes or sig.classes:

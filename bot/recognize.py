@@ -29,7 +29,10 @@ _STATUS_BEFORE = (
     *("status", "code", "http/", "returned", "returns", "return", "ステータス", "エラー", "error", "("),
     *("detail", "詳細", "コード"),  # the console's "詳細: 502"
 )
-_NOT_STATUS_BEFORE = ("port", "ポート", "other than", "than", "max", "length", "timeout", "size", "bytes", "byte", "errno")
+_NOT_STATUS_BEFORE = (
+    *("port", "ポート", "other than", "than", "max", "length", "timeout", "size", "bytes", "byte"),
+    "errno",  # an OS error number: "[Errno 110] Connection timed out"
+)
 _NOT_STATUS_AFTER = ("以外", "番ポート", "ポート", ", in ")  # ", in": a Python traceback's line number
 _INFORMATIONAL = frozenset(s.value for s in HTTPStatus if s.value < 200)
 # Units right after a number that make it a quantity ("500ms", "500文字").

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.analyze import MAX_CHARS, clip, compact, fold, language, release_dictionary_pages, words
+from bot.analyze import MAX_CHARS, PLAIN_HTTP, clip, compact, fold, language, release_dictionary_pages, words
 
 
 @pytest.mark.parametrize(
@@ -45,6 +45,13 @@ def test_every_english_negation_says_not() -> None:
 
 def test_a_url_scheme_is_not_the_word_https() -> None:
     assert "https" not in words("https://example.com/callback")
+
+
+def test_a_plain_http_url_says_it_has_no_tls() -> None:
+    # A webhook URL needs TLS: "http://" is a word of its own (an alias may name it), "https://" none.
+    assert words("Webhook URL: http://203.0.113.5:5000/callback")[:3] == ["webhook", "url", PLAIN_HTTP]
+    assert words("http:// webhook url") == [PLAIN_HTTP, "webhook", "url"]
+    assert PLAIN_HTTP not in words("https://example.com/callback")
     assert "https" in words("the webhook URL must be https")
 
 

@@ -454,3 +454,15 @@ def test_a_later_code_decides_when_the_first_has_no_entry(mini: Matcher) -> None
     # A code with an entry still decides first, and "another status code" waits for the codes after it.
     assert mini.match("webhook returns 401 then 418").entry_id == "webhook.status.401"
     assert mini.match("webhook returns 418 then 401").entry_id == "webhook.status.401"
+
+
+def test_several_details_of_the_reason_named_answer_the_reason(mini: Matcher) -> None:
+    rows = (
+        "All could_not_connect, with different details:\n"
+        "could_not_connect Connection failed\ncould_not_connect Connection timeout"
+    )
+    assert mini.match(rows).entry_id == "webhook.reason.could_not_connect"
+    # The reason not named, or details of different reasons: ask which detail.
+    back = mini.match("Connection failed and Connection timeout")
+    assert back.kind == "clarify"
+    assert set(back.choices) == {"webhook.detail.connection_failed", "webhook.detail.connection_timeout"}
