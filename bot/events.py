@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -166,8 +167,9 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
             return None
         lang = _spoken(ctx)  # a sticker says no language: the conversation's, else Japanese
         return Reply(render.hint_messages(ctx.kb, lang), f"hint for {event.message.type}", lang=lang)
-    quoted = ctx.quoted() if event.message.quoted_message_id else None
-    text = _addressed_text(event.message, in_group, quoted is not None)
+    # Asked once, and only when needed: in a group (a quote of the bot addresses it), or for a pick.
+    quoted = functools.cache(ctx.quoted) if event.message.quoted_message_id else lambda: None
+    text = _addressed_text(event.message, in_group, in_group and quoted() is not None)
     if text is None:
         return None
     if in_group and not text.strip():
@@ -179,7 +181,7 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
             lang = offer[1]  # a URL alone says no language: the conversation's
         return Reply([], f"diagnose len={len(text)}", lang=lang, probe=request.url)
     if menus.as_number(text, ctx.kb.ui.numbers):  # "2": a pick, never a question ("0" and "123" are questions)
-        offer = quoted or ctx.offered()  # a quoted list is the one meant
+        offer = quoted() or ctx.offered()  # a quoted list is the one meant
         picked = menus.pick(text, offer[0], ctx.kb.ui.numbers) if offer else None
         if offer and picked in ctx.kb:
             return _answer(ctx.kb, picked, offer[1], f"picked {picked}", Question("pick", offer[1], picked, 100.0))
@@ -188,7 +190,7 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
         ids, lang = offer if offer else ((), None)
         messages = render.number_messages(ctx.kb, ids, lang)
         return Reply(messages, "number: nothing picked", tuple(i for i in ids if i in ctx.kb), lang or "ja")
-    if (names := menus.named(ctx.kb, text)) and (offer := quoted or ctx.offered()):
+    if (names := menus.named(ctx.kb, text)) and (offer := quoted() or ctx.offered()):
         # A choice's label or title typed (or copied from the numbered list) instead of tapped: that choice.
         picked = next((i for i in offer[0] if i in names), None)
         if picked in ctx.kb:
