@@ -182,7 +182,9 @@ def test_a_number_picks_only_from_the_last_reply_which_also_sets_the_language(ch
     assert reply["text"] == kb.ui.text("en", "number_none")
 
 
-@pytest.mark.parametrize("typed", ["2番", "２番です", "2番目でお願いします", "#2", "No. 2"])
+@pytest.mark.parametrize(
+    "typed", ["2番", "２番です", "2番目でお願いします", "#2", "No. 2", "2nd", "option 2", "the 2nd one"]
+)
 def test_a_number_with_words_around_it_picks_too(chat: Chat, kb: KnowledgeBase, typed: str) -> None:
     """「2番」 is how many people answer a numbered list in Japanese: it was matched as a question and fell
     back. The words are ui.yaml's `numbers`."""
