@@ -111,6 +111,16 @@ def _bubble(kb: KnowledgeBase, entry: Entry, lang: str, code: int | None) -> dic
                     ],
                 }
             )
+    if entry.related:
+        # Numbered as a typed number picks them: LINE for PC shows no quick-reply buttons, and a bare "2"
+        # after an answer must have something on screen to refer to.
+        body.append({"type": "separator", "margin": "md"})
+        body.append(
+            {"type": "text", "text": kb.ui.text(lang, "related"), "weight": "bold", "size": "sm", "margin": "md"}
+        )
+        for number, entry_id in enumerate(entry.related, 1):
+            label = f"{number}. {kb[entry_id].text[lang].label}"
+            body.append({"type": "text", "text": label, "size": "sm", "color": "#555555", "wrap": True})
     buttons = [
         {
             "type": "button",
@@ -141,7 +151,13 @@ def answer_messages(kb: KnowledgeBase, entry_id: str, lang: str, code: int | Non
     title, summary, steps = entry_text(kb, entry_id, lang, code)
     quick = _quick_reply(kb, list(entry.related), lang)
     if not steps:
-        return [{"type": "text", "text": summary, "quickReply": quick}]
+        related = _numbered(kb, list(entry.related), lang)
+        text = (
+            f"{summary}\n\n{kb.ui.text(lang, 'related')}:\n" + "\n".join(r.strip() for r in related)
+            if related
+            else summary
+        )
+        return [{"type": "text", "text": text, "quickReply": quick}]
     numbered = "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1))
     alt = _clip(f"{title}\n{summary}\n{numbered}", MAX_ALT_TEXT)
     return [{"type": "flex", "altText": alt, "contents": _bubble(kb, entry, lang, code), "quickReply": quick}]
