@@ -100,9 +100,12 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         if not line:
             continue
-        picked = menus.pick(line, offered)
+        names = menus.named(kb, line)  # a choice typed or copied instead of its number, as on LINE
+        picked = menus.pick(line, offered, kb.ui.numbers) or next((i for i in offered if i in names), None)
         if picked:
             text, offered = render.answer_text(kb, picked, lang), list(kb[picked].related)
+        elif menus.as_number(line, kb.ui.numbers):  # a number that picks nothing: the choices again, as on LINE
+            text = render.number_messages(kb, offered, spoken)[0]["text"]
         elif data and (request := diagnose_request.recognise(line, data, addressed=True)):
             # As on LINE (a one-to-one chat): "check https://...", or the URL alone, is probed, not matched.
             finding = diagnose.run(request.url, kb, data, None, options)

@@ -77,6 +77,7 @@ class DiagnoseData:
     supported_ciphers: frozenset[str]
     deprecated_ciphers: frozenset[str]
     text: dict[str, dict[str, str]]
+    fillers: tuple[str, ...] = ()  # words that, alone beside a URL, ask nothing else ("URL:", 「です」)
 
 
 def load(directory: str | Path | None = None) -> DiagnoseData:
@@ -102,6 +103,13 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
             bad("triggers", lang, "must be a non-empty list of words")
         else:
             triggers[lang] = tuple(w.strip().casefold() for w in words)
+
+    fillers: list[str] = []
+    for lang, words in (raw.get("fillers") or {}).items():
+        if lang not in LANGS or not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            bad("fillers", str(lang), "must be a list of words under ja or en")
+        else:
+            fillers.extend(w.strip().casefold() for w in words)
 
     limits: dict[str, Limit] = {}
     for name in ("per_chat", "per_process"):
@@ -155,6 +163,7 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
         ciphers["supported"],
         ciphers["deprecated"],
         text,
+        tuple(sorted(set(fillers), key=len, reverse=True)),
     )
 
 

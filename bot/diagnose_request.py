@@ -13,6 +13,7 @@ from bot.diagnose_data import DiagnoseData
 _URL = re.compile(r"https?://[!-~\uff01-\uff5e]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}>'\"）］｝＞．，！？"
 _FILLER = re.compile(r"[\s\W]+")
+_NO_LANGUAGE = ("webhook", "url")  # written alike in both languages
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,19 @@ def recognise(text: str, data: DiagnoseData, addressed: bool) -> ProbeRequest | 
     rest = (text[: found.start()] + " " + text[found.end() :]).strip()
     folded = rest.casefold()
     asked = any(word in folded for words in data.triggers.values() for word in words)
-    if not asked and not (addressed and not _FILLER.sub("", rest)):
+    said = _without_fillers(folded, data.fillers)  # "URL: https://…", 「https://… です」: the URL alone
+    if not asked and not (addressed and not _FILLER.sub("", said)):
         return None
-    return ProbeRequest(url, language(rest) if rest else "ja", lang_sure=bool(_FILLER.sub("", rest)))
+    # "URL:" shows no language (the conversation's is better); 「です」 or "my webhook is" do.
+    sure = bool(_FILLER.sub("", _without_fillers(folded, _NO_LANGUAGE)))
+    return ProbeRequest(url, language(rest) if rest else "ja", lang_sure=sure)
+
+
+def _without_fillers(folded: str, fillers: tuple[str, ...]) -> str:
+    """The text without the filler words (Latin ones as whole words, others wherever they stand)."""
+    for word in fillers:  # longest first
+        if word.isascii():
+            folded = re.sub(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", " ", folded)
+        else:
+            folded = folded.replace(word, " ")
+    return folded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -38,6 +39,10 @@ class Context:
     # alone, console strings only).
     offered: Callable[[], Offer | None]
     diagnose: DiagnoseData | None = None  # set when the reply side can check webhook URLs
+    # The offer of the bot's own message that this one quotes (LINE's reply-to), when it quotes one the bot
+    # sent within the offer's 30 minutes: a number then picks from that message's list, and in a group the
+    # quote addresses the bot as a mention does.
+    quoted: Callable[[], Offer | None] = lambda: None
 
 
 Handler = Callable[[Any, Context], Reply | None]
@@ -76,6 +81,17 @@ def plan_unparsed(raw: dict[str, Any], kb: KnowledgeBase, lang: str = "ja") -> R
         and source.get("type") == "user"
     )
     return Reply(render.hint_messages(kb, lang), "hint for an unknown message type", lang=lang) if direct else None
+
+
+def quote_key(message_id: str) -> str:
+    """Where the offer of one message the bot sent is kept (a message quoting it finds it there)."""
+    return f"message/{message_id}"
+
+
+def quoted_id(event: Event) -> str | None:
+    """The id of the message a text message quotes, if it quotes one."""
+    message = getattr(event, "message", None)
+    return getattr(message, "quoted_message_id", None) if isinstance(message, TextMessageContent) else None
 
 
 def chat_key(event: Event) -> str | None:
@@ -125,13 +141,14 @@ def _in_group(event: Event) -> bool:
     return isinstance(event.source, GroupSource | RoomSource)
 
 
-def _addressed_text(message: TextMessageContent, in_group: bool) -> str | None:
-    """The question in a text message; in a group only when the bot is mentioned, minus the mention."""
+def _addressed_text(message: TextMessageContent, in_group: bool, quotes_bot: bool) -> str | None:
+    """The question in a text message; in a group only when the bot is mentioned (minus the mention) or
+    one of its messages quoted."""
     if not in_group:
         return message.text
     mentionees = message.mention.mentionees if message.mention else []
     if not any(getattr(m, "is_self", False) for m in mentionees):
-        return None
+        return message.text if quotes_bot else None
     # Mention positions count UTF-16 code units; cut every "@name" out, last first.
     units = message.text.encode("utf-16-le", "surrogatepass")
     for mention in sorted(mentionees, key=lambda m: m.index, reverse=True):
@@ -150,7 +167,9 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
             return None
         lang = _spoken(ctx)  # a sticker says no language: the conversation's, else Japanese
         return Reply(render.hint_messages(ctx.kb, lang), f"hint for {event.message.type}", lang=lang)
-    text = _addressed_text(event.message, in_group)
+    # Asked once, and only when needed: in a group (a quote of the bot addresses it), or for a pick.
+    quoted = functools.cache(ctx.quoted) if event.message.quoted_message_id else lambda: None
+    text = _addressed_text(event.message, in_group, in_group and quoted() is not None)
     if text is None:
         return None
     if in_group and not text.strip():
@@ -161,10 +180,22 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
         if not request.lang_sure and (offer := ctx.offered()):
             lang = offer[1]  # a URL alone says no language: the conversation's
         return Reply([], f"diagnose len={len(text)}", lang=lang, probe=request.url)
-    if menus.as_number(text) is not None and (offer := ctx.offered()):
-        picked = menus.pick(text, offer[0])
-        if picked in ctx.kb:
+    if menus.as_number(text, ctx.kb.ui.numbers):  # "2": a pick, never a question ("0" and "123" are questions)
+        offer = quoted() or ctx.offered()  # a quoted list is the one meant
+        picked = menus.pick(text, offer[0], ctx.kb.ui.numbers) if offer else None
+        if offer and picked in ctx.kb:
             return _answer(ctx.kb, picked, offer[1], f"picked {picked}", Question("pick", offer[1], picked, 100.0))
+        # Out of range, or nothing on offer (never, or forgotten after 30 minutes): say so, in the
+        # conversation's language, rather than "no answer fits" and three unrelated topics.
+        ids, lang = offer if offer else ((), None)
+        messages = render.number_messages(ctx.kb, ids, lang)
+        return Reply(messages, "number: nothing picked", tuple(i for i in ids if i in ctx.kb), lang or "ja")
+    if (names := menus.named(ctx.kb, text)) and (offer := quoted() or ctx.offered()):
+        # A choice's label or title typed (or copied from the numbered list) instead of tapped: that choice.
+        picked = next((i for i in offer[0] if i in names), None)
+        if picked in ctx.kb:
+            note = f"picked {picked} by name"
+            return _answer(ctx.kb, picked, offer[1], note, Question("pick", offer[1], picked, 100.0))
     found = ctx.match(text)
     if not found.lang_sure and (offer := ctx.offered()) and offer[1] != found.lang:
         # "could_not_connect / TLS handshake failure", pasted as the bot's own help said: no sign of a
@@ -175,6 +206,8 @@ def on_message(event: MessageEvent, ctx: Context) -> Reply | None:
     note = " ".join(filter(None, (found.kind, found.entry_id or ",".join(found.choices), f"len={len(text)}")))
     log = Question(_outcome(found), found.lang, found.entry_id, found.score, found.choices, text)
     messages = ctx.render(found)
+    if in_group and found.kind == "clarify":  # the group hears the bot only when mentioned: say so
+        messages = render.clarify_messages(ctx.kb, found.choices, found.lang, found.code, prompt="clarify_group")
     if found.kind == "answer" and found.entry_id:
         messages = feedback.with_buttons(ctx.kb, messages, found.entry_id, found.lang, text)
     return Reply(messages, note, tuple(menus.options(ctx.kb, found)), found.lang, log)
@@ -193,7 +226,7 @@ def on_postback(event: PostbackEvent, ctx: Context) -> Reply:
     if switch:  # answer in the new language; the reply side links that language's rich menu
         return replace(_entry_reply(ctx.kb, ctx.kb.ui.help, switch, f"menu switch: {switch}"), menu=switch)
     picked = render.parse_postback(event.postback.data)
-    if picked is None or picked[0] not in ctx.kb:
+    if picked is None or picked[0] not in ctx.kb:  # an older menu's button, or forged data
         return _entry_reply(ctx.kb, ctx.kb.ui.help, _spoken(ctx), "unknown postback: menu")
     entry_id, lang, code = picked
     return _answer(ctx.kb, entry_id, lang, f"postback {entry_id}", Question("pick", lang, entry_id, 100.0), code)

@@ -28,11 +28,12 @@ LINK_LABEL_MAX = 40  # Flex button label limit
 UI_FILE = "ui.yaml"
 # The fixed reply strings the code uses; ui.yaml must give each one in every language.
 UI_STRINGS = (
-    "steps", "links", "related", "clarify", "fallback", "how_to_ask", "suggest", "outside", "hint", "join", "also",
-    "chat_intro",
+    "steps", "links", "related", "clarify", "clarify_group", "number_range", "number_none", "fallback",
+    "how_to_ask", "suggest", "outside", "hint", "join", "also", "chat_intro",
     "other_code", "other_phrase", "other_summary", "unassigned_phrase",
     "feedback_helpful", "feedback_not_helpful", "feedback_thanks", "feedback_sorry",
 )  # fmt: skip
+UI_PLACEHOLDERS = {"number_range": "{count}"}  # filled in by the code: a string without it would say less
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class UI:
     elsewhere: str
     suggestions: tuple[str, ...]
     strings: dict[str, dict[str, str]]
+    # Words before and after a number that leave a message just a number, a pick (「2番」, "#2").
+    numbers: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
     def text(self, lang: str, key: str) -> str:
         """A fixed string in `lang`."""
@@ -405,10 +408,25 @@ def _load_ui(path: Path, named: set[str], problems: list[Problem]) -> UI | None:
             value = section.get(key)
             if not isinstance(value, str) or not value.strip():
                 report(f"strings.{lang}.{key}", "is missing or empty", section.get("__line__"))
+            elif key in UI_PLACEHOLDERS and UI_PLACEHOLDERS[key] not in value:
+                report(f"strings.{lang}.{key}", f"must contain {UI_PLACEHOLDERS[key]}", lines.get(key))
         texts[lang] = {k: " ".join(str(v).split()) for k, v in section.items() if k in UI_STRINGS}
+    numbers = data.get("numbers", {})  # optional
+    around: list[tuple[str, ...]] = []
+    for side in ("before", "after"):
+        words = _str_list(numbers.get(side, [])) if isinstance(numbers, dict) else None
+        if words is None or any(not w.strip() or any(c.isdigit() for c in w) for w in words):
+            line = numbers.get("__lines__", {}).get(side) if isinstance(numbers, dict) else None
+            report(
+                f"numbers.{side}", "must be a list of words without digits", line or data["__lines__"].get("numbers")
+            )
+            words = []
+        around.append(tuple(words))
     if len(problems) > count:
         return None
-    return UI(ids["help"], ids["other_status"], ids["elsewhere"], tuple(suggestions or ()), texts)
+    return UI(
+        ids["help"], ids["other_status"], ids["elsewhere"], tuple(suggestions or ()), texts, (around[0], around[1])
+    )
 
 
 def load(directory: str | Path | None = None) -> KnowledgeBase:

@@ -81,6 +81,16 @@ class Matcher:
                     self._phrases[tuple(words)] = entry.id
                 elif bare and not set(bare) - self.vocabulary.stopwords and not any(w.isdigit() for w in bare):
                     self._phrases[bare] = entry.id  # 「LINEで500エラー」 is not grammar: a code is content
+        # An entry's title or button label typed (or copied) as the whole message names that entry: LINE for
+        # PC shows no buttons, and people type what they saw. One shared by two entries names neither.
+        named: dict[tuple[str, ...], set[str]] = {}
+        for entry in kb.entries.values():
+            for text in entry.text.values():
+                for name in (text.title, text.label):
+                    named.setdefault(tuple(self.words(name)), set()).add(entry.id)
+        for words, ids in named.items():
+            if words and len(ids) == 1:
+                self._phrases.setdefault(words, next(iter(ids)))
 
     # -- stage 1: the question, analysed once ---------------------------------------------------
 

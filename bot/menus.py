@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from bot.knowledge import KnowledgeBase
@@ -9,6 +10,8 @@ from bot.linelimits import MAX_QUICK_REPLIES
 from bot.types import Match
 
 MAX_SUGGESTIONS = 3
+_NUMBERED = re.compile(r"^\d{1,2}[.)]\s*")  # "2. " before a choice copied from a numbered list
+_NAMES: dict[str, dict[str, frozenset[str]]] = {}  # knowledge version -> name -> entry ids
 
 
 def suggestion_ids(kb: KnowledgeBase, suggestions: tuple[str, ...]) -> list[str]:
@@ -33,14 +36,51 @@ def buttons(kb: KnowledgeBase, ids: list[str]) -> list[str]:
     return list(dict.fromkeys(i for i in ids if i in kb))[:MAX_QUICK_REPLIES]
 
 
-def as_number(text: str) -> int | None:
-    """The number in a message that is only a number of one or two digits ("2", "２", "2.")."""
-    text = unicodedata.normalize("NFKC", text).strip().rstrip(".)")
-    # isdecimal, not isdigit: "❶" and "፩" are digits to isdigit() but not numbers to int().
-    return int(text) if text.isdecimal() and 0 < len(text) <= 2 else None
+Around = tuple[tuple[str, ...], tuple[str, ...]]  # words before and after a number (ui.yaml's `numbers`)
 
 
-def pick(text: str, offered: tuple[str, ...] | list[str]) -> str | None:
+def _trimmed(text: str, around: Around) -> str:
+    """`text` without one of the words before it and one after it (the longest that fits), case folded."""
+    text = text.casefold()
+    before, after = (sorted((w.casefold() for w in side), key=len, reverse=True) for side in around)
+    text = next((text[len(w) :].lstrip() for w in before if text.startswith(w)), text)
+    return next((text[: -len(w)].rstrip() for w in after if text.endswith(w)), text)
+
+
+def as_number(text: str, around: Around = ((), ())) -> int | None:
+    """The number in a message that is only a number of one or two digits ("2", "２", "2."), or one with a
+    word of `around` before or after it (「2番」「2番目です」, "#2")."""
+    typed = _trimmed(unicodedata.normalize("NFKC", text).strip(), around).rstrip(".)")
+    # isdecimal, not isdigit: "❶" and "፩" are digits to isdigit() but not numbers to int(); and digits typed
+    # as digits (ASCII or full-width), not what NFKC makes a "2" of ("²").
+    if not (typed.isdecimal() and 0 < len(typed) <= 2):
+        return None
+    return int(typed) if all(c.isdecimal() for c in text if unicodedata.normalize("NFKC", c).isdecimal()) else None
+
+
+def pick(text: str, offered: tuple[str, ...] | list[str], around: Around = ((), ())) -> str | None:
     """The offered entry id a message picks by its number, if it is just a number in range."""
-    number = as_number(text)
+    number = as_number(text, around)
     return offered[number - 1] if number is not None and 0 < number <= len(offered) else None
+
+
+def _name_key(text: str) -> str:
+    """A label or title as compared with a message: width, case and spacing folded, a list's number dropped."""
+    text = " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    return _NUMBERED.sub("", text).rstrip("。.!！?？")
+
+
+def named(kb: KnowledgeBase, text: str) -> frozenset[str]:
+    """The entries whose button label or title (either language) is exactly `text`: someone typing, or
+    copying from the numbered list, the choice they mean instead of tapping it (LINE for PC has no buttons)."""
+    names = _NAMES.get(kb.version)
+    if names is None:
+        found: dict[str, set[str]] = {}
+        for entry_id, entry in kb.entries.items():
+            for text_of in entry.text.values():
+                # The title as shown: an "other status code" title's {code} stands for a code it does not name.
+                for name in (text_of.label, text_of.title):
+                    if "{" not in name:
+                        found.setdefault(_name_key(name), set()).add(entry_id)
+        names = _NAMES[kb.version] = {k: frozenset(v) for k, v in found.items() if k}
+    return names.get(_name_key(text), frozenset()) if len(text) <= 200 else frozenset()

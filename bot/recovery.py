@@ -39,7 +39,13 @@ release_free_memory = _malloc_trim()
 
 
 def born(entry: Journaled) -> float:
-    """When the event's reply token was issued: the event's timestamp when plausible, else its receipt."""
+    """When the event's reply token was issued: the event's timestamp when plausible, else its receipt.
+
+    A redelivered event's token is good for about a minute after the redelivery arrives (LINE's docs on
+    webhook redelivery), however old the event: its receipt."""
+    context = entry.event.get("deliveryContext")
+    if isinstance(context, dict) and context.get("isRedelivery") is True:
+        return entry.received
     stamp = entry.event.get("timestamp")
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
         seconds = stamp / 1000

@@ -111,6 +111,16 @@ def _bubble(kb: KnowledgeBase, entry: Entry, lang: str, code: int | None) -> dic
                     ],
                 }
             )
+    if entry.related:
+        # Numbered as a typed number picks them: LINE for PC shows no quick-reply buttons, and a bare "2"
+        # after an answer must have something on screen to refer to.
+        body.append({"type": "separator", "margin": "md"})
+        body.append(
+            {"type": "text", "text": kb.ui.text(lang, "related"), "weight": "bold", "size": "sm", "margin": "md"}
+        )
+        for number, entry_id in enumerate(entry.related, 1):
+            label = f"{number}. {kb[entry_id].text[lang].label}"
+            body.append({"type": "text", "text": label, "size": "sm", "color": "#555555", "wrap": True})
     buttons = [
         {
             "type": "button",
@@ -141,17 +151,23 @@ def answer_messages(kb: KnowledgeBase, entry_id: str, lang: str, code: int | Non
     title, summary, steps = entry_text(kb, entry_id, lang, code)
     quick = _quick_reply(kb, list(entry.related), lang)
     if not steps:
-        return [{"type": "text", "text": summary, "quickReply": quick}]
+        related = _numbered(kb, list(entry.related), lang)
+        text = (
+            f"{summary}\n\n{kb.ui.text(lang, 'related')}:\n" + "\n".join(r.strip() for r in related)
+            if related
+            else summary
+        )
+        return [{"type": "text", "text": text, "quickReply": quick}]
     numbered = "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1))
     alt = _clip(f"{title}\n{summary}\n{numbered}", MAX_ALT_TEXT)
     return [{"type": "flex", "altText": alt, "contents": _bubble(kb, entry, lang, code), "quickReply": quick}]
 
 
 def clarify_messages(
-    kb: KnowledgeBase, choices: tuple[str, ...], lang: str, code: int | None = None
+    kb: KnowledgeBase, choices: tuple[str, ...], lang: str, code: int | None = None, prompt: str = "clarify"
 ) -> list[dict[str, Any]]:
-    """Ask back: a short question listing the choices, one quick-reply button each."""
-    lines = [kb.ui.text(lang, "clarify")]
+    """Ask back: a short question (ui.yaml's `prompt`) listing the choices, one quick-reply button each."""
+    lines = [kb.ui.text(lang, prompt)]
     lines += [f"{n}. {entry_text(kb, c, lang, code)[0]}" for n, c in enumerate(choices, 1)]
     items = [_quick_item(kb, entry_id, lang, code) for entry_id in choices]
     return [{"type": "text", "text": "\n".join(lines), "quickReply": {"items": items}}]
@@ -167,6 +183,26 @@ def fallback_messages(kb: KnowledgeBase, suggestions: tuple[str, ...], lang: str
         lines = [f"{n}. {entry_text(kb, p, lang)[0]}" for n, p in enumerate(picks, 1)]
         text += "\n\n" + "\n".join([kb.ui.text(lang, "suggest"), *lines])
     return [{"type": "text", "text": text, "quickReply": _quick_reply(kb, picks, lang)}]
+
+
+def number_messages(kb: KnowledgeBase, offered: tuple[str, ...] | list[str], lang: str | None) -> list[dict[str, Any]]:
+    """A message of just a number that picks nothing: the offered choices again with their range, or that
+    there is nothing to pick (never offered, or forgotten); in every language when no conversation says
+    which (`lang` None: a number shows none, and after 30 minutes the bot no longer knows)."""
+    ids = [i for i in offered if i in kb]
+    if not ids or lang is None:
+        langs = [lang] if lang else list(LANGS)
+        text = "\n\n".join(kb.ui.text(each, "number_none") for each in langs)
+        return [
+            {
+                "type": "text",
+                "text": text,
+                "quickReply": {"items": [_quick_item(kb, kb.ui.help, each) for each in langs]},
+            }
+        ]
+    lines = [kb.ui.text(lang, "number_range").replace("{count}", str(len(ids)))]
+    lines += [f"{n}. {entry_text(kb, i, lang)[0]}" for n, i in enumerate(ids, 1)]
+    return [{"type": "text", "text": "\n".join(lines), "quickReply": _quick_reply(kb, ids, lang)}]
 
 
 def deflection_messages(kb: KnowledgeBase, entry_id: str, lang: str) -> list[dict[str, Any]]:

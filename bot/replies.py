@@ -85,12 +85,14 @@ class ReplyHandler:
                 self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note, received)
             return
         chat = events.chat_key(event)
+        quoted = events.quoted_id(event)
         ctx = events.Context(
             self._kb,
             self._match,
             self._render,
             lambda: self._store.offered(chat) if chat else None,
             self._diagnoser.data if self._diagnoser else None,
+            lambda: self._store.offered(events.quote_key(quoted)) if quoted else None,
         )
         reply = events.plan(event, ctx)
         if reply is None:
@@ -104,10 +106,15 @@ class ReplyHandler:
             messages, note, related = self._diagnoser.reply(reply.probe, reply.lang, chat or "-")
             reply = dataclasses.replace(reply, messages=messages, note=note, offered=related)
         reply = self._rich_menu(event, reply)
-        if chat and reply.offered:
+        if chat:
+            # Every reply, also one offering nothing (a deflection, a thanks): a number picks from the last
+            # reply only, and the last reply's language is the conversation's.
             self._store.offer(chat, reply.offered, reply.lang)
         self._wait_turn()  # building and serialising the SDK's request is the longest stretch
-        self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note, received)
+        sent = self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note, received)
+        for message_id in sent if chat and sent else ():
+            # A later message quoting this one (LINE's reply-to) picks from its list, and addresses the bot.
+            self._store.offer(events.quote_key(message_id), reply.offered, reply.lang)
         if reply.log is not None and self._log is not None:
             self._wait_turn()
             # After the reply: a slow or failing database delays nobody's answer (it warns, once).

@@ -62,8 +62,10 @@ class Sender:
         event_id: str,
         note: str = "",
         received: float | None = None,
-    ) -> bool:
-        """Send one reply, retrying until `received` (time.monotonic()) + budget; True when delivered.
+    ) -> tuple[str, ...] | None:
+        """Send one reply, retrying until `received` (time.monotonic()) + budget. None when it was not
+        delivered, else the ids LINE gave its messages (a message quoting one names it; none are known when
+        an earlier attempt is what got through).
 
         One log line per event says how it ended and after how many attempts."""
         deadline = (time.monotonic() if received is None else received) + self._budget
@@ -72,7 +74,7 @@ class Sender:
             request = ReplyMessageRequest(reply_token=reply_token, messages=models)
         except Exception as exc:  # noqa: BLE001 - pydantic ValidationError, ValueError: a bug in render
             log.error(kv("reply failed", status="-", webhookEventId=event_id, error=type(exc).__name__, note=note))
-            return False
+            return None
         attempt = 0
         while True:
             attempt += 1
@@ -87,7 +89,7 @@ class Sender:
                 error = body.decode("utf-8", "replace")
                 if attempt > 1 and status == 400 and b"invalid reply token" in body.lower():
                     # An earlier attempt reached LINE after all (or the token's minute ran out).
-                    outcome, level, delivered = "already delivered or expired", logging.INFO, True
+                    outcome, level, delivered = "already delivered or expired", logging.INFO, ()
                     break
                 retry = status == 429 or 500 <= status <= 599
             except urllib3.exceptions.HTTPError as exc:  # dropped connections, timeouts, refused
@@ -96,11 +98,11 @@ class Sender:
                 retry, error = False, type(exc).__name__
             else:
                 status, request_id = response.status_code, _header(response.headers, "x-line-request-id")
-                outcome, level, delivered = "replied", logging.INFO, True
+                outcome, level, delivered = "replied", logging.INFO, _sent_ids(response.data)
                 break
             pause = random.uniform(0, min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (attempt - 1)))  # noqa: S311 - jitter
             if not retry or time.monotonic() + pause + 0.5 > deadline:
-                outcome, level, delivered = "reply failed", logging.WARNING, False
+                outcome, level, delivered = "reply failed", logging.WARNING, None
                 break
             self._sleep(pause)
         fields = {"x-line-request-id": request_id, "webhookEventId": event_id, "error": error, "note": note}
@@ -176,3 +178,8 @@ def _short(body: Any) -> str:
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     return str(body or "")[:200].replace("\n", " ")
+
+
+def _sent_ids(data: Any) -> tuple[str, ...]:
+    """The message ids of a reply's answer (LINE's `sentMessages`); none when it had none to parse."""
+    return tuple(str(m.id) for m in (getattr(data, "sent_messages", None) or []) if getattr(m, "id", None))

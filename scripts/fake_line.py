@@ -47,6 +47,7 @@ class FakeLine:
         self.accepted: dict[str, int] = {}
         self.answered: list[tuple[str, int]] = []  # (token, status) per answered call, in order
         self.requests: list[tuple[dict[str, str], bytes]] = []  # headers and body of every reply call
+        self.sent: dict[str, list[str]] = {}  # token -> the message ids its accepted reply was given
         self.lock = threading.Condition()
         self.server = _Server(("127.0.0.1", port), _Handler)
         self.server.fake = self
@@ -90,7 +91,9 @@ class FakeLine:
                 outcome = (400, b'{"message":"Invalid reply token"}', "answer")
             else:
                 self.accepted[token] = self.accepted.get(token, 0) + 1
-                outcome = (200, OK_BODY, "drop" if dropped else "hang" if n in faults.hang_on else "answer")
+                answer = _sent(n, body)
+                self.sent[token] = [m["id"] for m in json.loads(answer)["sentMessages"]]
+                outcome = (200, answer, "drop" if dropped else "hang" if n in faults.hang_on else "answer")
             if outcome[2] == "answer":
                 self.answered.append((token, outcome[0]))
             self.lock.notify_all()
@@ -104,6 +107,16 @@ class FakeLine:
         """How many reply tokens arrived (cheap to poll, for the soak benchmark)."""
         with self.lock:
             return str(len(self.arrivals)).encode()
+
+
+def _sent(call: int, body: bytes) -> bytes:
+    """LINE's answer to a reply: one sent message per message, each with its own id ("<call>-<n>")."""
+    try:
+        count = max(1, len(json.loads(body)["messages"]))
+    except (ValueError, KeyError, TypeError):
+        return OK_BODY
+    sent = [{"id": f"{call}-{k}", "quoteToken": f"q{call}-{k}"} for k in range(1, count + 1)]
+    return json.dumps({"sentMessages": sent}).encode()
 
 
 class _Server(ThreadingHTTPServer):

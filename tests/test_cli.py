@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import DATA
 
-from bot import cli
+from bot import cli, knowledge
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,6 +81,29 @@ def test_chat_numbers_pick_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == 0
     first_choice = out.split("1. ", 1)[1].splitlines()[0]
     assert f"■ {first_choice}" in out
+
+
+def test_chat_number_that_picks_nothing_lists_the_choices_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on LINE: "9" after four choices names the range and lists them again (it was matched as a question:
+    "Sorry, I could not find an answer", three unrelated topics), and they still count."""
+    kb = knowledge.load()
+    code, out = run(monkeypatch, "chat", stdin="7\ntimeout\n9\n2\nexit\n")
+    assert code == 0
+    lines = out.splitlines()  # the prompts go to the terminal, not `out`
+    nothing = lines.index(kb.ui.text("ja", "number_none"))  # nothing offered yet: in both languages
+    assert lines[nothing + 2] == kb.ui.text("en", "number_none")
+    asked = lines.index(kb.ui.text("ja", "clarify"))
+    assert nothing < asked
+    again = lines.index(kb.ui.text("ja", "number_range").replace("{count}", "4"))
+    assert lines[again + 1 : again + 5] == lines[asked + 1 : asked + 5]
+    assert lines[again + 6] == "■ " + lines[asked + 2].removeprefix("2. ")
+
+
+def test_chat_choice_typed_by_its_title_picks_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, out = run(monkeypatch, "chat", stdin="timeout\n")
+    first = next(line for line in out.splitlines() if line.startswith("1. ")).removeprefix("1. ")
+    code, out = run(monkeypatch, "chat", stdin=f"timeout\n{first}\nexit\n")
+    assert code == 0 and f"■ {first}" in out.splitlines()
 
 
 def test_chat_on_a_knowledge_dir_without_url_checks(monkeypatch: pytest.MonkeyPatch) -> None:

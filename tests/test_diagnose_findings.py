@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from facts import reached
+
 from bot import diagnose_data, diagnose_render
 from bot.diagnosis import Cert, Facts, diagnose
 
@@ -11,24 +13,7 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def _reached(**fields: object) -> Facts:
-    base: dict[str, object] = {
-        "url": "https://bot.example.com/callback",
-        "checked_at": NOW,
-        "addresses": ("93.184.215.14",),
-        "address": "93.184.215.14",
-        "connect_ms": 10.0,
-        "tls_ms": 20.0,
-        "tls_version": "TLSv1.3",
-        "cipher": "TLS_AES_128_GCM_SHA256",
-        "alpn": "h2",
-        "verified": True,
-        "cert": Cert("CN=R11,O=Let's Encrypt,C=US", "CN=bot.example.com", ("bot.example.com",), NOW + timedelta(60)),
-        "http_version": "HTTP/2",
-        "status": 200,
-        "response_ms": 80.0,
-    }
-    base.update(fields)
-    return Facts(**base)  # type: ignore[arg-type]
+    return reached(NOW, **fields)
 
 
 def test_h2_on_a_deprecated_suite_is_negotiation_failure(kb) -> None:

@@ -136,6 +136,22 @@ def test_url_alone_in_a_one_to_one_chat_is_a_request(data: diagnose_data.Diagnos
     assert recognise("could_not_connect TLS handshake failure", data, addressed=True) is None
 
 
+def test_a_url_with_only_filler_words_is_a_url_alone(data: diagnose_data.DiagnoseData) -> None:
+    # What people send after the menu's "check a URL": the URL with a label or a copula, nothing more.
+    for text in (
+        "URL: https://example.com/callback",
+        "https://example.com/callback です",
+        "my webhook is https://example.com/cb",
+    ):
+        assert recognise(text, data, addressed=True) is not None, text
+        assert recognise(text, data, addressed=False) is None, text  # a group member must still ask
+    assert not recognise("URL: https://example.com/callback", data, addressed=True).lang_sure
+    assert recognise("https://example.com/callback です", data, addressed=True).lang == "ja"
+    assert recognise("my webhook is https://example.com/cb", data, addressed=True).lang_sure
+    # Words that say something else still make it a question, not a request.
+    assert recognise("my webhook https://example.com/cb returns 502", data, addressed=True) is None
+
+
 def test_a_url_alone_is_checked_in_the_conversations_language(kb: Any, data: diagnose_data.DiagnoseData) -> None:
     assert not recognise("https://example.com/callback", data, addressed=True).lang_sure
     english = events.Context(kb, lambda text: Match("fallback", "en"), lambda m: [], lambda: ((), "en"), diagnose=data)

@@ -100,6 +100,20 @@ def test_missing_ui_string_is_named(tmp_path: Path) -> None:
     assert fields == ["strings.en.hint", "strings.en.hintt"]
 
 
+def test_ui_strings_and_words_the_code_fills_in_are_checked(tmp_path: Path) -> None:
+    """A range without {count} would say "send a number from 1 to" and stop; a word around a number with
+    a digit in it would make "12" out of "1" + "2"."""
+    ui = _copy_of_real_kb(tmp_path) / "ui.yaml"
+    text = ui.read_text(encoding="utf-8").replace("from 1 to {count}", "from 1 to N")
+    ui.write_text(text.replace('before: ["#"', 'before: ["#1"'), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    assert sorted((p.file, p.field) for p in info.value.problems) == [
+        ("ui.yaml", "numbers.before"),
+        ("ui.yaml", "strings.en.number_range"),
+    ]
+
+
 def test_loading_data_does_not_import_the_algorithm_or_the_presentation() -> None:
     """bot.knowledge parses data only: importing it alone pulls in neither render nor matcher."""
     import subprocess

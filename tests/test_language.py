@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import app_for, post, replies, text_event, wait_for
 from diagnose_servers import Server, answer, self_signed_context
+from facts import HOST, reached
 from langcheck import console_strings, english_words, japanese, texts
 from pytest_httpserver import HTTPServer
 from test_cli import run
@@ -27,29 +28,11 @@ from bot.diagnosis import diagnose as verdict
 from bot.knowledge import DEFAULT_DIR, KnowledgeBase, KnowledgeError
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
-HOST = "bot.example.com"
 
 
 def _facts(**fields: Any) -> Facts:
-    """A probe that reached a good HTTP/2 server, with `fields` changed."""
-    base: dict[str, Any] = {
-        "url": f"https://{HOST}/callback",
-        "checked_at": NOW,
-        "addresses": ("93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"),
-        "address": "93.184.215.14",
-        "connect_ms": 10.0,
-        "tls_ms": 20.0,
-        "tls_version": "TLSv1.3",
-        "cipher": "TLS_AES_128_GCM_SHA256",
-        "alpn": "h2",
-        "verified": True,
-        "cert": Cert("CN=R11,O=Let's Encrypt,C=US", f"CN={HOST}", (HOST,), NOW + timedelta(60)),
-        "http_version": "HTTP/2",
-        "status": 200,
-        "response_ms": 80.0,
-    }
-    base.update(fields)
-    return Facts(**base)
+    """A probe that reached a good HTTP/2 server (with an IPv6 address too), with `fields` changed."""
+    return reached(NOW, **{"addresses": ("93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"), **fields})
 
 
 _REFUSED_TCP = {"address": None, "connect_to": "93.184.215.14:443"}

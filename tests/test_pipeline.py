@@ -466,3 +466,26 @@ def test_several_details_of_the_reason_named_answer_the_reason(mini: Matcher) ->
     back = mini.match("Connection failed and Connection timeout")
     assert back.kind == "clarify"
     assert set(back.choices) == {"webhook.detail.connection_failed", "webhook.detail.connection_timeout"}
+
+
+def test_an_entrys_title_or_label_typed_alone_names_it(tmp_path: Path) -> None:
+    # LINE for PC shows no buttons: people type the label they saw. A label whose words other entries share
+    # ("Messaging API", "API") names its entry; one shared by two entries names neither.
+    extra = """
+- id: messaging_api.egress
+  audience: sender
+  links: [help_center]
+  ja: {title: APIに届かない, label: APIに届かない, summary: 説明です。, steps: [確認します。],
+       aliases: [外向き通信 遮断]}
+  en: {title: The API cannot be reached, label: API unreachable, summary: Explained., steps: [Check.],
+       aliases: [egress blocked]}
+- id: messaging_api.twin
+  audience: sender
+  links: [help_center]
+  ja: {title: 双子, label: Messaging API 5xx, summary: 説明です。, steps: [確認します。], aliases: [双子 項目]}
+  en: {title: Twin, label: Messaging API 5xx, summary: Explained., steps: [Check.], aliases: [twin entry]}
+"""
+    matcher = Matcher(_mini_with(tmp_path, extra))
+    for typed in ("API unreachable", "The API cannot be reached", "APIに届かない"):
+        assert matcher.match(typed).entry_id == "messaging_api.egress", typed
+    assert matcher.match("Messaging API 5xx").entry_id != "messaging_api.twin"  # two entries carry it

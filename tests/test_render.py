@@ -5,7 +5,7 @@ import json
 import pytest
 from linebot.v3.messaging import ReplyMessageRequest
 
-from bot import limits, render
+from bot import limits, menus, render
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
 from bot.types import Match
@@ -136,3 +136,18 @@ def test_every_message_kind_parses_with_the_sdk(kb: KnowledgeBase, matcher: Matc
         assert limits.check_messages(messages) == []
         request = ReplyMessageRequest.from_dict({"replyToken": "t", "messages": messages})
         assert request.to_dict()["messages"] == messages
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_an_answers_related_topics_are_numbered_on_screen(kb: KnowledgeBase, lang: str) -> None:
+    # LINE for PC shows no quick-reply buttons: the numbers a typed "2" picks must be in the message itself,
+    # in the order the reply offers them (menus.options), for a Flex answer and for a text-only one.
+    flex_entry = next(e for e in kb.entries.values() if e.related and e.text[lang].steps and e.audience != "outside")
+    text_entry = next((e for e in kb.entries.values() if e.related and not e.text[lang].steps), None)
+    for entry in (flex_entry, text_entry):
+        if entry is None:
+            continue
+        (message,) = render.answer_messages(kb, entry.id, lang)
+        shown = json.dumps(message.get("contents") or message["text"], ensure_ascii=False)
+        for number, related in enumerate(menus.options(kb, Match("answer", lang, entry_id=entry.id)), 1):
+            assert f"{number}. {kb[related].text[lang].label}" in shown

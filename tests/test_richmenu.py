@@ -387,7 +387,7 @@ def test_every_area_postback_gets_its_reply(
             picked = parse_postback(area["action"]["data"])
             if picked:  # the entry the area names, in the menu's language
                 entry = kb[picked[0]].text[lang]
-                assert (shown == entry.summary) if message["type"] == "text" else shown.startswith(entry.title)
+                assert shown.startswith(entry.summary if message["type"] == "text" else entry.title)
                 assert all(parse_postback(i["action"]["data"])[1] == lang for i in message["quickReply"]["items"])
             else:  # the language switch: the menu in the other language, and that language's menu linked
                 other = richmenu.parse_switch(area["action"]["data"])

@@ -189,6 +189,14 @@ def test_token_birth_uses_a_plausible_timestamp_only() -> None:
     assert born(replayed) == 1_700_000_003.0
 
 
+def test_a_redelivered_events_token_is_born_when_the_redelivery_arrives() -> None:
+    """LINE redelivers minutes after the event, with a token good for about a minute from then: taken over
+    from a dead process 40 s after it arrived, such an event was dropped as expired (its timestamp 5 minutes
+    old) although its token still worked."""
+    event = {"timestamp": 1_700_000_000_000, "deliveryContext": {"isRedelivery": True}}
+    assert born(Journaled("e", event, 1_700_000_300.0)) == 1_700_000_300.0
+
+
 def test_recovery_answers_young_and_logs_expired_once(make_store: Any, caplog: Any) -> None:
     caplog.set_level(logging.INFO, logger="bot")
     shift = [0.0]

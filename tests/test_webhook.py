@@ -286,11 +286,13 @@ def test_number_picks_a_choice_from_the_last_question(client: Any, line_api: HTT
     assert answer["altText"].startswith(kb[second].text["en"].title)
 
 
-def test_number_without_a_previous_question_is_just_text(client: Any, line_api: HTTPServer) -> None:
+def test_number_without_a_previous_question_says_there_is_nothing_to_pick(
+    client: Any, line_api: HTTPServer, kb: Any
+) -> None:
     event = text_event("7", source={"type": "user", "userId": "Unever-asked"})
     post(client, [event])
     (message,) = _one_reply(line_api)["messages"]
-    assert "見つかりませんでした" in message["text"]
+    assert message["text"] == "\n\n".join(kb.ui.text(lang, "number_none") for lang in ("ja", "en"))
 
 
 def test_bare_mention_in_group_gets_menu(client: Any, line_api: HTTPServer) -> None:
