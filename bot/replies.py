@@ -114,7 +114,8 @@ class ReplyHandler:
         sent = self._sender.reply(event.reply_token, reply.messages, found or "-", reply.note, received)
         for message_id in sent if chat and sent else ():
             # A later message quoting this one (LINE's reply-to) picks from its list, and addresses the bot.
-            self._store.offer(events.quote_key(message_id), reply.offered, reply.lang)
+            # Not urgent: a quote comes seconds later at the soonest, so the SET rides the next round trip.
+            self._store.offer(events.quote_key(message_id), reply.offered, reply.lang, urgent=False)
         if reply.log is not None and self._log is not None:
             self._wait_turn()
             # After the reply: a slow or failing database delays nobody's answer (it warns, once).

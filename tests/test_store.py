@@ -315,3 +315,12 @@ def test_journal_timing_settings_default_and_bounds() -> None:
     for name, bad in [("JOURNAL_DEAD_AFTER", "1"), ("JOURNAL_SCAN_SECONDS", "0"), ("JOURNAL_DEAD_AFTER", "x")]:
         with pytest.raises(ConfigError, match=name):
             Settings.from_env(dict(required, **{name: bad}))
+
+
+def test_an_offer_that_is_not_urgent_is_shared_at_the_next_round_trip(make_store: Any) -> None:
+    # A quoted message's choices: this process has them at once, the others after the next write or beat.
+    a, b = make_store(), make_store()
+    a.offer("quote:461230966842064897", ("webhook.status.502",), "ja", urgent=False)
+    assert a.offered("quote:461230966842064897") == (("webhook.status.502",), "ja")
+    a.beat()  # the journal worker's heartbeat: a round trip of its own
+    assert b.offered("quote:461230966842064897") == (("webhook.status.502",), "ja")

@@ -43,8 +43,9 @@ class Store(Protocol):
         """Record `event_id`; True only for the first caller ever to record it."""
         ...
 
-    def offer(self, chat: str, ids: tuple[str, ...], lang: str) -> None:
-        """Remember the choices just offered in `chat`, so "2" can pick the second one."""
+    def offer(self, chat: str, ids: tuple[str, ...], lang: str, *, urgent: bool = True) -> None:
+        """Remember the choices just offered in `chat`, so "2" can pick the second one; not `urgent`: a
+        shared store may send it with its next round trip instead of waiting for one."""
         ...
 
     def offered(self, chat: str) -> Offer | None:

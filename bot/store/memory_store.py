@@ -34,7 +34,7 @@ class MemoryStore:
                 self._seen.popitem(last=False)
             return True
 
-    def offer(self, chat: str, ids: tuple[str, ...], lang: str) -> None:
+    def offer(self, chat: str, ids: tuple[str, ...], lang: str, *, urgent: bool = True) -> None:
         """Remember the choices just offered in `chat`."""
         with self._lock:
             key = digest(chat)

@@ -203,12 +203,14 @@ class RedisStore:
             lambda: self._memory.first_time(event_id),
         )
 
-    def offer(self, chat: str, ids: tuple[str, ...], lang: str) -> None:
-        """Remember the choices offered in `chat` for OFFER_SECONDS."""
+    def offer(self, chat: str, ids: tuple[str, ...], lang: str, *, urgent: bool = True) -> None:
+        """Remember the choices offered in `chat` for OFFER_SECONDS (not `urgent`: the SET goes with the next
+        round trip, at the latest the next heartbeat's; this process has it at once)."""
         value = json.dumps([list(ids), lang])
         self._memory.offer(chat, ids, lang)  # kept here too: an outage must not forget it
         key = f"{PREFIX}offer:{digest(chat)}"
-        self._call(lambda: self._write(("SET", key, value, "EX", OFFER_SECONDS)), lambda: None)
+        command = ("SET", key, value, "EX", OFFER_SECONDS)
+        self._call(lambda: self._write(command, failed=None if urgent else _ignore), lambda: None)
 
     def offered(self, chat: str) -> Offer | None:
         """The choices last offered in `chat` by any dyno, if recent."""
@@ -410,3 +412,7 @@ class RedisStore:
         """Drop the heartbeat so another process takes over what is left at once."""
         self._local.release()
         self._call(lambda: self._write(("DEL", self._alive)), list)  # with any HDEL left waiting
+
+
+def _ignore() -> None:
+    """A write whose loss costs little (an offer for a quoted message): nothing to do when it fails."""

@@ -121,7 +121,7 @@ class SqliteStore:
             self.prune(now)
         return new
 
-    def offer(self, chat: str, ids: tuple[str, ...], lang: str) -> None:
+    def offer(self, chat: str, ids: tuple[str, ...], lang: str, *, urgent: bool = True) -> None:
         """Remember the choices just offered in `chat` (keyed by a digest of it)."""
         try:
             self._run(
