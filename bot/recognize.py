@@ -14,10 +14,11 @@ from bot.types import Signals
 from bot.vocabulary import Vocabulary
 
 # A three-digit number standing alone: not inside a longer number, a version ("1.502"), a time or a
-# port ("10:15", "host:443"), a path, file or id ("/502/", "502.html", "u502"); a sentence may end after it.
+# port ("10:15", "host:443"), a path, file or id ("/502/", "502.html", "u502"); a sentence may end after it,
+# and an ellipsis may come before it (「…404」, which NFKC makes "...404").
 # The character before the first digit is checked after it (`.` is that digit): a pattern that starts
 # with a character class lets the regex engine skip to the next digit 1-5.
-_NUMBER = re.compile(r"([1-5](?<![a-z0-9_.#/-].)\d\d)(?![a-z0-9_:/-]|[.,][a-z0-9])")
+_NUMBER = re.compile(r"([1-5](?<![a-z0-9_#/-].)(?<![a-z0-9]\..)\d\d)(?![a-z0-9_:/-]|[.,][a-z0-9])")
 # A status named as an enum or class name: .NET's "InternalServerError", Java's "BadGateway". The capital
 # comes first and the letter before it is checked after (`.` is the capital itself): a pattern that starts
 # with a character class lets the regex engine skip to the next capital.

@@ -69,6 +69,7 @@ def test_api_message_inside_sdk_exception(scan) -> None:
         ("NewConnectionError: [Errno 110] Connection timed out", []),  # an OS error number
         ("error 150", []),  # 1xx beyond the defined ones is never a status
         ("HTTP/1.1 100 Continue", [100]),
+        ("サーバー側は/callbackだった...404", [404]),  # 「…」 after NFKC
     ],
 )
 def test_status_codes_read_in_context(text: str, codes: list[int]) -> None:
