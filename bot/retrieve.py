@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from operator import itemgetter
 from typing import NamedTuple
@@ -147,6 +147,19 @@ class Index:
                     out[entry_id] = score
         return out
 
+    def _found(self, words: Iterable[str]) -> dict[int, float]:
+        """Each concept phrase's found weight (the IDF of its words among `words`), summed word by word
+        over the postings in the words' order (no set work per phrase)."""
+        found: dict[int, float] = defaultdict(float)
+        postings = self._alias_postings
+        for word in words:
+            posting = postings.get(word)
+            if posting is not None:
+                idf, phrases = posting
+                for a in phrases:
+                    found[a] += idf
+        return found
+
     def _scores(
         self, tokens: tuple[str, ...], focus_tokens: tuple[str, ...], sig: Signals, fitting_only: bool = False
     ) -> dict[str, float]:
@@ -163,15 +176,7 @@ class Index:
         content = dict.fromkeys(w for w in tokens if w not in soft)
         if not content and (sig.codes or sig.classes or sig.exact or sig.reasons or sig.details):
             return {}  # 「LINEで500」: "LINE" names no topic, the recognised code decides
-        # Each alias's found weight, summed word by word over the postings (no set work per alias).
-        alias_postings = self._alias_postings
-        got: dict[int, float] = defaultdict(float)
-        for word in content:
-            posting = alias_postings.get(word)
-            if posting is not None:
-                idf, phrases = posting
-                for a in phrases:
-                    got[a] += idf
+        got = self._found(content)
         if fitting_only and not got:
             return {}  # a sentence no phrase touches scores nothing (most sentences of a long paste)
         weights = self._weights(tokens, focus_tokens)
@@ -188,15 +193,7 @@ class Index:
         # one): one incidental phrase ("help me" in a pasted traceback) must not decide the answer.
         focus = dict.fromkeys(w for w in focus_tokens if w in content) or content
         f_weight = sum(map(idf_of, focus, repeat(unknown)))
-        in_focus: dict[int, float] = got
-        if focus is not content:
-            in_focus = defaultdict(float)
-            for word in focus:
-                posting = alias_postings.get(word)
-                if posting is not None:
-                    idf, phrases = posting
-                    for a in phrases:
-                        in_focus[a] += idf
+        in_focus = got if focus is content else self._found(focus)
         # A phrase that is exactly the question's words names it: another phrase merely holding them all
         # ("名前解決 タイムアウト" for 「名前解決できず」 beside "名前解決できない") is only a partial fit.
         named = whole_text in self._phrase_words
