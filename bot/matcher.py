@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from bot import analyze, vocabulary
 from bot.decide import Decider
-from bot.knowledge import DEFAULT_DIR, KnowledgeBase
+from bot.knowledge import DEFAULT_DIR, OUTSIDE, KnowledgeBase
 from bot.recognize import Recognizer
 from bot.retrieve import Index
 from bot.route import route
@@ -202,8 +202,9 @@ class Matcher:
         if 0 < len(question.words) <= MAX_PHRASE_WORDS:
             bare = self._without(question.words, self.vocabulary.soft)
             phrase = self._phrases.get(question.words) or (self._phrases.get(bare) if bare else None)
-        if phrase is not None:
-            found = Match("answer", question.lang, entry_id=phrase, score=100.0)
+        if phrase is not None:  # a deflection's name ("Slack", "LINE WORKS") is still a deflection: a fallback
+            kind = "fallback" if self.kb[phrase].audience == OUTSIDE else "answer"
+            found = Match(kind, question.lang, entry_id=phrase, score=100.0)
         else:
             found = self.decider.decide(question, self.index.scores(question))
         return found if question.lang_sure else replace(found, lang_sure=False)

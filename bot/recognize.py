@@ -6,6 +6,7 @@ messages, SDK exception names, router/proxy log phrases); this module only knows
 from __future__ import annotations
 
 import re
+import unicodedata
 from http import HTTPStatus
 
 from bot.analyze import compact, fold
@@ -107,6 +108,12 @@ class Recognizer:
         """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
         squeezed = compact(text)
         folded = fold(text)
+        # Strings whose capitals count ("LINE WORKS", not "LINE works fine"): read in the text as written
+        # (NFKC: full-width letters are letters) only when their letters are there at all.
+        cased = [(p, e) for key, p, e in self._vocabulary.exact_cased if key in squeezed]
+        if cased:
+            written = unicodedata.normalize("NFKC", text)
+            cased = [(p, e) for p, e in cased if p.search(written)]
         names: set[str] | None = None  # the names in code, read only when an identifier is found
         identifiers = self._vocabulary.identifiers
         found: dict[str, list[str]] = {"detail": [], "reason": [], "exact": []}
@@ -123,6 +130,9 @@ class Recognizer:
             squeezed = squeezed[:at] + "\0" + squeezed[at + len(key) :]
             if entry_id not in found[kind]:
                 found[kind].append(entry_id)
+        for _, entry_id in cased:
+            if entry_id not in found["exact"]:
+                found["exact"].append(entry_id)
         codes = status_codes(folded)
         from_line = any(sign in folded for sign in self._vocabulary.from_line)
         joined = f" {' '.join(tokens)} "

@@ -4,6 +4,7 @@ import re
 import sys
 from typing import Any
 
+import pytest
 from conftest import DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -209,3 +210,36 @@ def test_a_pasted_message_in_any_case_shows_no_language(matcher: Matcher) -> Non
     match = matcher.match('{"message":"The request body has 1 error(s)"} ıNVALID REPLY TOKEN')
     assert not match.lang_sure
     assert matcher.match('{"message":"The request body has 1 error(s)"} my webhook').lang_sure
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "LINE WORKS API 2.0 で 401",
+        "LINE WORKSのBotがcallbackを受け取らない",
+        "ラインワークスのBotでエラーが出ます",
+        "LINEWORKS bot returns 403 when sending a message",
+        "LINE Works bot callback not received",
+        "POST https://www.worksapis.com/v1.0/bots/123/users/u1/messages 400 Bad Request",
+        "X-WORKS-Signature does not match in my webhook",
+    ],
+)
+def test_line_works_is_deflected(kb: Any, matcher: Matcher, text: str) -> None:
+    """Works Mobile's business chat has its own bots, API and errors: not LINE's webhook or Messaging API."""
+    match = matcher.match(text)
+    assert (match.kind, match.entry_id) == ("fallback", kb.ui.elsewhere)
+    links = [link.url for link in kb[kb.ui.elsewhere].links["ja"]]
+    assert "https://developers.worksmobile.com/jp/docs/bot" in links
+
+
+@pytest.mark.parametrize(
+    ("text", "entry_id"),
+    [
+        ("LINE works fine but my webhook returns 500", "webhook.status.500"),
+        ("my LINE bot works on my phone but the webhook returns 502", "webhook.status.502"),
+        ("Line works on wifi, but my webhook returned 500 Internal Server Error", "webhook.status.500"),
+    ],
+)
+def test_line_that_works_is_not_line_works(matcher: Matcher, text: str, entry_id: str) -> None:
+    match = matcher.match(text)
+    assert (match.kind, match.entry_id) == ("answer", entry_id)
