@@ -124,8 +124,13 @@ class Matcher:
         sure = lang is not None or analyze.japanese_script(text)
         if not sure:
             sure = any(w.isalpha() and w.isascii() and w not in neutral for w in words)
-            if sure and signals.exact:  # an API message or an SDK's exception: does anything else show a language?
-                rest = _CODE.sub(" ", self._without_pasted(text))
+            # What a program printed (a traceback, log lines, an exception and its message) shows nobody's
+            # language, nor does an API message or an SDK's exception name: is anything else left that does?
+            # The API's messages go first: one may span an exception's line and the sentence after it.
+            pasted = self._without_pasted(text) if sure and signals.exact else text
+            written = analyze.without_output(pasted) if sure else text
+            if sure and written != text:
+                rest = _CODE.sub(" ", written)
                 # Word by word: the first word of a language settles it (a long paste is not analysed again).
                 left = self.vocabulary.iter_rewrite(analyze.iter_words(rest))
                 sure = any(w.isalpha() and w.isascii() and w not in neutral for w in left)

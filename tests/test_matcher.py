@@ -243,3 +243,22 @@ def test_line_works_is_deflected(kb: Any, matcher: Matcher, text: str) -> None:
 def test_line_that_works_is_not_line_works(matcher: Matcher, text: str, entry_id: str) -> None:
     match = matcher.match(text)
     assert (match.kind, match.entry_id) == ("answer", entry_id)
+
+
+@pytest.mark.parametrize(
+    ("text", "sure"),
+    [
+        ("linebot.v3.messaging.exceptions.ApiException: (401)\nReason: Unauthorized", False),
+        ("Error: Request failed with status code 401", False),
+        ('at=error code=H12 desc="Request timeout" method=POST path="/callback" status=503', False),
+        ("TypeError: Cannot read properties of undefined (reading 'replyToken')", False),
+        ("my push fails:\nError: Request failed with status code 401", True),  # the asker's own sentence
+        ("Error: Request failed with status code 401. Why does my token not work?", True),
+    ],
+)
+def test_printed_output_alone_shows_no_language(matcher: Matcher, text: str, sure: bool) -> None:
+    """A traceback, a log line or an exception pasted alone is no one's English: the conversation keeps its
+    language. What is matched does not change, and a language asked for is sure."""
+    match = matcher.match(text)
+    assert match.lang_sure is sure and match.lang == "en"
+    assert (match.kind, match.entry_id) == (matcher.match(text, "ja").kind, matcher.match(text, "ja").entry_id)

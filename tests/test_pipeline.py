@@ -379,6 +379,8 @@ def test_a_product_named_exactly_is_pointed_to_before_anything_else(tmp_path: Pa
         ("Internal Server Error", False),  # a status phrase
         ("my webhook returns 500", True),
         ("Webhookが500", True),
+        ("Error: Request failed with status code 500\n    at wrapError (dist/http.js:10:15)", False),  # printed
+        ("my webhook returns this:\nError: Request failed with status code 500", True),
     ],
 )
 def test_a_message_of_console_strings_shows_no_language(mini: Matcher, text: str, sure: bool) -> None:
