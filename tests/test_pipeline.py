@@ -520,3 +520,13 @@ def test_an_entrys_title_or_label_typed_alone_names_it(tmp_path: Path) -> None:
     for typed in ("API unreachable", "The API cannot be reached", "APIに届かない"):
         assert matcher.match(typed).entry_id == "messaging_api.egress", typed
     assert matcher.match("Messaging API 5xx").entry_id != "messaging_api.twin"  # two entries carry it
+
+
+def test_a_console_string_with_a_word_misspelt_is_still_that_string(mini: Matcher) -> None:
+    question = mini.question("webhook stats show conection timeout, server is a VPS")
+    assert question.signals.details == ("webhook.detail.connection_timeout",)
+    assert mini.match("webhook stats show conection timeout, server is a VPS").entry_id == (
+        "webhook.detail.connection_timeout"
+    )
+    # The fixed words must stand together, as in the string: these are two unrelated words.
+    assert mini.question("the conection was fine until a timeout").signals.details == ()
