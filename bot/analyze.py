@@ -211,14 +211,14 @@ def language(text: str) -> str:
 
 # A line a program printed, not one a person wrote: pasted alone, it shows nobody's language. ja8 took out
 # the API's messages, JSON pairs and names in code; these are the lines around them. Each shape at the start
-# of a line (after any indentation):
+# of a line (after any indentation); the last alternative (`more`) only continues printed output above it.
 _OUTPUT_LINE = re.compile(
     r"""[ \t]*(?:
       \d{4}[-/]\d\d[-/]\d\d[T\s]\d\d:\d\d | \d\d:\d\d:\d\d                  # a log line's time stamp
     | \[(?:\d|\w+\[\d|(?i:error|warn|warning|info|debug|notice|crit)\])      # [2026-…], [messages[0]…], [error]
     | (?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|CRITICAL|TRACE)\b                # a log level
-    | (?P<data>[{}\]<]) | \(\d{3}\) | \(node:\d+\) | \$\s                    # JSON, HTML, "(400)", Node's pid, a prompt
     | [<>]\s+(?:HTTP/|[\w-]+:\s|[A-Z]+\s+/)                                 # curl -v's request and response lines
+    | (?P<data>[{}\]<]) | \(\d{3}\) | \(node:\d+\) | \$\s                    # JSON, HTML, "(400)", Node's pid, a prompt
     | HTTP/[\d.]+\s+\d{3}\b | (?:GET|POST|PUT|PATCH|DELETE)\s+/               # a status line, a request line
     | [A-Za-z]+(?:-[A-Za-z0-9]+)+:\s                                       # a header (x-line-request-id: …)
     | \w+=\S*\s+\w+=                                                       # logfmt (at=error code=H12 …)
@@ -228,27 +228,35 @@ _OUTPUT_LINE = re.compile(
     | \w+:\s+\w*(?:Error|Exception)\s+\d{3}\b                                  # Go: "linebot: APIError 400 …"
     | (?:(?:PHP\s+)?Fatal\s+error:\s+)?(?:Uncaught\s+)?(?:[\w$]+[.:/]\s?)*[\w$]*  # an exception and its message:
       (?:Error|Exception|Warning|Timeout)(?::|\()                             # "TypeError: …", "Error: …"
-    )""",
+    )
+    # ... and under it, what continues it: indented (a stack, an object's fields), or a label and its value
+    # ("Reason: Bad Request", "HTTP response body: {…}" under an SDK's exception)
+    | (?P<more>[ \t]+\S | [A-Za-z][\w-]*(?:[ ][\w-]+){0,2}:\s)""",
     re.VERBOSE,
 )
-# A line after printed output that continues it: indented (a stack, an object's fields) or a label and its
-# value ("Reason: Bad Request", "HTTP response body: {…}" under an SDK's exception).
-_OUTPUT_MORE = re.compile(r"[ \t]+\S|[A-Za-z][\w-]*(?:[ ][\w-]+){0,2}:\s")
-# A person's next sentence on the same line ("TypeError: Data must be a string. I am using Firebase."): a
-# capital (or "i ") after a sentence's end; not "timed out. (connect timeout=5)", not "signature. signature=".
-_NEXT_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z]|i\s)")
 _FENCE = "```"
 
 
 def _sentences(line: str) -> list[str]:
-    """A line cut where a person's next sentence starts, outside double quotes (a JSON string's sentences stay
-    in it: {"message":"… exceeded. Try again later."})."""
+    """A line cut where a person's next sentence starts: a capital (or "i ") after ". ", "! " or "? ", outside
+    double quotes ("TypeError: Data must be a string. I am using Firebase."; not "timed out. (connect
+    timeout=5)", not "signature. signature=…", not inside {"message":"… exceeded. Try again later."})."""
+    ends = sorted(i for mark in (". ", "! ", "? ") for i in _positions(line, mark))  # str.find: no loop per character
     parts, start = [], 0
-    for m in _NEXT_SENTENCE.finditer(line):
-        if line.count('"', start, m.start()) % 2 == 0:
-            parts.append(line[start : m.start()])
-            start = m.end()
+    for i in ends:
+        after = line[i + 2 : i + 4]
+        if (after[:1].isupper() or after == "i ") and line.count('"', start, i) % 2 == 0:
+            parts.append(line[start : i + 1])
+            start = i + 2
     return [*parts, line[start:]]
+
+
+def _positions(text: str, part: str) -> Iterator[int]:
+    """Where `part` starts in `text`, each time."""
+    at = text.find(part)
+    while at >= 0:
+        yield at
+        at = text.find(part, at + 1)
 
 
 def without_output(text: str) -> str:
@@ -263,12 +271,12 @@ def without_output(text: str) -> str:
         if fenced or not line.strip():
             continue  # a blank line neither starts nor ends a block of output
         for i, part in enumerate(_sentences(line)):
-            # Only a line's start continues the output above it (indented, or a label and its value).
             printed = _OUTPUT_LINE.match(part)
-            output = bool(printed or (output and i == 0 and _OUTPUT_MORE.match(part)))
+            # Only a line's start continues the output above it.
+            output = bool(printed) and (not printed.group("more") or (output and i == 0))
             if not output:
                 kept.append(part)
-            elif printed and printed.group("data") and (end := max(map(part.rfind, "}]>"))) >= 0:
+            elif printed.group("data") and (end := max(map(part.rfind, "}]>"))) >= 0:
                 kept.append(part[end + 1 :])  # JSON or HTML ends where it closes: '{…} my webhook'
     return "\n".join(kept)
 

@@ -9,7 +9,7 @@ import re
 import unicodedata
 from http import HTTPStatus
 
-from bot.analyze import compact, fold
+from bot.analyze import compact, fold, words
 from bot.knowledge import KnowledgeBase
 from bot.types import Signals
 from bot.vocabulary import Vocabulary
@@ -27,6 +27,8 @@ _CAMEL_NAME = re.compile(r"[A-Z](?<![A-Za-z].)[a-z]+(?:[A-Z][a-z]+)+(?![A-Za-z])
 # Names as written in code: "httpx.ConnectTimeout:" holds the name "connecttimeout", "id_token" "idtoken".
 _NAME = re.compile(r"[a-z0-9_]+")
 # A status class written like "5xx".
+# What ends a clause before a status code: in "webhook is fine, but push returns 400", 400 is the push's.
+_CLAUSE = re.compile(r"[.。!！?？\n、,;；]|\bbut\b|けど|しかし")
 _CLASS = re.compile(r"(?<!\w)([1-5])xx(?!\w)")
 
 # Words right before a number that say it is a status code ("status=503", "HTTP/1.1 502", "returned 500",
@@ -96,6 +98,14 @@ class Recognizer:
             exact.setdefault(key, ("exact", entry_id))
         # Longest first, so "Connection failed (received GOAWAY)" wins over "Connection failed".
         self._exact = sorted(exact.items(), key=lambda kv: -len(kv[0]))
+        # The same strings of two words or more as words (stems, synonyms applied), longest first: a question
+        # that spells one of their words wrong ("conection timeout") still names it once the typo is fixed.
+        ids = dict(vocabulary.exact)
+        texts = [(e.detail, e.id) for e in kb.entries.values() if e.detail]
+        texts += [(e.code, e.id) for e in kb.entries.values() if e.code]
+        texts += [(t, ids[compact(t)]) for t in vocabulary.exact_texts]
+        spelled = {tuple(vocabulary.rewrite(words(t))): exact[compact(t)] for t, _ in texts}
+        self._spelled = sorted(((w, v) for w, v in spelled.items() if len(w) > 1), key=lambda kv: -len(kv[0]))
         self._vocabulary = vocabulary
         # A bare code may come with its reason phrase, grammar, and words that name no topic ("HTTP", "status").
         phrases = {w for phrase, _ in vocabulary.status_phrases for w in phrase}
@@ -104,8 +114,9 @@ class Recognizer:
         self._elsewhere = tuple(f" {' '.join(p)} " for p in vocabulary.elsewhere)
         self._status_phrases = tuple((f" {' '.join(p)} ", code) for p, code in vocabulary.status_phrases)
 
-    def scan(self, text: str, tokens: list[str]) -> Signals:
-        """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
+    def scan(self, text: str, tokens: list[str], typos: dict[str, str] | None = None) -> Signals:
+        """Every exact signal in `text` (`tokens`: its words, for the status phrases; `typos`: the known word
+        each misspelt one stands for)."""
         squeezed = compact(text)
         folded = fold(text)
         # Strings whose capitals count ("LINE WORKS", not "LINE works fine"): read in the text as written
@@ -133,6 +144,8 @@ class Recognizer:
         for _, entry_id in cased:
             if entry_id not in found["exact"]:
                 found["exact"].append(entry_id)
+        if typos:
+            self._misspelt(tokens, typos, found)
         codes = status_codes(folded)
         from_line = any(sign in folded for sign in self._vocabulary.from_line)
         joined = f" {' '.join(tokens)} "
@@ -161,4 +174,26 @@ class Recognizer:
             and not (codes or found["exact"] or found["detail"] or found["reason"]),
             elsewhere=elsewhere,
             trouble=trouble,
+            code_clause=self._clause(folded, codes[0]) if codes else (),
         )
+
+    def _clause(self, folded: str, code: int) -> tuple[str, ...]:
+        """The words of the clause that leads to the code's first appearance (up to 40 characters before it)."""
+        for m in _NUMBER.finditer(folded):
+            if int(m.group(1)) == code:
+                clause = _CLAUSE.split(folded[max(0, m.start() - 40) : m.start()])[-1]
+                return tuple(self._vocabulary.rewrite(words(clause)))
+        return ()
+
+    def _misspelt(self, tokens: list[str], typos: dict[str, str], found: dict[str, list[str]]) -> None:
+        """Add the exact strings the words spell once their typos are fixed (a span holding a fixed word)."""
+        fixed = [typos.get(t, t) for t in tokens]
+        present = set(fixed)
+        for key, (kind, entry_id) in self._spelled:
+            if entry_id in found[kind] or not present.issuperset(key):
+                continue
+            n = len(key)
+            for i in range(len(fixed) - n + 1):
+                if tuple(fixed[i : i + n]) == key and any(t in typos for t in tokens[i : i + n]):
+                    found[kind].append(entry_id)
+                    break
