@@ -218,37 +218,36 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
             phrases.append((norm(str(text)), code))
             names[compact(str(text))] = code
 
+    def strings_of_entries(key: str) -> Iterator[tuple[str, str]]:
+        """(entry id, string) of a section mapping known entry ids to lists of strings."""
+        for entry_id, strings in mapping(key, "must map an entry id to a list of strings").items():
+            if kb is not None and entry_id not in kb:
+                bad(f"{key}.{entry_id}", "unknown entry id")
+                continue
+            for text in texts(f"{key}.{entry_id}", strings):
+                yield str(entry_id), text
+
     exact: list[tuple[str, str]] = []
     exact_texts: list[str] = []
     identifiers: set[str] = set()
-    raw_exact = mapping("exact", "must map an entry id to a list of strings")
-    for entry_id, strings in raw_exact.items():
-        if kb is not None and entry_id not in kb:
-            bad(f"exact.{entry_id}", "unknown entry id")
-            continue
-        for text in texts(f"exact.{entry_id}", strings):
-            key = compact(text)
-            if len(key) < 6:
-                bad(f"exact.{entry_id}", f"{text!r} is too short to be recognised exactly")
-            else:
-                exact.append((key, str(entry_id)))
-                exact_texts.append(text.strip())
-                if _IDENTIFIER.fullmatch(text.strip()):
-                    identifiers.add(key)
+    for entry_id, text in strings_of_entries("exact"):
+        key = compact(text)
+        if len(key) < 6:
+            bad(f"exact.{entry_id}", f"{text!r} is too short to be recognised exactly")
+        else:
+            exact.append((key, entry_id))
+            exact_texts.append(text.strip())
+            if _IDENTIFIER.fullmatch(text.strip()):
+                identifiers.add(key)
     exact.sort(key=lambda kv: -len(kv[0]))
     cased: list[tuple[str, re.Pattern[str], str]] = []
-    raw_cased = mapping("exact_cased", "must map an entry id to a list of strings")
-    for entry_id, strings in raw_cased.items():
-        if kb is not None and entry_id not in kb:
-            bad(f"exact_cased.{entry_id}", "unknown entry id")
+    for entry_id, text in strings_of_entries("exact_cased"):
+        if len(compact(text)) < 6 or text == text.lower():
+            bad(f"exact_cased.{entry_id}", f"{text!r} is too short or has no capital (then it belongs in exact)")
             continue
-        for text in texts(f"exact_cased.{entry_id}", strings):
-            if len(compact(text)) < 6 or text == text.lower():
-                bad(f"exact_cased.{entry_id}", f"{text!r} is too short or has no capital (then it belongs in exact)")
-                continue
-            # Its words as written, any spacing between them, not inside a longer word ("LINE Worksheet").
-            spaced = r"\s*".join(map(re.escape, text.split()))
-            cased.append((compact(text), re.compile(rf"(?<![A-Za-z0-9]){spaced}(?![A-Za-z0-9])"), str(entry_id)))
+        # Its words as written, any spacing between them, not inside a longer word ("LINE Worksheet").
+        spaced = r"\s*".join(map(re.escape, text.split()))
+        cased.append((compact(text), re.compile(rf"(?<![A-Za-z0-9]){spaced}(?![A-Za-z0-9])"), entry_id))
     routes: dict[str, str] = {}
     raw_routes = mapping("when_calling_api", "must map an entry id to the entry id to answer instead")
     for source, target in raw_routes.items():

@@ -199,43 +199,30 @@ def _mini_with(tmp_path: Path, entries: str, vocabulary: str = "") -> knowledge.
     return knowledge.load(tmp_path)
 
 
-def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -> None:
-    # A second sender entry that also explains 401, listing it after its own code.
-    revoked = """
+@pytest.mark.parametrize(
+    "codes",
+    [
+        "status: ['403', '401']",  # a second entry that also explains 401, listing it after its own code
+        "also_status: ['401']",  # one with no code of its own ("Invalid reply token" is a 400 the API returns)
+    ],
+)
+def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path, codes: str) -> None:
+    revoked = f"""
 - id: messaging_api.token_revoked
   audience: sender
-  status: ['403', '401']
+  {codes}
   links: [help_center]
-  ja: {title: トークン失効, label: トークン失効, summary: 説明です。, steps: [確認します。], aliases: [トークン 失効]}
-  en: {title: Token revoked, label: Token revoked, summary: Explained., steps: [Check.], aliases: [token revoked]}
+  ja: {{title: トークン失効, label: トークン失効, summary: 説明です。, steps: [確認します。], aliases: [トークン 失効]}}
+  en: {{title: Token revoked, label: Token revoked, summary: Explained., steps: [Check.], aliases: [token revoked]}}
 """
-    kb = _mini_with(tmp_path, revoked)
-    matcher = Matcher(kb)
+    matcher = Matcher(_mini_with(tmp_path, revoked))
     assert matcher.match("push to api.line.me: 401, token revoked").entry_id == "messaging_api.token_revoked"
-    # No words for either: the entry listing 401 first owns it.
+    # No words for either: the entry owning 401 answers.
     assert matcher.match("push to api.line.me answered 401").entry_id == "messaging_api.unauthorized"
     # Nobody named: a question back offers the entries about 401, not the one naming it second.
     back = matcher.match("401")
     assert back.kind == "clarify"
     assert "messaging_api.token_revoked" not in back.choices
-
-
-def test_an_entry_with_no_code_of_its_own_explains_anothers_when_the_words_point_to_it(tmp_path: Path) -> None:
-    # "Invalid reply token" is a 400 the API returns, yet a bare 400 is the request body's.
-    expired = """
-- id: messaging_api.token_expired
-  audience: sender
-  also_status: ['401']
-  links: [help_center]
-  ja: {title: 期限切れ, label: 期限切れ, summary: 説明。, steps: [確認。], aliases: [トークン 期限切れ]}
-  en: {title: Token expired, label: Token expired, summary: Explained., steps: [Check.], aliases: [token expired]}
-"""
-    matcher = Matcher(_mini_with(tmp_path, expired))
-    assert matcher.match("push to api.line.me: 401, token expired").entry_id == "messaging_api.token_expired"
-    assert matcher.match("push to api.line.me answered 401").entry_id == "messaging_api.unauthorized"
-    back = matcher.match("401")
-    assert back.kind == "clarify"
-    assert "messaging_api.token_expired" not in back.choices
 
 
 def test_also_status_lists_real_codes(tmp_path: Path) -> None:
