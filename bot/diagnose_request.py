@@ -9,8 +9,10 @@ from bot.analyze import language
 from bot.diagnose_data import DiagnoseData
 
 # A URL runs until whitespace or Japanese text; full-width forms of ASCII (／, ：, ａ) stay in it, so a
-# URL typed with them is checked as written (and found malformed, as LINE would find it).
-_URL = re.compile(r"https?://[!-~\uff01-\uff5e]+", re.IGNORECASE)
+# URL typed with them is checked as written (and found malformed, as LINE would find it). A host's labels
+# before a dot may be in any script (「https://例え.jp/」, an IDN the guard encodes): Japanese right after a
+# host ends it, as after a path (「https://example.comを診断して」), since no dot follows.
+_URL = re.compile(r"https?://(?:[\w-]+\.)*[!-~\uff01-\uff5e]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}>'\"）］｝＞．，！？"
 _FILLER = re.compile(r"[\s\W]+")
 _NO_LANGUAGE = ("webhook", "url")  # written alike in both languages

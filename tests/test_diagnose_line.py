@@ -161,6 +161,25 @@ def test_a_url_alone_is_checked_in_the_conversations_language(kb: Any, data: dia
     assert asked is not None and asked.lang == "ja"  # the request's own words say Japanese
 
 
+def test_a_url_with_a_japanese_host_name_is_checked(kb: Any, data: diagnose_data.DiagnoseData) -> None:
+    """「https://例え.jp/callback を診断して」 got "no answer fits" (and "check https://例え.jp/…" a Japanese
+    answer about HTTPS): the URL was not seen, as it ran only over ASCII. The guard encodes such a host."""
+    asked: list[str] = []
+    diagnoser = Diagnoser(
+        kb, data, Options(), MemoryRateLimiter(), resolver=lambda h, t: asked.append(h) or ["10.0.0.1"]
+    )
+    ctx = events.Context(kb, lambda text: Match("fallback", "ja"), lambda m: [], lambda: None, diagnose=data)
+    for text, lang in (("https://例え.jp/callback を診断して", "ja"), ("check https://例え.jp/callback", "en")):
+        planned = events.plan(Event.from_dict(text_event(text)), ctx)
+        assert planned is not None and planned.probe == "https://例え.jp/callback" and planned.lang == lang, text
+        messages, note, _ = diagnoser.reply(planned.probe, planned.lang, "U1")
+        assert note.startswith("diagnose: refused") and "xn--r8jz45g.jp" in messages[0]["text"]  # 10.0.0.1
+    assert asked == ["xn--r8jz45g.jp"] * 2  # the stub resolver only: nothing was connected to
+    # Japanese right after an ASCII host or path still ends the URL.
+    assert recognise("https://example.comを診断して", data, addressed=True).url == "https://example.com"
+    assert recognise("https://例え.jp/cbを診断して", data, addressed=True).url == "https://例え.jp/cb"
+
+
 def _group_event(text: str, mentioned: bool) -> Event:
     raw = text_event(text, source={"type": "group", "groupId": "C" + "1" * 32, "userId": "U" + "2" * 32})
     if mentioned:
