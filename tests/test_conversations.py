@@ -235,3 +235,16 @@ def test_in_a_group_quoting_the_bot_addresses_it_as_a_mention_does(chat: Chat, k
     (answer,) = chat.send(quoting(said_in_group(ASKER, "Unknown host", mention=False), question_back))
     assert answer["altText"].startswith(title(kb, "webhook.detail.unknown_host", "en"))
     chat.quiet(quoting(said_in_group(OTHER, "2", mention=False), "a-members-message"))
+
+
+@pytest.mark.parametrize(("typed", "lang"), [("no", "en"), ("No.", "en"), ("いいえ", "ja"), ("違います", "ja")])
+def test_a_bare_no_said_back_gets_a_short_reply_not_an_answer(
+    chat: Chat, kb: KnowledgeBase, typed: str, lang: str
+) -> None:
+    """ "no" said back to a fallback's "Did you mean one of these?" was a fragment of "no permission" and got
+    the LINE app's 403 answer, 「違います」 one of 「URLが違う」 and got the webhook's 404."""
+    chat.send(said(ASKER, "what time is it" if lang == "en" else "今何時"))  # a fallback: "did you mean …?"
+    (reply,) = chat.send(said(ASKER, typed))
+    assert reply["type"] == "text" and "altText" not in reply  # not some entry's answer
+    assert reply["text"].startswith(kb["smalltalk.reply"].text[lang].summary)
+    assert picks(reply) == [kb.ui.help]
