@@ -209,3 +209,9 @@ def test_a_pasted_message_in_any_case_shows_no_language(matcher: Matcher) -> Non
     match = matcher.match('{"message":"The request body has 1 error(s)"} ıNVALID REPLY TOKEN')
     assert not match.lang_sure
     assert matcher.match('{"message":"The request body has 1 error(s)"} my webhook').lang_sure
+
+
+def test_a_bare_yes_or_no_is_small_talk_and_takes_no_topic_word(matcher: Matcher) -> None:
+    assert [matcher.match(t).entry_id for t in ("no", "いいえ", "違います")] == ["smalltalk.reply"] * 3
+    # Its label and title are typed names too: neither may be a topic's word ("reply" is the reply API's).
+    assert matcher.match("reply").entry_id != "smalltalk.reply" and matcher.match("返事").entry_id != "smalltalk.reply"
