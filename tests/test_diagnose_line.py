@@ -121,6 +121,29 @@ def test_refused_url_gets_a_clear_reply_and_no_connection(loopback: str, client:
     assert message["type"] == "text" and "診断できません" in message["text"] and "リンクローカル" in message["text"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "check example.com/callback",
+        "example.com/callback を診断して",
+        "bot.example.com/callback",
+        "check ftp://example.com/cb",
+    ],
+)
+def test_a_url_without_https_is_invalid_url_syntax(loopback: str, client: Any, line_api: HTTPServer, text: str) -> None:
+    """A webhook URL sent without https:// (or with another scheme) when asked to check it, or alone after
+    the menu's "send your webhook URL", got "no answer fits" and three unrelated topics. LINE's console
+    refuses it as "Invalid URL syntax": so does the check, before any DNS or connection."""
+    post(client, [text_event(text)])
+    finding, answer = _one_reply(line_api)["messages"]
+    assert "Invalid URL syntax" in finding["altText"] and "https://" in finding["altText"]
+    assert answer["altText"].split("\n")[0].endswith("Invalid URL syntax")  # the detail's own entry
+    # In a question, such a word is the question's: "I checked node.js/express" asks nothing to be checked.
+    data = diagnose_data.load()
+    assert recognise("I checked node.js/express and it fails", data, addressed=True) is None
+    assert recognise("api.line.me/v2/bot/message/push returns 400", data, addressed=True) is None
+
+
 def test_url_alone_in_a_one_to_one_chat_is_a_request(data: diagnose_data.DiagnoseData) -> None:
     assert recognise("https://example.com/callback", data, addressed=True).url == "https://example.com/callback"
     request = recognise("「https://example.com/callback」を診断して", data, addressed=True)
