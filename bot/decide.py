@@ -43,6 +43,9 @@ class Decider:
                 self._status.setdefault(status, []).append(entry.id)
                 if i:
                     self._secondary.add((entry.id, status))
+            for status in entry.also_status:  # "Invalid reply token" is a 400, yet a bare 400 is the body's
+                self._status.setdefault(status, []).append(entry.id)
+                self._secondary.add((entry.id, status))
 
     # -- outcomes -----------------------------------------------------------------------------
 

@@ -21,7 +21,20 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 
 _ID_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 _STATUS_RE = re.compile(r"^([1-5]\d\d|[1-5]xx|other)$")
-_ENTRY_KEYS = {"id", "audience", "code", "detail", "reason", "status", "howto", "alone", "links", "related", *LANGS}
+_ENTRY_KEYS = {
+    "id",
+    "audience",
+    "code",
+    "detail",
+    "reason",
+    "status",
+    "also_status",
+    "howto",
+    "alone",
+    "links",
+    "related",
+    *LANGS,
+}
 _TEXT_KEYS = {"title", "label", "summary", "steps", "aliases"}
 LABEL_MAX = 20  # quick-reply label limit of the Messaging API
 LINK_LABEL_MAX = 40  # Flex button label limit
@@ -96,6 +109,7 @@ class Entry:
     detail: str | None = None
     reason: str | None = None
     status: tuple[str, ...] = ()
+    also_status: tuple[str, ...] = ()  # codes another entry owns, this one's only when the words point to it
     howto: bool = False  # also answers "how do I ..." (a procedure), though it explains an error too
     alone: bool = False  # answers a short message that is only this ("hello"), never part of a longer question
     source: str = ""
@@ -308,6 +322,10 @@ def _parse_entry(
     if status is None or not all(_STATUS_RE.match(s) for s in status):
         report("status", "must list codes such as 404, 5xx or other", lines.get("status"))
         status = []
+    also_status = _str_list(raw.get("also_status", []))
+    if also_status is None or not all(_STATUS_RE.match(s) and s != "other" for s in also_status):
+        report("also_status", "must list codes such as 400 or 4xx", lines.get("also_status"))
+        also_status = []
     for key in ("howto", "alone"):
         if not isinstance(raw.get(key, False), bool):
             report(key, "must be true or false", lines.get(key))
@@ -335,6 +353,7 @@ def _parse_entry(
         detail=raw.get("detail"),
         reason=raw.get("reason"),
         status=tuple(status),
+        also_status=tuple(also_status),
         howto=raw.get("howto") is True,
         alone=raw.get("alone") is True,
         source=f"{file}:{entry_line}",

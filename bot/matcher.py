@@ -120,7 +120,12 @@ class Matcher:
         # In a paste of several lines, the lines that hold the error weigh most.
         focus = [w for seg in marked for w in seg] if 1 <= len(marked) < len(per_segment) else []
         neutral = self._neutral
-        signals = self.recognizer.scan(text, words)
+        # Each distinct content word's known form (a typo's fix) once: a long paste repeats its words, and
+        # the exact strings, the tokens, the error lines and the sentences all read them.
+        known = self._known
+        content = {w: known(w) for w in dict.fromkeys(words) if self._is_content(w, stop)}
+        typos = {w: k for w, k in content.items() if k != w}
+        signals = self.recognizer.scan(text, words, typos)
         sure = lang is not None or analyze.japanese_script(text)
         if not sure:
             sure = any(w.isalpha() and w.isascii() and w not in neutral for w in words)
@@ -129,10 +134,6 @@ class Matcher:
                 # Word by word: the first word of a language settles it (a long paste is not analysed again).
                 left = self.vocabulary.iter_rewrite(analyze.iter_words(rest))
                 sure = any(w.isalpha() and w.isascii() and w not in neutral for w in left)
-        # Each distinct content word's known form (a typo's fix) once: a long paste repeats its words, and
-        # the tokens, the error lines and the sentences all read them.
-        known = self._known
-        content = {w: known(w) for w in dict.fromkeys(words) if self._is_content(w, stop)}
         return Query(
             text=text,
             lang=lang or analyze.language(text),

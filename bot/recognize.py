@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 
-from bot.analyze import compact, fold
+from bot.analyze import compact, fold, words
 from bot.knowledge import KnowledgeBase
 from bot.types import Signals
 from bot.vocabulary import Vocabulary
@@ -95,6 +95,14 @@ class Recognizer:
             exact.setdefault(key, ("exact", entry_id))
         # Longest first, so "Connection failed (received GOAWAY)" wins over "Connection failed".
         self._exact = sorted(exact.items(), key=lambda kv: -len(kv[0]))
+        # The same strings of two words or more as words (stems, synonyms applied), longest first: a question
+        # that spells one of their words wrong ("conection timeout") still names it once the typo is fixed.
+        ids = dict(vocabulary.exact)
+        texts = [(e.detail, e.id) for e in kb.entries.values() if e.detail]
+        texts += [(e.code, e.id) for e in kb.entries.values() if e.code]
+        texts += [(t, ids[compact(t)]) for t in vocabulary.exact_texts]
+        spelled = {tuple(vocabulary.rewrite(words(t))): exact[compact(t)] for t, _ in texts}
+        self._spelled = sorted(((w, v) for w, v in spelled.items() if len(w) > 1), key=lambda kv: -len(kv[0]))
         self._vocabulary = vocabulary
         # A bare code may come with its reason phrase, grammar, and words that name no topic ("HTTP", "status").
         phrases = {w for phrase, _ in vocabulary.status_phrases for w in phrase}
@@ -103,8 +111,9 @@ class Recognizer:
         self._elsewhere = tuple(f" {' '.join(p)} " for p in vocabulary.elsewhere)
         self._status_phrases = tuple((f" {' '.join(p)} ", code) for p, code in vocabulary.status_phrases)
 
-    def scan(self, text: str, tokens: list[str]) -> Signals:
-        """Every exact signal in `text` (`tokens`: its words, for the status phrases)."""
+    def scan(self, text: str, tokens: list[str], typos: dict[str, str] | None = None) -> Signals:
+        """Every exact signal in `text` (`tokens`: its words, for the status phrases; `typos`: the known word
+        each misspelt one stands for)."""
         squeezed = compact(text)
         folded = fold(text)
         names: set[str] | None = None  # the names in code, read only when an identifier is found
@@ -123,6 +132,8 @@ class Recognizer:
             squeezed = squeezed[:at] + "\0" + squeezed[at + len(key) :]
             if entry_id not in found[kind]:
                 found[kind].append(entry_id)
+        if typos:
+            self._misspelt(tokens, typos, found)
         codes = status_codes(folded)
         from_line = any(sign in folded for sign in self._vocabulary.from_line)
         joined = f" {' '.join(tokens)} "
@@ -152,3 +163,16 @@ class Recognizer:
             elsewhere=elsewhere,
             trouble=trouble,
         )
+
+    def _misspelt(self, tokens: list[str], typos: dict[str, str], found: dict[str, list[str]]) -> None:
+        """Add the exact strings the words spell once their typos are fixed (a span holding a fixed word)."""
+        fixed = [typos.get(t, t) for t in tokens]
+        present = set(fixed)
+        for key, (kind, entry_id) in self._spelled:
+            if entry_id in found[kind] or not present.issuperset(key):
+                continue
+            n = len(key)
+            for i in range(len(fixed) - n + 1):
+                if tuple(fixed[i : i + n]) == key and any(t in typos for t in tokens[i : i + n]):
+                    found[kind].append(entry_id)
+                    break

@@ -220,6 +220,37 @@ def test_entries_sharing_a_status_code_are_chosen_by_the_words(tmp_path: Path) -
     assert "messaging_api.token_revoked" not in back.choices
 
 
+def test_an_entry_with_no_code_of_its_own_explains_anothers_when_the_words_point_to_it(tmp_path: Path) -> None:
+    # "Invalid reply token" is a 400 the API returns, yet a bare 400 is the request body's.
+    expired = """
+- id: messaging_api.token_expired
+  audience: sender
+  also_status: ['401']
+  links: [help_center]
+  ja: {title: 期限切れ, label: 期限切れ, summary: 説明。, steps: [確認。], aliases: [トークン 期限切れ]}
+  en: {title: Token expired, label: Token expired, summary: Explained., steps: [Check.], aliases: [token expired]}
+"""
+    matcher = Matcher(_mini_with(tmp_path, expired))
+    assert matcher.match("push to api.line.me: 401, token expired").entry_id == "messaging_api.token_expired"
+    assert matcher.match("push to api.line.me answered 401").entry_id == "messaging_api.unauthorized"
+    back = matcher.match("401")
+    assert back.kind == "clarify"
+    assert "messaging_api.token_expired" not in back.choices
+
+
+def test_also_status_lists_real_codes(tmp_path: Path) -> None:
+    bad = """
+- id: messaging_api.odd
+  audience: sender
+  also_status: [other]
+  links: [help_center]
+  ja: {title: 変, label: 変, summary: 説明です。, steps: [確認します。], aliases: [変]}
+  en: {title: Odd, label: Odd, summary: Explained., steps: [Check.], aliases: [odd]}
+"""
+    with pytest.raises(knowledge.KnowledgeError, match=r"entries\.yaml.*messaging_api\.odd.*also_status"):
+        _mini_with(tmp_path, bad)
+
+
 def test_a_word_in_most_entries_names_no_topic(mini: Matcher) -> None:
     # "webhook" is in most of the fixture's entries: alone it is explained by all of them and picks none.
     for question in ("webhook", "Webhookとは何ですか"):
@@ -489,3 +520,13 @@ def test_an_entrys_title_or_label_typed_alone_names_it(tmp_path: Path) -> None:
     for typed in ("API unreachable", "The API cannot be reached", "APIに届かない"):
         assert matcher.match(typed).entry_id == "messaging_api.egress", typed
     assert matcher.match("Messaging API 5xx").entry_id != "messaging_api.twin"  # two entries carry it
+
+
+def test_a_console_string_with_a_word_misspelt_is_still_that_string(mini: Matcher) -> None:
+    question = mini.question("webhook stats show conection timeout, server is a VPS")
+    assert question.signals.details == ("webhook.detail.connection_timeout",)
+    assert mini.match("webhook stats show conection timeout, server is a VPS").entry_id == (
+        "webhook.detail.connection_timeout"
+    )
+    # The fixed words must stand together, as in the string: these are two unrelated words.
+    assert mini.question("the conection was fine until a timeout").signals.details == ()
