@@ -248,3 +248,14 @@ def test_a_bare_no_said_back_gets_a_short_reply_not_an_answer(
     assert reply["type"] == "text" and "altText" not in reply  # not some entry's answer
     assert reply["text"].startswith(kb["smalltalk.reply"].text[lang].summary)
     assert picks(reply) == [kb.ui.help]
+
+
+@pytest.mark.parametrize("typed", ["2\u200b", "\ufeff2", "2\u2060", "2\ufe0f\u20e3", "②"])
+def test_a_number_with_invisible_marks_or_as_a_keycap_or_circled_picks(
+    chat: Chat, kb: KnowledgeBase, typed: str
+) -> None:
+    """A "2" carrying a zero-width space or a BOM (pasted), typed as the keycap emoji 2️⃣ or as ② (how Japanese
+    lists are numbered) was matched as a question: "no answer fits" and three unrelated topics."""
+    (ask,) = chat.send(said(ASKER, "500エラーが出ます"))
+    (answer,) = chat.send(said(ASKER, typed))
+    assert answer["altText"].startswith(title(kb, picks(ask)[1], "ja"))
