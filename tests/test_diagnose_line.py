@@ -144,6 +144,17 @@ def test_a_url_without_https_is_invalid_url_syntax(loopback: str, client: Any, l
     assert recognise("api.line.me/v2/bot/message/push returns 400", data, addressed=True) is None
 
 
+def test_a_long_url_of_emoji_width_letters_still_gets_a_reply_within_lines_limits(
+    loopback: str, client: Any, line_api: HTTPServer
+) -> None:
+    """A URL of 2,000 letters outside the BMP (𠀀: two UTF-16 units each, as LINE counts) put ~2,900 units in
+    the finding's altText, cut at 1,500 characters: LINE refuses such a reply and the user got nothing."""
+    post(client, [text_event("check https://" + "\U00020000" * 2000 + ".jp/callback")])
+    messages = _one_reply(line_api)["messages"]
+    assert "Invalid URL syntax" in messages[0]["altText"]  # over 500 characters: before any DNS
+    assert limits.check_messages(messages) == []
+
+
 def test_url_alone_in_a_one_to_one_chat_is_a_request(data: diagnose_data.DiagnoseData) -> None:
     assert recognise("https://example.com/callback", data, addressed=True).url == "https://example.com/callback"
     request = recognise("「https://example.com/callback」を診断して", data, addressed=True)
