@@ -207,6 +207,8 @@ class Decider:
         audience = "app_user" if q.mentions_line else q.audience  # 「LINEで500エラー」
         if sig.calls_api:
             audience = "sender"  # a code from api.line.me is the API's answer, not the webhook's
+        elif audience is None:
+            audience = q.code_audience  # "webhook returns 404" in a question that also names the API
         app = any(self._audience[e] == "app_user" for e in candidates)
         if audience is None and sig.bare and app and len(candidates) > 1:
             # "Forbidden" alone, a reason phrase the LINE app shows too: the app's, the webhook's or the API's?

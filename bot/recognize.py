@@ -26,6 +26,8 @@ _CAMEL_NAME = re.compile(r"[A-Z](?<![A-Za-z].)[a-z]+(?:[A-Z][a-z]+)+(?![A-Za-z])
 # Names as written in code: "httpx.ConnectTimeout:" holds the name "connecttimeout", "id_token" "idtoken".
 _NAME = re.compile(r"[a-z0-9_]+")
 # A status class written like "5xx".
+# What ends a clause before a status code: in "webhook is fine, but push returns 400", 400 is the push's.
+_CLAUSE = re.compile(r"[.。!！?？\n、,;；]|\bbut\b|けど|しかし")
 _CLASS = re.compile(r"(?<!\w)([1-5])xx(?!\w)")
 
 # Words right before a number that say it is a status code ("status=503", "HTTP/1.1 502", "returned 500",
@@ -162,7 +164,16 @@ class Recognizer:
             and not (codes or found["exact"] or found["detail"] or found["reason"]),
             elsewhere=elsewhere,
             trouble=trouble,
+            code_clause=self._clause(folded, codes[0]) if codes else (),
         )
+
+    def _clause(self, folded: str, code: int) -> tuple[str, ...]:
+        """The words of the clause that leads to the code's first appearance (up to 40 characters before it)."""
+        for m in _NUMBER.finditer(folded):
+            if int(m.group(1)) == code:
+                clause = _CLAUSE.split(folded[max(0, m.start() - 40) : m.start()])[-1]
+                return tuple(self._vocabulary.rewrite(words(clause)))
+        return ()
 
     def _misspelt(self, tokens: list[str], typos: dict[str, str], found: dict[str, list[str]]) -> None:
         """Add the exact strings the words spell once their typos are fixed (a span holding a fixed word)."""

@@ -13,14 +13,7 @@ EXACT_REASON_WEIGHT = 2.0  # a console reason or detail string: the asker runs t
 
 def route(question: Query, vocabulary: Vocabulary) -> Query:
     """The question with `audience` set from its who-is-asking words and signals (None when unclear)."""
-    joined = f" {' '.join(question.words)} "
-    # A phrase can be in the text only if its first word is one of the text's words: a set lookup spares
-    # searching a long paste for each of the vocabulary's phrases.
-    pieces = set(joined.split(" "))
-    hits = {
-        audience: sum(weight for phrase, weight, first in phrases if first in pieces and phrase in joined)
-        for audience, phrases in vocabulary.audience.items()
-    }
+    hits = _hits(question.words, vocabulary)
     signals = question.signals
     if signals.calls_api:
         hits["sender"] = hits.get("sender", 0.0) + CALLS_API_WEIGHT
@@ -33,4 +26,20 @@ def route(question: Query, vocabulary: Vocabulary) -> Query:
     audience = leaders[0] if best >= 1 and len(leaders) == 1 else None  # "my app" alone says nothing
     # "LINE" alone means the app, unless anyone else is named, even weakly ("my bot in LINE").
     alone = best == 0 and "line" in question.words
-    return replace(question, audience=audience, mentions_line=alone)
+    # The clause before a status code may say whose code it is when the question names several askers:
+    # "the webhook returns 404" in a question about an access token. Only the webhook's words say so: the
+    # other audiences' words are weaker (a rich menu is tapped in the app and built through the API).
+    of_webhook = bool(vocabulary.webhook_words.intersection(signals.code_clause))
+    return replace(question, audience=audience, mentions_line=alone, code_audience="operator" if of_webhook else None)
+
+
+def _hits(words: tuple[str, ...], vocabulary: Vocabulary) -> dict[str, float]:
+    """How strongly the words name each audience (the sum of its phrases' weights found in them)."""
+    joined = f" {' '.join(words)} "
+    # A phrase can be in the text only if its first word is one of the text's words: a set lookup spares
+    # searching a long paste for each of the vocabulary's phrases.
+    pieces = set(joined.split(" "))
+    return {
+        audience: sum(weight for phrase, weight, first in phrases if first in pieces and phrase in joined)
+        for audience, phrases in vocabulary.audience.items()
+    }

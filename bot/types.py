@@ -23,6 +23,8 @@ class Signals:
     howto: bool = False  # asks how to do something and names nothing going wrong
     trouble: bool = False  # names something going wrong
     elsewhere: bool = False  # names another chat platform (Slack, Discord...) and not LINE: not ours
+    # the words of the clause before the first code read ("webhook returns 404", "but push returns 400")
+    code_clause: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Query:
     signals: Signals = field(default_factory=Signals)
     audience: str | None = None  # set by routing: operator, app_user, sender, or None when unclear
     mentions_line: bool = False  # "LINE" named with nobody else: the app
+    code_audience: str | None = None  # who the clause before the status code names, when one is named
     lang_sure: bool = True  # the text shows its language (see Match.lang_sure)
 
 

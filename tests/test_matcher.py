@@ -42,6 +42,16 @@ def test_app_context_picks_app_entry(matcher: Matcher) -> None:
     assert matcher.match("アプリで503が出る").entry_id != "webhook.status.503"  # "app" alone is not the bot
 
 
+def test_the_verify_buttons_dummy_event_is_the_verify_button(matcher: Matcher) -> None:
+    # A webhook body with the older Verify's dummy reply token, whose reply failed and made the bot answer 500.
+    body = 'LineBotApiError when I reply. Body: {"events": [{"replyToken": "00000000000000000000000000000000"}]} -> 500'
+    assert matcher.match(body).entry_id == "webhook.verify_url"
+    assert matcher.match("reply_token='ffffffffffffffffffffffffffffffff' then 500").entry_id == "webhook.verify_url"
+    # The nil UUID in a log is no reply token.
+    nil = "push failed: LineBotApiError 500, request id 00000000-0000-0000-0000-000000000000"
+    assert matcher.match(nil).entry_id == "messaging_api.5xx"
+
+
 def test_sender_context_picks_messaging_api(matcher: Matcher) -> None:
     assert matcher.match("multicast returned 502").entry_id == "messaging_api.5xx"
 

@@ -530,3 +530,12 @@ def test_a_console_string_with_a_word_misspelt_is_still_that_string(mini: Matche
     )
     # The fixed words must stand together, as in the string: these are two unrelated words.
     assert mini.question("the conection was fine until a timeout").signals.details == ()
+
+
+def test_a_code_said_of_the_webhook_is_the_webhooks_when_the_question_names_several_askers(mini: Matcher) -> None:
+    # "push" names a sender and "webhook" an operator: the question alone says nobody.
+    both = "push works and the access token is set. The webhook returns 500"
+    assert mini.question(both).signals.codes == (500,)
+    assert mini.match(both).entry_id == "webhook.status.500"
+    # Here the clause before the code names the push: the webhook's words elsewhere do not claim the 500.
+    assert mini.match("The webhook is set, but the push returns 500").entry_id != "webhook.status.500"
