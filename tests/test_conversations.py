@@ -259,3 +259,16 @@ def test_a_number_with_invisible_marks_or_as_a_keycap_or_circled_picks(
     (ask,) = chat.send(said(ASKER, "500エラーが出ます"))
     (answer,) = chat.send(said(ASKER, typed))
     assert answer["altText"].startswith(title(kb, picks(ask)[1], "ja"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "lang"), [("thanks, but it still doesn't work", "en"), ("ありがとう、でも動かない", "ja")]
+)
+def test_thanks_with_a_problem_is_not_answered_youre_welcome(
+    chat: Chat, kb: KnowledgeBase, typed: str, lang: str
+) -> None:
+    """ "Thanks, but it still doesn't work" after an answer got "You're welcome! Send me any other error
+    whenever you need.": small talk took the whole message."""
+    chat.send(said(ASKER, "could_not_connect"))
+    (reply,) = chat.send(said(ASKER, typed))
+    assert not reply.get("text", "").startswith(kb["smalltalk.thanks"].text[lang].summary)

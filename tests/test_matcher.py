@@ -225,3 +225,10 @@ def test_a_bare_yes_or_no_is_small_talk_and_takes_no_topic_word(matcher: Matcher
     assert [matcher.match(t).entry_id for t in ("no", "いいえ", "違います")] == ["smalltalk.reply"] * 3
     # Its label and title are typed names too: neither may be a topic's word ("reply" is the reply API's).
     assert matcher.match("reply").entry_id != "smalltalk.reply" and matcher.match("返事").entry_id != "smalltalk.reply"
+
+
+def test_small_talk_with_a_problem_is_a_question_but_solved_is_thanks(matcher: Matcher) -> None:
+    for text in ("thanks, but it still doesn't work", "ありがとう、でも動かない", "hello, my webhook fails"):
+        assert matcher.match(text).entry_id not in {"smalltalk.thanks", "smalltalk.greeting"}, text
+    for text in ("thank you, problem solved", "ありがとう！解決しました", "ありがとう、問題ありません", "thanks"):
+        assert matcher.match(text).entry_id == "smalltalk.thanks", text
