@@ -272,3 +272,16 @@ def test_thanks_with_a_problem_is_not_answered_youre_welcome(
     chat.send(said(ASKER, "could_not_connect"))
     (reply,) = chat.send(said(ASKER, typed))
     assert not reply.get("text", "").startswith(kb["smalltalk.thanks"].text[lang].summary)
+
+
+def test_a_language_asked_for_by_name_gets_the_menu_in_it(chat: Chat, kb: KnowledgeBase) -> None:
+    """「日本語」 alone (asking for Japanese) was a fragment of 「URLに日本語」 and got the answer about "Invalid URL
+    syntax"; "English" alone got "no answer fits"."""
+    for typed, lang in (
+        ("English", "en"),
+        ("日本語", "ja"),
+        ("in English please", "en"),
+        ("日本語でお願いします", "ja"),
+    ):
+        (reply,) = chat.send(said(ASKER, typed))
+        assert reply["altText"].startswith(title(kb, kb.ui.help, lang)), typed
