@@ -232,3 +232,12 @@ def test_small_talk_with_a_problem_is_a_question_but_solved_is_thanks(matcher: M
         assert matcher.match(text).entry_id not in {"smalltalk.thanks", "smalltalk.greeting"}, text
     for text in ("thank you, problem solved", "ありがとう！解決しました", "ありがとう、問題ありません", "thanks"):
         assert matcher.match(text).entry_id == "smalltalk.thanks", text
+
+
+def test_it_works_now_is_thanks_and_it_does_not_is_not(matcher: Matcher) -> None:
+    """ "fixed" after an answer got "wait a while and retry" (a fragment of "long until fixed"), "it works" the
+    LINE outage check (a fragment of "not work")."""
+    for text in ("fixed", "it works", "it worked", "works now", "that fixed it"):
+        assert matcher.match(text).entry_id == "smalltalk.thanks", text
+    for text in ("not fixed", "it does not work", "still not fixed"):
+        assert matcher.match(text).entry_id != "smalltalk.thanks", text
