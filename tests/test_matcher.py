@@ -241,3 +241,13 @@ def test_it_works_now_is_thanks_and_it_does_not_is_not(matcher: Matcher) -> None
         assert matcher.match(text).entry_id == "smalltalk.thanks", text
     for text in ("not fixed", "it does not work", "still not fixed"):
         assert matcher.match(text).entry_id != "smalltalk.thanks", text
+
+
+def test_solved_in_japanese_is_thanks_and_not_solved_is_not(matcher: Matcher) -> None:
+    """「解決しました」 after an answer got the DNS timeout's answer (a fragment of 「名前解決 タイムアウト」). Sudachi
+    gives 「解決しない」 the same words, so small talk's whole phrases need the message to say no trouble."""
+    for text in ("解決しました", "解決した", "直りました", "直った", "動いた", "ありがとう、解決しました"):
+        assert matcher.match(text).entry_id == "smalltalk.thanks", text
+    for text in ("解決しない", "直らない", "動かない", "まだ動かない"):
+        assert matcher.match(text).entry_id != "smalltalk.thanks", text
+    assert matcher.match("何ができる").entry_id == "bot.help"
