@@ -209,6 +209,78 @@ def language(text: str) -> str:
     return "en" if sum(1 for _ in itertools.islice(latin, 2 * kanji + 1)) > 2 * kanji else "ja"
 
 
+# A line a program printed, not one a person wrote: pasted alone, it shows nobody's language. ja8 took out
+# the API's messages, JSON pairs and names in code; these are the lines around them. Each shape at the start
+# of a line (after any indentation); the last alternative (`more`) only continues printed output above it.
+_OUTPUT_LINE = re.compile(
+    r"""[ \t]*(?:
+      \d{4}[-/]\d\d[-/]\d\d[T\s]\d\d:\d\d | \d\d:\d\d:\d\d                  # a log line's time stamp
+    | \[(?:\d|\w+\[\d|(?i:error|warn|warning|info|debug|notice|crit)\])      # [2026-…], [messages[0]…], [error]
+    | (?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|CRITICAL|TRACE)\b                # a log level
+    | [<>]\s+(?:HTTP/|[\w-]+:\s|[A-Z]+\s+/)                                 # curl -v's request and response lines
+    | (?P<data>[{}\]<]) | \(\d{3}\) | \(node:\d+\) | \$\s                    # JSON, HTML, "(400)", Node's pid, a prompt
+    | HTTP/[\d.]+\s+\d{3}\b | (?:GET|POST|PUT|PATCH|DELETE)\s+/               # a status line, a request line
+    | [A-Za-z]+(?:-[A-Za-z0-9]+)+:\s                                       # a header (x-line-request-id: …)
+    | \w+=\S*\s+\w+=                                                       # logfmt (at=error code=H12 …)
+    | at\s+\S.*:\d+\)?\s*[{,]?\s*$                                          # a stack frame (Node, Java)
+    | File\s+".*",\s+line\s+\d | Traceback\s+\(most | During\s+handling\s+of\s+the | The\s+above\s+exception
+    | Caused\s+by: | \.\.\.\s+\d+\s+more | \w+:\s+\(\d+\)                           # Python, Java; curl: (35)
+    | \w+:\s+\w*(?:Error|Exception)\s+\d{3}\b                                  # Go: "linebot: APIError 400 …"
+    | (?:(?:PHP\s+)?Fatal\s+error:\s+)?(?:Uncaught\s+)?(?:[\w$]+[.:/]\s?)*[\w$]*  # an exception and its message:
+      (?:Error|Exception|Warning|Timeout)(?::|\()                             # "TypeError: …", "Error: …"
+    )
+    # ... and under it, what continues it: indented (a stack, an object's fields), or a label and its value
+    # ("Reason: Bad Request", "HTTP response body: {…}" under an SDK's exception)
+    | (?P<more>[ \t]+\S | [A-Za-z][\w-]*(?:[ ][\w-]+){0,2}:\s)""",
+    re.VERBOSE,
+)
+_FENCE = "```"
+
+
+def _sentences(line: str) -> list[str]:
+    """A line cut where a person's next sentence starts: a capital (or "i ") after ". ", "! " or "? ", outside
+    double quotes ("TypeError: Data must be a string. I am using Firebase."; not "timed out. (connect
+    timeout=5)", not "signature. signature=…", not inside {"message":"… exceeded. Try again later."})."""
+    ends = sorted(i for mark in (". ", "! ", "? ") for i in _positions(line, mark))  # str.find: no loop per character
+    parts, start = [], 0
+    for i in ends:
+        after = line[i + 2 : i + 4]
+        if (after[:1].isupper() or after == "i ") and line.count('"', start, i) % 2 == 0:
+            parts.append(line[start : i + 1])
+            start = i + 2
+    return [*parts, line[start:]]
+
+
+def _positions(text: str, part: str) -> Iterator[int]:
+    """Where `part` starts in `text`, each time."""
+    at = text.find(part)
+    while at >= 0:
+        yield at
+        at = text.find(part, at + 1)
+
+
+def without_output(text: str) -> str:
+    """The sentences of a text a person may have written: without what a program printed (log lines, stack
+    traces, an exception and its message, JSON, HTTP headers, what a Markdown code fence holds)."""
+    kept: list[str] = []
+    output = fenced = False  # the sentence before was printed output; inside a code fence
+    for line in text.splitlines():
+        if line.lstrip().startswith(_FENCE):
+            fenced = not fenced
+            continue
+        if fenced or not line.strip():
+            continue  # a blank line neither starts nor ends a block of output
+        for i, part in enumerate(_sentences(line)):
+            printed = _OUTPUT_LINE.match(part)
+            # Only a line's start continues the output above it.
+            output = bool(printed) and (not printed.group("more") or (output and i == 0))
+            if not output:
+                kept.append(part)
+            elif printed.group("data") and (end := max(map(part.rfind, "}]>"))) >= 0:
+                kept.append(part[end + 1 :])  # JSON or HTML ends where it closes: '{…} my webhook'
+    return "\n".join(kept)
+
+
 @cached_when_short(16384)
 def stem(word: str) -> str:
     """The Snowball stem of an English word ("failed" -> "fail"); digits and codes stay as they are."""

@@ -216,8 +216,14 @@ def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link
             problems.append(Problem(path.name, name, None, "must be a mapping", line))
             continue
         url = spec.get("url")
-        if not isinstance(url, str) or not url.startswith("https://"):
-            problems.append(Problem(path.name, name, "url", "must be an https:// URL", line))
+        # One URL ("{lang}" becomes ja or en), or one per language for a site that names its languages
+        # otherwise (developers.worksmobile.com/jp/ is its Japanese).
+        if isinstance(url, dict):
+            url = {k: v for k, v in url.items() if not str(k).startswith("__")}
+        urls = url if isinstance(url, dict) and set(url) == set(LANGS) else dict.fromkeys(LANGS, url)
+        if not all(isinstance(u, str) and u.startswith("https://") for u in urls.values()):
+            message = "must be an https:// URL, or one for each of " + ", ".join(LANGS)
+            problems.append(Problem(path.name, name, "url", message, line))
             continue
         per_lang: dict[str, Link] = {}
         for lang in LANGS:
@@ -227,7 +233,7 @@ def _load_links(path: Path, problems: list[Problem]) -> dict[str, dict[str, Link
             elif len(label) > LINK_LABEL_MAX:
                 problems.append(Problem(path.name, name, lang, f"label is over {LINK_LABEL_MAX} characters", line))
             else:
-                per_lang[lang] = Link(url.replace("{lang}", lang), label.strip())
+                per_lang[lang] = Link(urls[lang].replace("{lang}", lang), label.strip())
         if len(per_lang) == len(LANGS):
             links[name] = per_lang
     return links

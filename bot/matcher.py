@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from bot import analyze, vocabulary
 from bot.decide import Decider
-from bot.knowledge import DEFAULT_DIR, KnowledgeBase
+from bot.knowledge import DEFAULT_DIR, OUTSIDE, KnowledgeBase
 from bot.recognize import Recognizer
 from bot.retrieve import Index
 from bot.route import route
@@ -129,8 +129,13 @@ class Matcher:
         sure = lang is not None or analyze.japanese_script(text)
         if not sure:
             sure = any(w.isalpha() and w.isascii() and w not in neutral for w in words)
-            if sure and signals.exact:  # an API message or an SDK's exception: does anything else show a language?
-                rest = _CODE.sub(" ", self._without_pasted(text))
+            # What a program printed (a traceback, log lines, an exception and its message) shows nobody's
+            # language, nor does an API message or an SDK's exception name: is anything else left that does?
+            # The API's messages go first: one may span an exception's line and the sentence after it.
+            pasted = self._without_pasted(text) if sure and signals.exact else text
+            written = analyze.without_output(pasted) if sure else text
+            if sure and written != text:
+                rest = _CODE.sub(" ", written)
                 # Word by word: the first word of a language settles it (a long paste is not analysed again).
                 left = self.vocabulary.iter_rewrite(analyze.iter_words(rest))
                 sure = any(w.isalpha() and w.isascii() and w not in neutral for w in left)
@@ -206,8 +211,9 @@ class Matcher:
         if phrase is not None and question.signals.trouble and self.kb[phrase].alone:
             # 「解決しない」 is 「解決しました」 to the words (Sudachi drops the ない): small talk only without trouble
             phrase = None
-        if phrase is not None:
-            found = Match("answer", question.lang, entry_id=phrase, score=100.0)
+        if phrase is not None:  # a deflection's name ("Slack", "LINE WORKS") is still a deflection: a fallback
+            kind = "fallback" if self.kb[phrase].audience == OUTSIDE else "answer"
+            found = Match(kind, question.lang, entry_id=phrase, score=100.0)
         else:
             found = self.decider.decide(question, self.index.scores(question))
         return found if question.lang_sure else replace(found, lang_sure=False)

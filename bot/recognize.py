@@ -6,6 +6,7 @@ messages, SDK exception names, router/proxy log phrases); this module only knows
 from __future__ import annotations
 
 import re
+import unicodedata
 from http import HTTPStatus
 
 from bot.analyze import compact, fold, words
@@ -118,6 +119,12 @@ class Recognizer:
         each misspelt one stands for)."""
         squeezed = compact(text)
         folded = fold(text)
+        # Strings whose capitals count ("LINE WORKS", not "LINE works fine"): read in the text as written
+        # (NFKC: full-width letters are letters) only when their letters are there at all.
+        cased = [(p, e) for key, p, e in self._vocabulary.exact_cased if key in squeezed]
+        if cased:
+            written = unicodedata.normalize("NFKC", text)
+            cased = [(p, e) for p, e in cased if p.search(written)]
         names: set[str] | None = None  # the names in code, read only when an identifier is found
         identifiers = self._vocabulary.identifiers
         found: dict[str, list[str]] = {"detail": [], "reason": [], "exact": []}
@@ -134,6 +141,9 @@ class Recognizer:
             squeezed = squeezed[:at] + "\0" + squeezed[at + len(key) :]
             if entry_id not in found[kind]:
                 found[kind].append(entry_id)
+        for _, entry_id in cased:
+            if entry_id not in found["exact"]:
+                found["exact"].append(entry_id)
         if typos:
             self._misspelt(tokens, typos, found)
         codes = status_codes(folded)

@@ -23,6 +23,7 @@ AUDIENCE_KEYS = ("operator", "app_user", "sender")
 _KEYS = {
     *("stopwords", "synonyms", "audience", "calls_api", "error_markers", "status_phrases", "exact", "soft"),
     *("when_calling_api", "howto", "trouble", "elsewhere", "webhook_words", "from_line", "neutral"),
+    "exact_cased",
 }
 
 Phrase = tuple[str, ...]
@@ -52,6 +53,8 @@ class Vocabulary:
     from_line: tuple[str, ...] = ()  # folded substrings of a request LINE sent ("linebotwebhook/2.0")
     neutral: frozenset[str] = frozenset()  # words that say nothing of the asker's language ("webhook", "http")
     exact_texts: tuple[str, ...] = ()  # the exact strings as written: a paste of only these shows no language
+    # (compact string, pattern, entry id): exact strings found only as written, capitals and all ("LINE WORKS")
+    exact_cased: tuple[tuple[str, re.Pattern[str], str], ...] = ()
 
     def rewrite(self, tokens: list[str]) -> list[str]:
         """Tokens with each synonym phrase replaced by its concept (longest phrase first)."""
@@ -233,6 +236,19 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
                 if _IDENTIFIER.fullmatch(text.strip()):
                     identifiers.add(key)
     exact.sort(key=lambda kv: -len(kv[0]))
+    cased: list[tuple[str, re.Pattern[str], str]] = []
+    raw_cased = mapping("exact_cased", "must map an entry id to a list of strings")
+    for entry_id, strings in raw_cased.items():
+        if kb is not None and entry_id not in kb:
+            bad(f"exact_cased.{entry_id}", "unknown entry id")
+            continue
+        for text in texts(f"exact_cased.{entry_id}", strings):
+            if len(compact(text)) < 6 or text == text.lower():
+                bad(f"exact_cased.{entry_id}", f"{text!r} is too short or has no capital (then it belongs in exact)")
+                continue
+            # Its words as written, any spacing between them, not inside a longer word ("LINE Worksheet").
+            spaced = r"\s*".join(map(re.escape, text.split()))
+            cased.append((compact(text), re.compile(rf"(?<![A-Za-z0-9]){spaced}(?![A-Za-z0-9])"), str(entry_id)))
     routes: dict[str, str] = {}
     raw_routes = mapping("when_calling_api", "must map an entry id to the entry id to answer instead")
     for source, target in raw_routes.items():
@@ -259,6 +275,7 @@ def parse(data: Any, kb: KnowledgeBase | None, problems: list[Problem]) -> Vocab
         from_line=from_line,
         neutral=neutral,
         exact_texts=tuple(exact_texts),
+        exact_cased=tuple(cased),
     )
 
 

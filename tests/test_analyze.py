@@ -5,7 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.analyze import MAX_CHARS, PLAIN_HTTP, clip, compact, fold, language, release_dictionary_pages, words
+from bot.analyze import (
+    MAX_CHARS,
+    PLAIN_HTTP,
+    clip,
+    compact,
+    fold,
+    language,
+    release_dictionary_pages,
+    without_output,
+    words,
+)
 
 
 @pytest.mark.parametrize(
@@ -168,3 +178,63 @@ def test_a_long_paste_keeps_its_head_and_its_tail() -> None:
     assert len(clipped) == MAX_CHARS
     assert clipped.startswith("Title: push fails") and clipped.endswith("ApiException: (401)")
     assert clip("short") == "short"
+
+
+# What programs print, in the shapes people paste (values invented): nothing of it is a person's sentence.
+PRINTED = {
+    "Python SDK": (
+        "linebot.v3.messaging.exceptions.ApiException: (400)\nReason: Bad Request\n"
+        "HTTP response headers: HTTPHeaderDict({'Server': 'legy', 'x-line-request-id': '7c2e4a1b'})\n"
+        'HTTP response body: {"message":"Invalid reply token"}'
+    ),
+    "Python traceback": (
+        'Traceback (most recent call last):\n  File "/srv/bot/app.py", line 38, in callback\n'
+        "    handler.handle(body, signature)\nlinebot.v3.exceptions.InvalidSignatureError: Invalid signature"
+    ),
+    "Node error": "Error: Request failed with status code 401",
+    "Node stack": (
+        "HTTPError: Request failed with status code 401\n"
+        "    at HTTPClient.wrapError (node_modules/@line/bot-sdk/dist/http.js:89:20)\n  statusCode: 401,"
+    ),
+    "Node warning": "(node:4306) UnhandledPromiseRejectionWarning: Error: 400: A message is invalid",
+    "Heroku router": (
+        '2026-11-23T00:05:12.318Z heroku[router]: at=error code=H12 desc="Request timeout" method=POST '
+        'path="/callback" status=503 bytes=0'
+    ),
+    "logfmt": 'at=error code=H12 desc="Request timeout" method=POST path="/callback" status=503',
+    "nginx": "2026/11/21 18:44:01 [error] 1201#1201: *88 upstream timed out while reading response header",
+    "Java": (
+        "com.linecorp.bot.client.exception.BadRequestException: Invalid reply token\n"
+        "\tat com.example.bot.ImageHandler.handle(ImageHandler.java:57)"
+    ),
+    "Go": "linebot: APIError 400 The request body has 1 error(s)\n[messages[0].text] Length must be between 0 and 5000",
+    "curl": "$ curl -v https://api.line.me/v2/bot/message/push\n< HTTP/2 401\n< content-type: application/json",
+    "PHP": "Fatal error: Uncaught TypeError: Argument 3 passed to Builder must be an instance of Foo",
+    "JSON": '{"message":"The API rate limit has been exceeded. Try again later."}',
+    "code fence": "```\nresponse = api.reply_message(token, messages)\nprint('sent')\n```",
+}
+
+
+@pytest.mark.parametrize("printed", PRINTED.values(), ids=PRINTED.keys())
+def test_printed_output_is_not_a_persons_words(printed: str) -> None:
+    assert without_output(printed) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (
+            "I get this when my bot replies:\nError: Request failed with status code 400",
+            "I get this when my bot replies:",
+        ),
+        ("TypeError: Data must be a string. I am using Firebase.", "I am using Firebase."),
+        ("```\nprint('x')\n```\nwhy does it fail?", "why does it fail?"),
+        ("Error 400 when I push a message", "Error 400 when I push a message"),  # not an exception's line
+        ("at first it worked (on Heroku)", "at first it worked (on Heroku)"),  # not a stack frame
+        ("HTTP/2 stream reset by proxy", "HTTP/2 stream reset by proxy"),  # not a status line
+        ("Note: I use Flask", "Note: I use Flask"),  # a label only continues printed output
+        ('{"message":"Invalid reply token"} from my webhook', " from my webhook"),  # JSON ends where it closes
+    ],
+)
+def test_a_persons_sentences_are_kept(text: str, kept: str) -> None:
+    assert without_output(text) == kept

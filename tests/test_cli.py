@@ -68,6 +68,16 @@ def test_ask_json_one_object(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(data["score"], float) and 0 < data["score"] <= 100
 
 
+def test_ask_json_reports_line_works_as_a_deflection(monkeypatch: pytest.MonkeyPatch) -> None:
+    questions = "LINE WORKS API 2.0 で 401\nLINE works fine but my webhook returns 500\n"
+    _, out = run(monkeypatch, "ask", "--json", stdin=questions)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["kind"], r["id"]) for r in rows] == [
+        ("fallback", "outside.other_platforms"),
+        ("answer", "webhook.status.500"),
+    ]
+
+
 def test_ask_json_stdin_lines_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     _, out = run(monkeypatch, "ask", "--json", "--lang", "en", stdin="unknown host\n明日の天気\nhi\n")
     rows = [json.loads(line) for line in out.splitlines()]

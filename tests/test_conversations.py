@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from conftest import app_for, post, text_event
 
-from bot import limits, render
+from bot import limits, menus, render
 from bot.knowledge import KnowledgeBase
+from bot.matcher import Matcher
 from scripts.fake_line import FakeLine
 
 ASKER = "U" + "a" * 32
@@ -285,3 +286,28 @@ def test_a_language_asked_for_by_name_gets_the_menu_in_it(chat: Chat, kb: Knowle
     ):
         (reply,) = chat.send(said(ASKER, typed))
         assert reply["altText"].startswith(title(kb, kb.ui.help, lang)), typed
+
+
+def test_a_paste_keeps_the_language_the_conversation_has_now(chat: Chat, kb: KnowledgeBase, matcher: Matcher) -> None:
+    """What a program printed shows nobody's language: it keeps the conversation's, whichever that is at the
+    time; the asker's own sentence sets it. Before, any English paste turned a Japanese conversation English."""
+    paste = (
+        "linebot.v3.messaging.exceptions.ApiException: (401)\nReason: Unauthorized\n"
+        "HTTP response headers: HTTPHeaderDict({'x-line-request-id': '5e6f7a8b-0c1d'})\n"
+        'HTTP response body: {"message":"Authentication failed. Confirm that the access token in the '
+        'authorization header is valid."}'
+    )
+    answer = {
+        lang: render.answer_messages(kb, "messaging_api.unauthorized", lang)[0]["altText"] for lang in ("ja", "en")
+    }
+    chat.send(said(ASKER, "プッシュメッセージを送るとエラーになります"))
+    (reply, *_) = chat.send(said(ASKER, paste))
+    assert reply["altText"] == answer["ja"]
+    first = menus.options(kb, matcher.match(paste))[0]
+    (reply, *_) = chat.send(said(ASKER, "1"))  # a number then picks from it, in Japanese
+    assert reply["altText"].startswith(title(kb, first, "ja"))
+    chat.send(said(ASKER, "I reissued the token and my push still fails"))  # the asker's English
+    (reply, *_) = chat.send(said(ASKER, paste))
+    assert reply["altText"] == answer["en"]
+    (reply, *_) = chat.send(said(OTHER, paste))  # someone with no conversation yet: the paste's own English
+    assert reply["altText"] == answer["en"]

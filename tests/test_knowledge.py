@@ -161,3 +161,21 @@ def test_wrong_types_and_empty_lists_are_named_as_such(tmp_path: Path, old: str,
         knowledge.load(tmp_path)
     (problem,) = info.value.problems
     assert f"entry area.no_summary: {message}" in str(problem)
+
+
+def test_a_link_may_name_a_url_for_each_language(tmp_path: Path) -> None:
+    # developers.worksmobile.com writes Japanese as /jp/: "{lang}" cannot say it, a mapping can.
+    links = _copy_of_real_kb(tmp_path) / "links.yaml"
+    text = links.read_text(encoding="utf-8")
+    kb = knowledge.load(tmp_path)
+    urls = {lang: [link.url for link in kb["outside.other_platforms"].links[lang]] for lang in ("ja", "en")}
+    assert "https://developers.worksmobile.com/jp/docs/bot" in urls["ja"]
+    assert "https://developers.worksmobile.com/en/docs/bot" in urls["en"]
+    links.write_text(text + "half:\n  url: {ja: 'https://example.com/ja'}\n  ja: 半分\n  en: Half\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        knowledge.load(tmp_path)
+    assert [str(p) for p in info.value.problems] == [
+        "links.yaml:"
+        + str(text.count("\n") + 1)
+        + ": entry half: field url: must be an https:// URL, or one for each of ja, en"
+    ]

@@ -22,10 +22,11 @@ from langcheck import console_strings, english_words, japanese, texts
 from pytest_httpserver import HTTPServer
 from test_cli import run
 
-from bot import diagnose, diagnose_data, diagnose_render, limits, urlguard
+from bot import diagnose, diagnose_data, diagnose_render, limits, render, urlguard
 from bot.diagnosis import Cert, Facts
 from bot.diagnosis import diagnose as verdict
 from bot.knowledge import DEFAULT_DIR, KnowledgeBase, KnowledgeError
+from bot.matcher import Matcher
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
@@ -321,6 +322,67 @@ def test_an_api_error_body_pasted_in_a_japanese_conversation_is_answered_in_japa
     assert japanese(answer) and english_words(answer, console_strings(kb)) == []
     post(loopback_client, [text_event("I get that error when my bot calls reply")])  # a sentence shows its language
     assert japanese("\n".join(texts(_reply(line_api, 3)))) == []
+
+
+PASTES = {
+    "Python SDK": (
+        "linebot.v3.messaging.exceptions.ApiException: (400)\nReason: Bad Request\n"
+        "HTTP response headers: HTTPHeaderDict({'Server': 'legy', 'x-line-request-id': '7c2e4a1b-9f3d'})\n"
+        'HTTP response body: {"message":"Invalid reply token"}'
+    ),
+    "Node": (
+        "Error: Request failed with status code 401\n"
+        "    at createError (/app/node_modules/axios/lib/core/createError.js:16:15)\n"
+        "    at settle (/app/node_modules/axios/lib/core/settle.js:17:12)"
+    ),
+    "Heroku router": (
+        '2026-11-23T00:05:12.318Z heroku[router]: at=error code=H12 desc="Request timeout" method=POST '
+        'path="/callback" host=bot.example.com request_id=9c8b7a6d status=503 bytes=0 protocol=https'
+    ),
+    "Python traceback": (
+        'Traceback (most recent call last):\n  File "/srv/bot/app.py", line 38, in callback\n'
+        "    handler.handle(body, signature)\n"
+        "linebot.v3.exceptions.InvalidSignatureError: Invalid signature. signature=kQ3uXw0bYt6mZ2c5Vn8rT1pL="
+    ),
+}
+
+
+@pytest.mark.parametrize("paste", PASTES.values(), ids=PASTES.keys())
+def test_printed_output_pasted_in_a_japanese_conversation_is_answered_in_japanese(
+    paste: str, loopback_client: Any, line_api: HTTPServer, kb: KnowledgeBase
+) -> None:
+    """A traceback, an SDK's exception or a log line pasted alone is what a program printed, in English for
+    everyone: before, it turned a Japanese conversation English. The asker's own English sentence still does."""
+    post(loopback_client, [text_event("ボットのサーバーでエラーが出ます")])
+    assert japanese("\n".join(texts(_reply(line_api, 1))))
+    post(loopback_client, [text_event(paste)])
+    answer = "\n".join(texts(_reply(line_api, 2)))
+    # "message": the API's JSON field, which the 401 answer names as it is written
+    assert japanese(answer) and english_words(answer, {*console_strings(kb), "message"}) == []
+    post(loopback_client, [text_event("I keep getting this when my bot replies:\n" + paste)])
+    assert japanese("\n".join(texts(_reply(line_api, 3)))) == []
+
+
+@pytest.mark.parametrize("paste", PASTES.values(), ids=PASTES.keys())
+def test_printed_output_with_no_conversation_is_answered_as_before(
+    paste: str, loopback_client: Any, line_api: HTTPServer
+) -> None:
+    """No earlier message and no profile language to keep: the paste's own language, English."""
+    post(loopback_client, [text_event(paste)])
+    assert japanese("\n".join(texts(_reply(line_api, 1)))) == []
+
+
+def test_make_chat_keeps_its_language_for_a_paste(
+    monkeypatch: pytest.MonkeyPatch, kb: KnowledgeBase, matcher: Matcher
+) -> None:
+    """`make chat` as on LINE: a paste alone first is answered in English; after a Japanese question, in Japanese."""
+    paste = PASTES["Heroku router"]  # one line: the terminal's question is a line
+    answer = {lang: render.render_text(kb, matcher.match(paste, lang)) for lang in ("ja", "en")}
+    assert answer["ja"] != answer["en"]
+    code, out = run(monkeypatch, "chat", stdin=f"{paste}\nexit\n")
+    assert code == 0 and answer["en"] in out and answer["ja"] not in out
+    code, out = run(monkeypatch, "chat", stdin=f"Webhookでエラーが出ます\n{paste}\nexit\n")
+    assert code == 0 and answer["ja"] in out and answer["en"] not in out
 
 
 def test_make_chat_greets_in_japanese_then_english(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ import re
 import sys
 from typing import Any
 
+import pytest
 from conftest import DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -251,3 +252,55 @@ def test_solved_in_japanese_is_thanks_and_not_solved_is_not(matcher: Matcher) ->
     for text in ("解決しない", "直らない", "動かない", "まだ動かない"):
         assert matcher.match(text).entry_id != "smalltalk.thanks", text
     assert matcher.match("何ができる").entry_id == "bot.help"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "LINE WORKS API 2.0 で 401",
+        "LINE WORKSのBotがcallbackを受け取らない",
+        "ラインワークスのBotでエラーが出ます",
+        "LINEWORKS bot returns 403 when sending a message",
+        "LINE Works bot callback not received",
+        "POST https://www.worksapis.com/v1.0/bots/123/users/u1/messages 400 Bad Request",
+        "X-WORKS-Signature does not match in my webhook",
+    ],
+)
+def test_line_works_is_deflected(kb: Any, matcher: Matcher, text: str) -> None:
+    """Works Mobile's business chat has its own bots, API and errors: not LINE's webhook or Messaging API."""
+    match = matcher.match(text)
+    assert (match.kind, match.entry_id) == ("fallback", kb.ui.elsewhere)
+    links = [link.url for link in kb[kb.ui.elsewhere].links["ja"]]
+    assert "https://developers.worksmobile.com/jp/docs/bot" in links
+
+
+@pytest.mark.parametrize(
+    ("text", "entry_id"),
+    [
+        ("LINE works fine but my webhook returns 500", "webhook.status.500"),
+        ("my LINE bot works on my phone but the webhook returns 502", "webhook.status.502"),
+        ("Line works on wifi, but my webhook returned 500 Internal Server Error", "webhook.status.500"),
+    ],
+)
+def test_line_that_works_is_not_line_works(matcher: Matcher, text: str, entry_id: str) -> None:
+    match = matcher.match(text)
+    assert (match.kind, match.entry_id) == ("answer", entry_id)
+
+
+@pytest.mark.parametrize(
+    ("text", "sure"),
+    [
+        ("linebot.v3.messaging.exceptions.ApiException: (401)\nReason: Unauthorized", False),
+        ("Error: Request failed with status code 401", False),
+        ('at=error code=H12 desc="Request timeout" method=POST path="/callback" status=503', False),
+        ("TypeError: Cannot read properties of undefined (reading 'replyToken')", False),
+        ("my push fails:\nError: Request failed with status code 401", True),  # the asker's own sentence
+        ("Error: Request failed with status code 401. Why does my token not work?", True),
+    ],
+)
+def test_printed_output_alone_shows_no_language(matcher: Matcher, text: str, sure: bool) -> None:
+    """A traceback, a log line or an exception pasted alone is no one's English: the conversation keeps its
+    language. What is matched does not change, and a language asked for is sure."""
+    match = matcher.match(text)
+    assert match.lang_sure is sure and match.lang == "en"
+    assert (match.kind, match.entry_id) == (matcher.match(text, "ja").kind, matcher.match(text, "ja").entry_id)

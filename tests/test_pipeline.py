@@ -410,6 +410,8 @@ def test_a_product_named_exactly_is_pointed_to_before_anything_else(tmp_path: Pa
         ("Internal Server Error", False),  # a status phrase
         ("my webhook returns 500", True),
         ("Webhookが500", True),
+        ("Error: Request failed with status code 500\n    at wrapError (dist/http.js:10:15)", False),  # printed
+        ("my webhook returns this:\nError: Request failed with status code 500", True),
     ],
 )
 def test_a_message_of_console_strings_shows_no_language(mini: Matcher, text: str, sure: bool) -> None:
@@ -520,6 +522,37 @@ def test_an_entrys_title_or_label_typed_alone_names_it(tmp_path: Path) -> None:
     for typed in ("API unreachable", "The API cannot be reached", "APIに届かない"):
         assert matcher.match(typed).entry_id == "messaging_api.egress", typed
     assert matcher.match("Messaging API 5xx").entry_id != "messaging_api.twin"  # two entries carry it
+
+
+def test_an_exact_cased_string_is_found_only_as_written(tmp_path: Path) -> None:
+    # A product name that is also plain words: "LINE WORKS" is Works Mobile's chat, "LINE works fine" is English.
+    kb = _mini_with(tmp_path, "", "exact_cased:\n  outside.other_platforms: [LINE WORKS]\n")
+    matcher = Matcher(kb)
+    for text in ("LINE WORKSのBotで401", "ＬＩＮＥ　ＷＯＲＫＳ bot returns 500", "LINE  WORKS callback"):
+        assert (matcher.match(text).kind, matcher.match(text).entry_id) == ("fallback", "outside.other_platforms")
+    for text in ("LINE works fine but my webhook returns 500", "my LINE bot works: webhook returned 500"):
+        assert matcher.match(text).entry_id == "webhook.status.500"
+    assert matcher.match("LINE WORKSHOP webhook returned 500").entry_id == "webhook.status.500"  # not inside a word
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "field"),
+    [
+        ("exact_cased:\n  no.such_entry: [LINE WORKS]\n", "exact_cased.no.such_entry"),
+        ("exact_cased:\n  outside.other_platforms: [line works]\n", "exact_cased.outside.other_platforms"),
+        ("exact_cased:\n  outside.other_platforms: LINE WORKS\n", "exact_cased.outside.other_platforms"),
+    ],
+)
+def test_exact_cased_errors_name_the_field(tmp_path: Path, yaml_text: str, field: str) -> None:
+    (tmp_path / "vocabulary.yaml").write_text(yaml_text)
+    problems = [str(p) for p in vocabulary.check(tmp_path, knowledge.load(MINI))]
+    assert problems and all("vocabulary.yaml" in p and field in p for p in problems), problems
+
+
+def test_a_deflections_name_alone_is_a_fallback(mini: Matcher) -> None:
+    # "Slack" typed alone is the deflection's whole-message alias: before, `ask --json` said kind "answer".
+    match = mini.match("Slack")
+    assert (match.kind, match.entry_id) == ("fallback", "outside.other_platforms")
 
 
 def test_a_console_string_with_a_word_misspelt_is_still_that_string(mini: Matcher) -> None:

@@ -428,6 +428,19 @@ def test_follow_keeps_default_menu_otherwise(
     assert ("GET", f"api:/v2/bot/profile/{USER}") in fake.calls and _links(fake) == []
 
 
+@pytest.mark.parametrize("profile", ["ja", "en"])
+def test_a_paste_after_the_welcome_is_answered_in_the_profiles_language(
+    client: Any, line_api: HTTPServer, data_api: HTTPServer, kb: Any, menus: Any, profile: str
+) -> None:
+    """A new friend's first message is an SDK's exception pasted alone, which shows nobody's language: the
+    welcome's language (the profile's) is kept, as it is for a conversation's. Before, always English."""
+    _follow(client, line_api, data_api, menus, profile)
+    post(client, [text_event("Error: Request failed with status code 401")])
+    assert wait_for(lambda: len(replies(line_api)) == 2)
+    answer = replies(line_api)[1]["messages"][0]
+    assert answer["altText"].startswith(kb["messaging_api.unauthorized"].text[profile].title)
+
+
 def test_switch_after_menus_were_replaced_finds_the_new_one(
     client: Any, line_api: HTTPServer, data_api: HTTPServer, menus: Any
 ) -> None:
