@@ -43,6 +43,8 @@ def recognise(text: str, data: DiagnoseData, addressed: bool) -> ProbeRequest | 
         return None
     url = found.group(0).rstrip(_TRAILING)
     rest = (text[: found.start()] + " " + text[found.end() :]).strip()
+    if len(rest) > data.request_chars:
+        return None  # a question or a paste that holds a URL (and "test" or 「確認」 somewhere): not a request
     folded = rest.casefold()
     asked = any(word in folded for words in data.triggers.values() for word in words)
     said = _without_fillers(folded, data.fillers)  # "URL: https://…", 「https://… です」: the URL alone

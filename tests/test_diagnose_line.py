@@ -155,6 +155,38 @@ def test_a_long_url_of_emoji_width_letters_still_gets_a_reply_within_lines_limit
     assert limits.check_messages(messages) == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Testing push with curl and I get 415, what header am I missing?\n\n$ curl -i -X POST "
+        "https://api.line.me/v2/bot/message/push -H 'Authorization: Bearer xxx' -d '{}'\nHTTP/1.1 415",
+        "Not working when verifying webhook URL on LINE platform. I press the Verify on "
+        "https://developers.line.biz/console/ after setting a new webhook URL and it fails every time",
+        "APIでWebhook URLを変更して、その直後にテストしたら404でした。1分後にもう一度やったら成功。"
+        "何だったんでしょう？ "
+        "PUT https://api.line.me/v2/bot/channel/webhook/endpoint",
+    ],
+)
+def test_a_question_holding_a_url_and_a_request_word_is_answered_not_probed(
+    kb: Any, data: diagnose_data.DiagnoseData, text: str
+) -> None:
+    """A question or paste holding a URL and "test", "check" or 「テスト」 anywhere ("Testing push with curl …
+    https://api.line.me/…") was taken for a request: the bot probed api.line.me or LINE's console and answered
+    with that finding instead of the question. 19 questions of the question files were; now none is but a
+    URL alone."""
+    matched: list[str] = []
+    ctx = events.Context(kb, lambda t: matched.append(t) or Match("fallback", "en"), lambda m: [], lambda: None, data)
+    planned = events.plan(Event.from_dict(text_event(text)), ctx)
+    assert planned is not None and planned.probe is None and matched == [text]
+    # A request still may say a sentence around its URL.
+    for request in (
+        "Could you please check whether my webhook URL works? https://bot.example.com/callback",
+        "このWebhook URLがLINEから届くか確認してもらえますか？ https://example.com/callback",
+        "Webhook URL:\nhttps://example.com/callback\n確認お願いします",
+    ):
+        assert recognise(request, data, addressed=True) is not None, request
+
+
 def test_url_alone_in_a_one_to_one_chat_is_a_request(data: diagnose_data.DiagnoseData) -> None:
     assert recognise("https://example.com/callback", data, addressed=True).url == "https://example.com/callback"
     request = recognise("「https://example.com/callback」を診断して", data, addressed=True)
