@@ -78,6 +78,7 @@ class DiagnoseData:
     deprecated_ciphers: frozenset[str]
     text: dict[str, dict[str, str]]
     fillers: tuple[str, ...] = ()  # words that, alone beside a URL, ask nothing else ("URL:", 「です」)
+    request_chars: int = 60  # at most this much text beside the URL makes a request
 
 
 def load(directory: str | Path | None = None) -> DiagnoseData:
@@ -110,6 +111,11 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
             bad("fillers", str(lang), "must be a list of words under ja or en")
         else:
             fillers.extend(w.strip().casefold() for w in words)
+
+    request_chars = raw.get("request_chars", DiagnoseData.request_chars)
+    if not isinstance(request_chars, int) or isinstance(request_chars, bool) or request_chars < 1:
+        bad("request_chars", None, "must be a whole number >= 1")
+        request_chars = DiagnoseData.request_chars
 
     limits: dict[str, Limit] = {}
     for name in ("per_chat", "per_process"):
@@ -164,6 +170,7 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
         ciphers["deprecated"],
         text,
         tuple(sorted(set(fillers), key=len, reverse=True)),
+        request_chars,
     )
 
 

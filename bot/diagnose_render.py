@@ -11,6 +11,7 @@ from bot.knowledge import KnowledgeBase
 from bot.types import Match
 
 MAX_INFO = 160  # characters of one fact in the bubble; the altText and CLI carry the whole of it
+MAX_URL_SHOWN = 200  # of the URL, in the bubble and the altText: the verdict after it must stay in the altText
 OK_COLOR, BAD_COLOR = "#06C755", "#E5483F"
 
 
@@ -77,10 +78,6 @@ def as_json(finding: Finding, data: DiagnoseData, lang: str = "en") -> dict[str,
     }
 
 
-def _clip(value: str, limit: int) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
 def messages(finding: Finding, kb: KnowledgeBase, data: DiagnoseData, lang: str) -> list[dict[str, Any]]:
     """The reply to a diagnosis request: the finding's bubble, then its entry's answer when there is one."""
     if finding.refused:
@@ -102,7 +99,7 @@ def messages(finding: Finding, kb: KnowledgeBase, data: DiagnoseData, lang: str)
                     "color": OK_COLOR if ok else BAD_COLOR,
                 },
                 {"type": "text", "text": label, "flex": 3, "size": "xs", "weight": "bold", "wrap": True},
-                {"type": "text", "text": _clip(info, MAX_INFO), "flex": 8, "size": "xs", "wrap": True},
+                {"type": "text", "text": render.clip(info, MAX_INFO), "flex": 8, "size": "xs", "wrap": True},
             ],
         }
         for ok, label, info in facts
@@ -124,13 +121,25 @@ def messages(finding: Finding, kb: KnowledgeBase, data: DiagnoseData, lang: str)
             "layout": "vertical",
             "contents": [
                 {"type": "text", "text": title, "weight": "bold", "size": "md", "wrap": True, "color": color},
-                {"type": "text", "text": _clip(finding.url, 200), "size": "xxs", "wrap": True, "color": "#888888"},
+                {
+                    "type": "text",
+                    "text": render.clip(finding.url, MAX_URL_SHOWN),
+                    "size": "xxs",
+                    "wrap": True,
+                    "color": "#888888",
+                },
             ],
         },
         "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": body},
     }
-    lines = [title, finding.url, verdict, *warnings, *(f"{'✓' if ok else '✗'} {k}: {v}" for ok, k, v in facts)]
-    alt = _clip("\n".join(lines), render.MAX_ALT_TEXT)
+    lines = [
+        title,
+        render.clip(finding.url, MAX_URL_SHOWN),
+        verdict,
+        *warnings,
+        *(f"{'✓' if ok else '✗'} {k}: {v}" for ok, k, v in facts),
+    ]
+    alt = render.clip("\n".join(lines), render.MAX_ALT_TEXT)
     out: list[dict[str, Any]] = [{"type": "flex", "altText": alt, "contents": bubble}]
     if finding.entry and finding.entry in kb:
         out += render.answer_messages(kb, finding.entry, lang, _code(finding))

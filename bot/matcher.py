@@ -208,6 +208,9 @@ class Matcher:
         if 0 < len(question.words) <= MAX_PHRASE_WORDS:
             bare = self._without(question.words, self.vocabulary.soft)
             phrase = self._phrases.get(question.words) or (self._phrases.get(bare) if bare else None)
+        if phrase is not None and question.signals.trouble and self.kb[phrase].alone:
+            # 「解決しない」 is 「解決しました」 to the words (Sudachi drops the ない): small talk only without trouble
+            phrase = None
         if phrase is not None:  # a deflection's name ("Slack", "LINE WORKS") is still a deflection: a fallback
             kind = "fallback" if self.kb[phrase].audience == OUTSIDE else "answer"
             found = Match(kind, question.lang, entry_id=phrase, score=100.0)

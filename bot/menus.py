@@ -47,9 +47,22 @@ def _trimmed(text: str, around: Around) -> str:
     return next((text[: -len(w)].rstrip() for w in after if text.endswith(w)), text)
 
 
+# Invisible marks around a typed number: a keycap emoji's ("2️⃣" is 2, U+FE0F, U+20E3); format characters
+# (zero-width space, BOM, word joiner: unicodedata category Cf) are dropped too, as pasted text carries them.
+_KEYCAP = "\ufe0f\u20e3"
+_CIRCLED = range(0x2460, 0x2474)  # ①..⑳, how Japanese lists are often numbered: NFKC makes them 1..20
+
+
+def _plain(text: str) -> str:
+    """`text` without format characters and keycap marks, circled numbers as digits."""
+    kept = (c for c in text if c not in _KEYCAP and unicodedata.category(c) != "Cf")
+    return "".join(unicodedata.normalize("NFKC", c) if ord(c) in _CIRCLED else c for c in kept)
+
+
 def as_number(text: str, around: Around = ((), ())) -> int | None:
-    """The number in a message that is only a number of one or two digits ("2", "２", "2."), or one with a
-    word of `around` before or after it (「2番」「2番目です」, "#2")."""
+    """The number in a message that is only a number of one or two digits ("2", "２", "2.", "②", "2️⃣"), or
+    one with a word of `around` before or after it (「2番」「2番目です」, "#2")."""
+    text = _plain(text)
     typed = _trimmed(unicodedata.normalize("NFKC", text).strip(), around).rstrip(".)")
     # isdecimal, not isdigit: "❶" and "፩" are digits to isdigit() but not numbers to int(); and digits typed
     # as digits (ASCII or full-width), not what NFKC makes a "2" of ("²").

@@ -207,7 +207,10 @@ class QuestionLog(ABC):
     def _keep(self, text: str | None) -> str | None:
         if not text or self.text_days <= 0:
             return None
-        return mask(text.strip())[:MAX_TEXT] or None
+        # Half an emoji (a lone surrogate) cannot be encoded as UTF-8, nor a NUL stored in PostgreSQL's text:
+        # such a message made the write fail, and the whole log paused for 30 s, losing everyone's rows.
+        kept = mask(text.strip())[:MAX_TEXT].replace("\x00", "")
+        return kept.encode("utf-8", "replace").decode("utf-8") or None
 
     def record(self, chat: str | None, question: Question, at: float | None = None) -> bool:
         """Store one question's outcome; False (and at most one warning per outage) when the database fails."""

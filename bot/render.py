@@ -89,8 +89,17 @@ def _quick_reply(kb: KnowledgeBase, ids: list[str], lang: str) -> dict[str, Any]
     return {"items": [_quick_item(kb, entry_id, lang) for entry_id in menus.buttons(kb, ids)]}
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def clip(text: str, limit: int) -> str:
+    """`text` within `limit` UTF-16 code units (an emoji is two, as LINE counts), "…" ending a cut one."""
+    units = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    if units <= limit:
+        return text
+    used = 0
+    for i, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit - 1:  # room for the "…"
+            return text[:i] + "…"
+    return text
 
 
 def _bubble(kb: KnowledgeBase, entry: Entry, lang: str, code: int | None) -> dict[str, Any]:
@@ -159,7 +168,7 @@ def answer_messages(kb: KnowledgeBase, entry_id: str, lang: str, code: int | Non
         )
         return [{"type": "text", "text": text, "quickReply": quick}]
     numbered = "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1))
-    alt = _clip(f"{title}\n{summary}\n{numbered}", MAX_ALT_TEXT)
+    alt = clip(f"{title}\n{summary}\n{numbered}", MAX_ALT_TEXT)
     return [{"type": "flex", "altText": alt, "contents": _bubble(kb, entry, lang, code), "quickReply": quick}]
 
 

@@ -35,6 +35,8 @@ class Index:
         self.ids = list(kb.entries)
         self.audience = [kb[i].audience for i in self.ids]
         self._alone = frozenset(i for i in self.ids if kb[i].alone)
+        self._alone_n = frozenset(n for n, i in enumerate(self.ids) if kb[i].alone)
+        self._trouble = vocabulary.trouble
         self._settings = settings
         self._soft = vocabulary.soft
         tf: list[dict[str, float]] = []
@@ -71,6 +73,12 @@ class Index:
             for word, f in counts.items():
                 df[word] += 1
                 postings[word][n] = f * (settings.k1 + 1) / (f + norm)
+        # The words small talk is made of ("thank", 「有り難う」, "solv"; not its whole phrases' 「動く」): in a message
+        # saying something goes wrong, any other word (but soft and trouble words) makes it a question.
+        self._alone_words = {
+            i: frozenset(w for n, words, whole in alias_words if self.ids[n] == i and not whole for w in words)
+            for i in self._alone
+        }
         total = max(2, len(tf))
         self.idf = {w: math.log(1 + (total - d + 0.5) / (d + 0.5)) for w, d in df.items()}
         # A word no entry uses is as rare as can be: it counts in the question's weight, and no entry
@@ -127,8 +135,8 @@ class Index:
         s = self._settings
         signals = question.signals
         out = self._scores(question.tokens, question.focus, signals)
-        if self._alone and len(question.words) > s.alone_words:
-            for entry_id in self._alone.intersection(out):
+        for entry_id in self._alone.intersection(out):
+            if len(question.words) > s.alone_words or (signals.trouble and self._more_than(entry_id, question)):
                 del out[entry_id]
         if s.sentence_weight <= 0:
             return out
@@ -146,6 +154,12 @@ class Index:
                 if score > out.get(entry_id, 0.0):
                     out[entry_id] = score
         return out
+
+    def _more_than(self, entry_id: str, question: Query) -> bool:
+        """Whether the question says more than small talk: a word beyond the entry's own, soft and trouble words
+        ("thanks, but it still doesn't work" got "You're welcome!"; "thank you, problem solved" is thanks)."""
+        own, soft, trouble = self._alone_words[entry_id], self._soft, self._trouble
+        return any(w not in own and w not in soft and not any(t in w for t in trouble) for w in question.tokens)
 
     def _found(self, words: Iterable[str]) -> dict[int, float]:
         """Each concept phrase's found weight (the IDF of its words among `words`), summed word by word
@@ -200,13 +214,14 @@ class Index:
         fit: dict[int, float] = {}  # every entry a phrase touched, even at 0.0: BM25 scores them all
         found_whole: dict[int, list[frozenset[str]]] = {}  # each entry's phrases found whole
         # Settings read once into locals: a common word is in hundreds of phrases.
-        aliases, partial, contained = self._aliases, s.partial, s.contained
+        aliases, partial, contained, alone_n = self._aliases, s.partial, s.contained, self._alone_n
         contained_share, weight_min = s.contained_share, s.weight_min
         focus_needs = s.alias_share * f_weight
         same_focus = in_focus is got  # no error line: a phrase's words found there are those found at all
         for a, found in got.items():
             entry, words, weight, whole, needs_soft = aliases[a]
-            if whole and words != whole_text:
+            # 「動かない」 is 「動きました」 to the words: small talk's whole phrases fit only without a trouble phrase.
+            if whole and (words != whole_text or (sig.trouble and entry in alone_n)):
                 continue
             if found >= weight - 1e-9 and (not needs_soft or needs_soft <= asked):  # complete
                 value = 1.0

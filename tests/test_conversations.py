@@ -238,6 +238,56 @@ def test_in_a_group_quoting_the_bot_addresses_it_as_a_mention_does(chat: Chat, k
     chat.quiet(quoting(said_in_group(OTHER, "2", mention=False), "a-members-message"))
 
 
+@pytest.mark.parametrize(("typed", "lang"), [("no", "en"), ("No.", "en"), ("いいえ", "ja"), ("違います", "ja")])
+def test_a_bare_no_said_back_gets_a_short_reply_not_an_answer(
+    chat: Chat, kb: KnowledgeBase, typed: str, lang: str
+) -> None:
+    """ "no" said back to a fallback's "Did you mean one of these?" was a fragment of "no permission" and got
+    the LINE app's 403 answer, 「違います」 one of 「URLが違う」 and got the webhook's 404."""
+    chat.send(said(ASKER, "what time is it" if lang == "en" else "今何時"))  # a fallback: "did you mean …?"
+    (reply,) = chat.send(said(ASKER, typed))
+    assert reply["type"] == "text" and "altText" not in reply  # not some entry's answer
+    assert reply["text"].startswith(kb["smalltalk.reply"].text[lang].summary)
+    assert picks(reply) == [kb.ui.help]
+
+
+@pytest.mark.parametrize("typed", ["2\u200b", "\ufeff2", "2\u2060", "2\ufe0f\u20e3", "②"])
+def test_a_number_with_invisible_marks_or_as_a_keycap_or_circled_picks(
+    chat: Chat, kb: KnowledgeBase, typed: str
+) -> None:
+    """A "2" carrying a zero-width space or a BOM (pasted), typed as the keycap emoji 2️⃣ or as ② (how Japanese
+    lists are numbered) was matched as a question: "no answer fits" and three unrelated topics."""
+    (ask,) = chat.send(said(ASKER, "500エラーが出ます"))
+    (answer,) = chat.send(said(ASKER, typed))
+    assert answer["altText"].startswith(title(kb, picks(ask)[1], "ja"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "lang"), [("thanks, but it still doesn't work", "en"), ("ありがとう、でも動かない", "ja")]
+)
+def test_thanks_with_a_problem_is_not_answered_youre_welcome(
+    chat: Chat, kb: KnowledgeBase, typed: str, lang: str
+) -> None:
+    """ "Thanks, but it still doesn't work" after an answer got "You're welcome! Send me any other error
+    whenever you need.": small talk took the whole message."""
+    chat.send(said(ASKER, "could_not_connect"))
+    (reply,) = chat.send(said(ASKER, typed))
+    assert not reply.get("text", "").startswith(kb["smalltalk.thanks"].text[lang].summary)
+
+
+def test_a_language_asked_for_by_name_gets_the_menu_in_it(chat: Chat, kb: KnowledgeBase) -> None:
+    """「日本語」 alone (asking for Japanese) was a fragment of 「URLに日本語」 and got the answer about "Invalid URL
+    syntax"; "English" alone got "no answer fits"."""
+    for typed, lang in (
+        ("English", "en"),
+        ("日本語", "ja"),
+        ("in English please", "en"),
+        ("日本語でお願いします", "ja"),
+    ):
+        (reply,) = chat.send(said(ASKER, typed))
+        assert reply["altText"].startswith(title(kb, kb.ui.help, lang)), typed
+
+
 def test_a_paste_keeps_the_language_the_conversation_has_now(chat: Chat, kb: KnowledgeBase, matcher: Matcher) -> None:
     """What a program printed shows nobody's language: it keeps the conversation's, whichever that is at the
     time; the asker's own sentence sets it. Before, any English paste turned a Japanese conversation English."""

@@ -121,6 +121,72 @@ def test_refused_url_gets_a_clear_reply_and_no_connection(loopback: str, client:
     assert message["type"] == "text" and "診断できません" in message["text"] and "リンクローカル" in message["text"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "check example.com/callback",
+        "example.com/callback を診断して",
+        "bot.example.com/callback",
+        "check ftp://example.com/cb",
+    ],
+)
+def test_a_url_without_https_is_invalid_url_syntax(loopback: str, client: Any, line_api: HTTPServer, text: str) -> None:
+    """A webhook URL sent without https:// (or with another scheme) when asked to check it, or alone after
+    the menu's "send your webhook URL", got "no answer fits" and three unrelated topics. LINE's console
+    refuses it as "Invalid URL syntax": so does the check, before any DNS or connection."""
+    post(client, [text_event(text)])
+    finding, answer = _one_reply(line_api)["messages"]
+    assert "Invalid URL syntax" in finding["altText"] and "https://" in finding["altText"]
+    assert answer["altText"].split("\n")[0].endswith("Invalid URL syntax")  # the detail's own entry
+    # In a question, such a word is the question's: "I checked node.js/express" asks nothing to be checked.
+    data = diagnose_data.load()
+    assert recognise("I checked node.js/express and it fails", data, addressed=True) is None
+    assert recognise("api.line.me/v2/bot/message/push returns 400", data, addressed=True) is None
+
+
+def test_a_long_url_of_emoji_width_letters_still_gets_a_reply_within_lines_limits(
+    loopback: str, client: Any, line_api: HTTPServer
+) -> None:
+    """A URL of 2,000 letters outside the BMP (𠀀: two UTF-16 units each, as LINE counts) put ~2,900 units in
+    the finding's altText, cut at 1,500 characters: LINE refuses such a reply and the user got nothing."""
+    post(client, [text_event("check https://" + "\U00020000" * 2000 + ".jp/callback")])
+    messages = _one_reply(line_api)["messages"]
+    assert "Invalid URL syntax" in messages[0]["altText"]  # over 500 characters: before any DNS
+    assert limits.check_messages(messages) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Testing push with curl and I get 415, what header am I missing?\n\n$ curl -i -X POST "
+        "https://api.line.me/v2/bot/message/push -H 'Authorization: Bearer xxx' -d '{}'\nHTTP/1.1 415",
+        "Not working when verifying webhook URL on LINE platform. I press the Verify on "
+        "https://developers.line.biz/console/ after setting a new webhook URL and it fails every time",
+        "APIでWebhook URLを変更して、その直後にテストしたら404でした。1分後にもう一度やったら成功。"
+        "何だったんでしょう？ "
+        "PUT https://api.line.me/v2/bot/channel/webhook/endpoint",
+    ],
+)
+def test_a_question_holding_a_url_and_a_request_word_is_answered_not_probed(
+    kb: Any, data: diagnose_data.DiagnoseData, text: str
+) -> None:
+    """A question or paste holding a URL and "test", "check" or 「テスト」 anywhere ("Testing push with curl …
+    https://api.line.me/…") was taken for a request: the bot probed api.line.me or LINE's console and answered
+    with that finding instead of the question. 19 questions of the question files were; now none is but a
+    URL alone."""
+    matched: list[str] = []
+    ctx = events.Context(kb, lambda t: matched.append(t) or Match("fallback", "en"), lambda m: [], lambda: None, data)
+    planned = events.plan(Event.from_dict(text_event(text)), ctx)
+    assert planned is not None and planned.probe is None and matched == [text]
+    # A request still may say a sentence around its URL.
+    for request in (
+        "Could you please check whether my webhook URL works? https://bot.example.com/callback",
+        "このWebhook URLがLINEから届くか確認してもらえますか？ https://example.com/callback",
+        "Webhook URL:\nhttps://example.com/callback\n確認お願いします",
+    ):
+        assert recognise(request, data, addressed=True) is not None, request
+
+
 def test_url_alone_in_a_one_to_one_chat_is_a_request(data: diagnose_data.DiagnoseData) -> None:
     assert recognise("https://example.com/callback", data, addressed=True).url == "https://example.com/callback"
     request = recognise("「https://example.com/callback」を診断して", data, addressed=True)
@@ -159,6 +225,25 @@ def test_a_url_alone_is_checked_in_the_conversations_language(kb: Any, data: dia
     assert planned is not None and planned.probe == "https://example.com/callback" and planned.lang == "en"
     asked = events.plan(Event.from_dict(text_event("https://example.com/callback を診断して")), english)
     assert asked is not None and asked.lang == "ja"  # the request's own words say Japanese
+
+
+def test_a_url_with_a_japanese_host_name_is_checked(kb: Any, data: diagnose_data.DiagnoseData) -> None:
+    """「https://例え.jp/callback を診断して」 got "no answer fits" (and "check https://例え.jp/…" a Japanese
+    answer about HTTPS): the URL was not seen, as it ran only over ASCII. The guard encodes such a host."""
+    asked: list[str] = []
+    diagnoser = Diagnoser(
+        kb, data, Options(), MemoryRateLimiter(), resolver=lambda h, t: asked.append(h) or ["10.0.0.1"]
+    )
+    ctx = events.Context(kb, lambda text: Match("fallback", "ja"), lambda m: [], lambda: None, diagnose=data)
+    for text, lang in (("https://例え.jp/callback を診断して", "ja"), ("check https://例え.jp/callback", "en")):
+        planned = events.plan(Event.from_dict(text_event(text)), ctx)
+        assert planned is not None and planned.probe == "https://例え.jp/callback" and planned.lang == lang, text
+        messages, note, _ = diagnoser.reply(planned.probe, planned.lang, "U1")
+        assert note.startswith("diagnose: refused") and "xn--r8jz45g.jp" in messages[0]["text"]  # 10.0.0.1
+    assert asked == ["xn--r8jz45g.jp"] * 2  # the stub resolver only: nothing was connected to
+    # Japanese right after an ASCII host or path still ends the URL.
+    assert recognise("https://example.comを診断して", data, addressed=True).url == "https://example.com"
+    assert recognise("https://例え.jp/cbを診断して", data, addressed=True).url == "https://例え.jp/cb"
 
 
 def _group_event(text: str, mentioned: bool) -> Event:

@@ -222,6 +222,38 @@ def test_a_pasted_message_in_any_case_shows_no_language(matcher: Matcher) -> Non
     assert matcher.match('{"message":"The request body has 1 error(s)"} my webhook').lang_sure
 
 
+def test_a_bare_yes_or_no_is_small_talk_and_takes_no_topic_word(matcher: Matcher) -> None:
+    assert [matcher.match(t).entry_id for t in ("no", "いいえ", "違います")] == ["smalltalk.reply"] * 3
+    # Its label and title are typed names too: neither may be a topic's word ("reply" is the reply API's).
+    assert matcher.match("reply").entry_id != "smalltalk.reply" and matcher.match("返事").entry_id != "smalltalk.reply"
+
+
+def test_small_talk_with_a_problem_is_a_question_but_solved_is_thanks(matcher: Matcher) -> None:
+    for text in ("thanks, but it still doesn't work", "ありがとう、でも動かない", "hello, my webhook fails"):
+        assert matcher.match(text).entry_id not in {"smalltalk.thanks", "smalltalk.greeting"}, text
+    for text in ("thank you, problem solved", "ありがとう！解決しました", "ありがとう、問題ありません", "thanks"):
+        assert matcher.match(text).entry_id == "smalltalk.thanks", text
+
+
+def test_it_works_now_is_thanks_and_it_does_not_is_not(matcher: Matcher) -> None:
+    """ "fixed" after an answer got "wait a while and retry" (a fragment of "long until fixed"), "it works" the
+    LINE outage check (a fragment of "not work")."""
+    for text in ("fixed", "it works", "it worked", "works now", "that fixed it"):
+        assert matcher.match(text).entry_id == "smalltalk.thanks", text
+    for text in ("not fixed", "it does not work", "still not fixed"):
+        assert matcher.match(text).entry_id != "smalltalk.thanks", text
+
+
+def test_solved_in_japanese_is_thanks_and_not_solved_is_not(matcher: Matcher) -> None:
+    """「解決しました」 after an answer got the DNS timeout's answer (a fragment of 「名前解決 タイムアウト」). Sudachi
+    gives 「解決しない」 the same words, so small talk's whole phrases need the message to say no trouble."""
+    for text in ("解決しました", "解決した", "直りました", "直った", "動いた", "ありがとう、解決しました"):
+        assert matcher.match(text).entry_id == "smalltalk.thanks", text
+    for text in ("解決しない", "直らない", "動かない", "まだ動かない"):
+        assert matcher.match(text).entry_id != "smalltalk.thanks", text
+    assert matcher.match("何ができる").entry_id == "bot.help"
+
+
 @pytest.mark.parametrize(
     "text",
     [

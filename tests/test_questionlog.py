@@ -181,3 +181,17 @@ def test_concurrent_writers_from_many_threads(qlog: QuestionLog, config: LogConf
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'line-error-bot'"
             ).fetchone()
         assert 1 <= count <= 4
+
+
+def test_a_text_with_half_an_emoji_or_a_nul_is_stored_and_pauses_nothing(
+    qlog: QuestionLog, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fallback's text holding a lone surrogate (half an emoji: SQLite and PostgreSQL take UTF-8) or a NUL
+    (PostgreSQL's text refuses it) failed the write, and the log paused for 30 s, losing everyone's rows."""
+    assert qlog.record(USER, Question("fallback", "en", text="what \ud83d time is it"))
+    assert qlog.record(USER, Question("fallback", "en", text="a\x00b"))
+    assert qlog.feedback(USER, Feedback(False, "line_app.500", "ja", "LINE\udfffで500"))
+    assert qlog.record(USER, Question("fallback", "en", text="next"))  # not paused
+    assert [r.text for r in qlog.questions()] == ["what ? time is it", "ab", "next"]
+    assert [r.text for r in qlog.feedbacks()] == ["LINE?で500"]
+    assert "unavailable" not in caplog.text

@@ -1,11 +1,13 @@
 """Rendering: message dicts exactly as the reply API takes them, within LINE's limits."""
 
 import json
+import re
+from urllib.parse import urlsplit
 
 import pytest
 from linebot.v3.messaging import ReplyMessageRequest
 
-from bot import limits, menus, render
+from bot import feedback, limits, menus, render
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher
 from bot.types import Match
@@ -151,3 +153,40 @@ def test_an_answers_related_topics_are_numbered_on_screen(kb: KnowledgeBase, lan
         shown = json.dumps(message.get("contents") or message["text"], ensure_ascii=False)
         for number, related in enumerate(menus.options(kb, Match("answer", lang, entry_id=entry.id)), 1):
             assert f"{number}. {kb[related].text[lang].label}" in shown
+
+
+def _strings(node: object, key: str = "") -> list[tuple[str, str]]:
+    """Every (key, string) in a message tree."""
+    if isinstance(node, dict):
+        return [pair for k, v in node.items() for pair in _strings(v, k)]
+    if isinstance(node, list):
+        return [pair for v in node for pair in _strings(v, key)]
+    return [(key, node)] if isinstance(node, str) else []
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_entry_as_sent_has_no_placeholder_empty_text_or_bad_link(kb: KnowledgeBase, lang: str) -> None:
+    """Every entry, as a user gets it (feedback buttons, a long question in "not helpful", with and without a
+    status code): no `{code}`-style placeholder left, no empty text, https links of the reply's language,
+    steps numbered from 1."""
+    for entry_id in kb.entries:
+        for code in (None, 418):
+            messages = render.answer_messages(kb, entry_id, lang, code)
+            messages = feedback.with_buttons(kb, messages, entry_id, lang, "質問 question " * 40)
+            assert limits.check_messages(messages) == [], (entry_id, lang)
+            for key, value in _strings(messages):
+                where = (entry_id, lang, key, value[:60])
+                assert value.strip(), where
+                if key != "data":  # postback data carries the question as typed
+                    assert not re.search(r"\{[a-z_]+\}", value), where  # API paths' {userId} are camelCase
+                if key == "uri":
+                    parts = urlsplit(value)
+                    assert parts.scheme == "https" and parts.hostname and " " not in value, where
+                    if parts.hostname == "developers.line.biz":
+                        assert f"/{lang}/" in parts.path, where
+            for message in messages:
+                if message["type"] == "flex":
+                    body = message["contents"]["body"]["contents"]
+                    numbers = [box["contents"][0]["text"] for box in body if box["type"] == "box"]
+                    assert numbers == [f"{n}." for n in range(1, len(numbers) + 1)], entry_id
+                    assert len(numbers) == len(kb[entry_id].text[lang].steps), entry_id
