@@ -69,7 +69,7 @@ class Settings:
     unknown_weight: float = 1.0
     focus_weight: float = 3.0  # words of the line holding a pasted error count this many times
     soft_weight: float = 0.3  # "LINE", "error": in nearly every question, they weigh this much
-    # retrieve: who is asking moves scores only between entries that already fit (the previous matcher's).
+    # decide: who is asking moves scores only between entries that already fit (the previous matcher's).
     audience_bonus: float = 6.0
     audience_penalty: float = 12.0
     # retrieve: entries scoring below this are left out (no threshold above looks at them: suggestions,
