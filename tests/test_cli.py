@@ -1,4 +1,4 @@
-"""The command line: bot.cli.main in-process (stdin and stdout swapped), and `python -m bot` once as a user runs it."""
+"""The command line: bot.cli.main in-process (stdin and stdout swapped), and `python -m bot` as a user runs it."""
 
 import io
 import json
@@ -28,7 +28,7 @@ def run(monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = "") -> tuple[i
 
 
 def test_module_entry_point_runs_as_a_user_runs_it() -> None:
-    """The one subprocess: `python -m bot` itself (its exit status and output) from the repository root."""
+    """A subprocess: `python -m bot` itself (its exit status and output) from the repository root."""
     result = subprocess.run(
         [sys.executable, "-m", "bot", "validate", str(DATA / "broken" / "missing_field")],
         capture_output=True,
