@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--html", metavar="FILE", help="write one self-contained HTML page with a chart")
 
     forget = _command(sub, "forget", "delete one chat's rows from the question log", cmd_forget)
-    forget.add_argument("chat", metavar="CHAT_HASH", help="the chat's hash as the report and the tables show it")
+    forget.add_argument("chat", metavar="CHAT_HASH", help="the chat's hash (the chat_hash column of the log's tables)")
     forget.add_argument("--user", action="store_true", help="CHAT_HASH is a LINE user/group/room id: hash it first")
 
     rich = _command(sub, "richmenu", "set up the rich menus on LINE (replaces the ones it made before)", cmd_richmenu)
