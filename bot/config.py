@@ -76,7 +76,7 @@ class Settings:
             connect_timeout=_number(env, "LINE_CONNECT_TIMEOUT", cls.connect_timeout, 0.1, 60),
             read_timeout=_number(env, "LINE_READ_TIMEOUT", cls.read_timeout, 0.1, 120),
             reply_budget=_number(env, "REPLY_BUDGET", cls.reply_budget, 1, 50),
-            redis_url=env.get("REDIS_URL", "").strip(),
+            redis_url=_redis_url(env),
             redis_timeout=_number(env, "REDIS_TIMEOUT", cls.redis_timeout, 0.01, 10),
             redis_connections=int(_number(env, "REDIS_MAX_CONNECTIONS", cls.redis_connections, 1, 1000)),
             # Beats come every second: a shorter silence would take a busy live process for dead.
@@ -86,6 +86,19 @@ class Settings:
             or str(Path(tempfile.gettempdir()) / "line-error-bot-events.sqlite3"),
             question_log=_log_config(env),
         )
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    """REDIS_URL as redis-py reads it, checked now: a malformed one failed in every worker after the port was bound."""
+    url = env.get("REDIS_URL", "").strip()
+    if url:
+        from redis.connection import parse_url  # only with REDIS_URL set: the store imports it in the master anyway
+
+        try:
+            parse_url(url)
+        except ValueError as exc:  # its messages name the part, never the password
+            raise ConfigError(f"REDIS_URL cannot be read as a Redis URL: {exc}") from None
+    return url
 
 
 def _log_config(env: Mapping[str, str]) -> LogConfig:

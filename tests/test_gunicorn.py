@@ -260,6 +260,8 @@ def _port_open(port: int) -> bool:
     [
         ({"LINE_CHANNEL_ACCESS_TOKEN": ""}, "missing environment variable(s): LINE_CHANNEL_ACCESS_TOKEN"),
         ({"KNOWLEDGE_DIR": str(DATA / "broken" / "missing_field")}, "entry area.no_summary: field ja.summary"),
+        # Bound the port, then every worker died on it ("Worker failed to boot"), password-bearing URL in the trace.
+        ({"REDIS_URL": "redis://:pw@127.0.0.1:63790x/0"}, "REDIS_URL cannot be read as a Redis URL: Port could not"),
     ],
 )
 def test_bad_start_exits_nonzero_without_binding(tmp_path: Path, change: dict[str, str], message: str) -> None:
