@@ -30,6 +30,18 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     return value
 
 
+def whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A count from the environment (workers, threads, seconds): unset or empty is `default`."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not raw.isascii():
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    if not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the web process reads from its environment."""
@@ -71,14 +83,14 @@ class Settings:
             access_token=env["LINE_CHANNEL_ACCESS_TOKEN"].strip(),
             api_base_url=base.rstrip("/"),
             knowledge_dir=Path(knowledge) if knowledge else None,
-            reply_threads=int(_number(env, "REPLY_THREADS", cls.reply_threads, 1, 512)),
-            reply_queue=int(_number(env, "REPLY_QUEUE", cls.reply_queue, 1, 100_000)),
+            reply_threads=whole_number(env, "REPLY_THREADS", cls.reply_threads, 1, 512),
+            reply_queue=whole_number(env, "REPLY_QUEUE", cls.reply_queue, 1, 100_000),
             connect_timeout=_number(env, "LINE_CONNECT_TIMEOUT", cls.connect_timeout, 0.1, 60),
             read_timeout=_number(env, "LINE_READ_TIMEOUT", cls.read_timeout, 0.1, 120),
             reply_budget=_number(env, "REPLY_BUDGET", cls.reply_budget, 1, 50),
             redis_url=_redis_url(env),
             redis_timeout=_number(env, "REDIS_TIMEOUT", cls.redis_timeout, 0.01, 10),
-            redis_connections=int(_number(env, "REDIS_MAX_CONNECTIONS", cls.redis_connections, 1, 1000)),
+            redis_connections=whole_number(env, "REDIS_MAX_CONNECTIONS", cls.redis_connections, 1, 1000),
             # Beats come every second: a shorter silence would take a busy live process for dead.
             dead_after=_number(env, "JOURNAL_DEAD_AFTER", cls.dead_after, 2, 50),
             scan_seconds=_number(env, "JOURNAL_SCAN_SECONDS", cls.scan_seconds, 0.1, 30),

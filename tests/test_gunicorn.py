@@ -262,6 +262,9 @@ def _port_open(port: int) -> bool:
         ({"KNOWLEDGE_DIR": str(DATA / "broken" / "missing_field")}, "entry area.no_summary: field ja.summary"),
         # Bound the port, then every worker died on it ("Worker failed to boot"), password-bearing URL in the trace.
         ({"REDIS_URL": "redis://:pw@127.0.0.1:63790x/0"}, "REDIS_URL cannot be read as a Redis URL: Port could not"),
+        # gunicorn.conf.py's own numbers: a traceback from int(), or (0 workers) a bound port with nobody behind it.
+        ({"GRACEFUL_TIMEOUT": "20s"}, "GRACEFUL_TIMEOUT must be a whole number from 1 to 3600, got '20s'"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be a whole number from 1 to 64, got 0"),
     ],
 )
 def test_bad_start_exits_nonzero_without_binding(tmp_path: Path, change: dict[str, str], message: str) -> None:
