@@ -289,11 +289,15 @@ class QuestionLog(ABC):
         touched = 0
         with self._transaction() as cur:
             for table in ("questions", "feedback"):
-                cur.execute(self._sql(f"DELETE FROM {table} WHERE at < ?"), (now - KEEP_ROWS_DAYS * DAY,))  # noqa: S608
-                touched += cur.rowcount
                 cur.execute(
                     self._sql(f"UPDATE {table} SET text = NULL WHERE text IS NOT NULL AND at < ?"),  # noqa: S608
                     (text_before,),
+                )
+                touched += cur.rowcount
+                # Rows without text only: with QUESTION_LOG_DAYS over 365, a row keeps its text as long as that says.
+                cur.execute(
+                    self._sql(f"DELETE FROM {table} WHERE at < ? AND text IS NULL"),  # noqa: S608
+                    (now - KEEP_ROWS_DAYS * DAY,),
                 )
                 touched += cur.rowcount
         return touched

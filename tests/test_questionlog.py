@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -131,6 +132,22 @@ def test_prune_drops_old_texts_then_old_rows(qlog: QuestionLog) -> None:
     qlog.prune(now)
     assert [r.text for r in qlog.questions()] == [None, "recent"]
     assert [r.text for r in qlog.feedbacks()] == [None]
+
+
+def test_texts_kept_longer_than_a_year_keep_their_rows(config: LogConfig) -> None:
+    # QUESTION_LOG_DAYS=730: the year's clean-up of rows without text deleted the rows holding texts too, at 365 days.
+    log = open_log(dataclasses.replace(config, text_days=730), SECRET)
+    try:
+        now, day = time.time(), 86400
+        log.record(USER, Question("fallback", "ja", text="kept"), at=now - 400 * day)
+        log.record(USER, Question("answer", "ja", entry_id="x.y"), at=now - 400 * day)
+        log.feedback(USER, Feedback(False, "x.y", "ja", "kept too"), at=now - 400 * day)
+        log.record(USER, Question("fallback", "ja", text="expired"), at=now - 800 * day)
+        log.prune(now)
+        assert [(r.outcome, r.text) for r in log.questions()] == [("fallback", "kept")]
+        assert [r.text for r in log.feedbacks()] == ["kept too"]
+    finally:
+        log.close()
 
 
 def test_forget_deletes_one_chat(qlog: QuestionLog) -> None:
