@@ -35,6 +35,8 @@ UI_LABELS = {
     "Unable to process your request due to a temporary error. Please try again.": (
         "一時的なエラーによりリクエストが完了しませんでした。もう一度お試しください。"
     ),
+    # the Verify dialog when no status came back, as askers quote it in each language (real-questions.yaml)
+    "An error occurred when sending the webhook.": "Webhookとの通信でエラーが発生しました。",
     # LINE's in-app browser, as the LINE Developers FAQ lists its messages in each language
     "Unable to open page. Server not found.": "ページを開けませんサーバーが見つかりません",
     "This site is potentially unsafe. Please close this screen.": "このサイトは安全ではないため閉じてください。",

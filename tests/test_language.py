@@ -363,6 +363,17 @@ def test_printed_output_pasted_in_a_japanese_conversation_is_answered_in_japanes
     assert japanese("\n".join(texts(_reply(line_api, 3)))) == []
 
 
+@pytest.mark.parametrize("said", ["OK", "ok!", "Okay"])
+def test_ok_typed_in_a_japanese_conversation_is_answered_in_japanese(
+    said: str, loopback_client: Any, line_api: HTTPServer
+) -> None:
+    """Japanese users type "OK" too: before, it turned the conversation English."""
+    post(loopback_client, [text_event("Webhookの検証に失敗します")])
+    assert japanese("\n".join(texts(_reply(line_api, 1))))
+    post(loopback_client, [text_event(said)])
+    assert japanese("\n".join(texts(_reply(line_api, 2))))
+
+
 @pytest.mark.parametrize("paste", PASTES.values(), ids=PASTES.keys())
 def test_printed_output_with_no_conversation_is_answered_as_before(
     paste: str, loopback_client: Any, line_api: HTTPServer
