@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.questionlog import LogConfig
 
@@ -28,6 +29,22 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {raw}")
     return value
+
+
+def base_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) URL with a host (unset or empty: `default`), without its trailing slash.
+
+    "https://", a port that is no number or a space started the server, and every reply then failed
+    after 30 s of retries (urllib3's LocationParseError)."""
+    url = env.get(name, "").strip() or default
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("https", "http") or not parts.hostname or any(c.isspace() for c in url):
+        raise ConfigError(f"{name} must be an http(s) URL with a host (and a numeric port, if any), got {url!r}")
+    return url.rstrip("/")
 
 
 def whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -74,14 +91,12 @@ class Settings:
         missing = [name for name in REQUIRED if not env.get(name, "").strip()]
         if missing:
             raise ConfigError(f"missing environment variable(s): {', '.join(missing)}")
-        base = env.get("LINE_API_BASE_URL", "").strip() or cls.api_base_url
-        if not base.startswith(("https://", "http://")):
-            raise ConfigError(f"LINE_API_BASE_URL must be an http(s) URL, got {base!r}")
+        base = base_url(env, "LINE_API_BASE_URL", cls.api_base_url)
         knowledge = env.get("KNOWLEDGE_DIR", "").strip()
         return cls(
             channel_secret=env["LINE_CHANNEL_SECRET"].strip(),
             access_token=env["LINE_CHANNEL_ACCESS_TOKEN"].strip(),
-            api_base_url=base.rstrip("/"),
+            api_base_url=base,
             knowledge_dir=Path(knowledge) if knowledge else None,
             reply_threads=whole_number(env, "REPLY_THREADS", cls.reply_threads, 1, 512),
             reply_queue=whole_number(env, "REPLY_QUEUE", cls.reply_queue, 1, 100_000),

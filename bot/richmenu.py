@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import render
+from bot.config import ConfigError, base_url
 from bot.knowledge import DEFAULT_DIR, LANGS, KnowledgeBase, KnowledgeError, Problem, read_mapping
 
 FILE = "richmenu.yaml"
@@ -319,10 +320,10 @@ class Endpoints:
         env = os.environ if env is None else env
         found = {}
         for name, key, default in (("LINE_API_BASE_URL", "api", cls.api), ("LINE_DATA_API_BASE_URL", "data", cls.data)):
-            url = env.get(name, "").strip() or default
-            if not url.startswith(("https://", "http://")):
-                raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
-            found[key] = url.rstrip("/")
+            try:
+                found[key] = base_url(env, name, default)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return cls(**found)
 
 

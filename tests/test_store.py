@@ -336,3 +336,16 @@ def test_counts_must_be_whole_numbers() -> None:
         for bad in ("1.5", "1e3", "-1", "0"):
             with pytest.raises(ConfigError, match=f"{name} must be a whole number"):
                 Settings.from_env(dict(required, **{name: bad}))
+
+
+def test_a_line_api_base_url_without_a_usable_host_stops_the_start() -> None:
+    # "https://" or a port that is no number started the server; each reply then failed after 30 s of retries.
+    from bot.config import ConfigError, Settings
+
+    required = {"LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"}
+    assert Settings.from_env(dict(required, LINE_API_BASE_URL="http://127.0.0.1:8080/")).api_base_url == (
+        "http://127.0.0.1:8080"
+    )
+    for bad in ("https://", "https://api.line.me:44x", "https://api line.me", "api.line.me"):
+        with pytest.raises(ConfigError, match="LINE_API_BASE_URL must be an http"):
+            Settings.from_env(dict(required, LINE_API_BASE_URL=bad))
