@@ -172,7 +172,7 @@ def _menu(lang: str, raw: Any, kb: KnowledgeBase, report: Any) -> Menu | None:
         topic, language = item.get("topic"), item.get("language")
         if (topic is None) == (language is None):
             bad(where, "needs exactly one of topic (an entry id) or language (ja or en)", item["__line__"])
-        elif topic is not None and topic not in kb:
+        elif topic is not None and (not isinstance(topic, str) or topic not in kb):  # a list: unhashable
             bad(f"{where}.topic", f"unknown entry id {topic!r}", here("topic"))
         elif language is not None and (language not in LANGS or language == lang):
             other = [code for code in LANGS if code != lang]

@@ -351,6 +351,18 @@ def test_validate_names_file_and_field(tmp_path: Path) -> None:
     assert f"richmenu.yaml:{at['MMM']}: field menus.en.chat_bar: must be a text of 1 to 14 characters" in out
 
 
+def test_validate_names_a_topic_written_as_a_list(tmp_path: Path) -> None:
+    # "topic: [menu.webhook]" ended validate (and start-up) in "TypeError: unhashable type: 'list'".
+    root = _copy_knowledge(tmp_path)
+    text = (root / "richmenu.yaml").read_text(encoding="utf-8")
+    text = text.replace("topic: menu.webhook", "topic: [menu.webhook]", 1)
+    (root / "richmenu.yaml").write_text(text, encoding="utf-8")
+    code, out = _validate(root)
+    line = next(n for n, ln in enumerate(text.splitlines(), 1) if "[menu.webhook]" in ln)
+    wanted = f"richmenu.yaml:{line}: field menus.ja.areas[0].topic: unknown entry id ['menu.webhook']\n"
+    assert (code, out) == (1, wanted)
+
+
 def test_validate_finds_an_image_not_redrawn(tmp_path: Path) -> None:
     root = _copy_knowledge(tmp_path)
     text = (root / "richmenu.yaml").read_text(encoding="utf-8").replace("label: Help", "label: Help me", 1)
