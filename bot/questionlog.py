@@ -68,6 +68,15 @@ class LogConfig:
         url = env.get("DATABASE_URL", "").strip()
         if url and not url.startswith(("postgres://", "postgresql://")):
             raise ValueError("DATABASE_URL must be a postgres:// or postgresql:// URL")
+        if url:
+            # Read as libpq reads it, now: a URL it cannot parse warned at every start (its password in the
+            # warning, which quotes the URL) and lost every row.
+            from psycopg import conninfo
+
+            try:
+                conninfo.conninfo_to_dict(url)
+            except Exception as exc:  # noqa: BLE001 - psycopg.ProgrammingError, whatever libpq says
+                raise ValueError(f"DATABASE_URL cannot be read: {_one_line(exc)}") from None
         return cls(
             enabled=switch not in {"off", "0", "false"},
             database_url=url,
@@ -463,4 +472,5 @@ def open_log(config: LogConfig, channel_secret: str, migrate: bool = True) -> Qu
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
+    """A driver's error for a log line: libpq quotes the URL it could not use, password and all."""
+    return mask(" ".join(str(exc).split()))[:200]

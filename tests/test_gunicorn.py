@@ -265,6 +265,8 @@ def _port_open(port: int) -> bool:
         # gunicorn.conf.py's own numbers: a traceback from int(), or (0 workers) a bound port with nobody behind it.
         ({"GRACEFUL_TIMEOUT": "20s"}, "GRACEFUL_TIMEOUT must be a whole number from 1 to 3600, got '20s'"),
         ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be a whole number from 1 to 64, got 0"),
+        # Started with no question log and a warning quoting the URL, password included.
+        ({"DATABASE_URL": "postgres://bot:hunter2pw@[::1/q"}, "DATABASE_URL cannot be read: end of string reached"),
     ],
 )
 def test_bad_start_exits_nonzero_without_binding(tmp_path: Path, change: dict[str, str], message: str) -> None:
@@ -277,7 +279,7 @@ def test_bad_start_exits_nonzero_without_binding(tmp_path: Path, change: dict[st
         time.sleep(0.05)
     code = web.stop()
     assert code not in (0, None), web.text
-    assert message in web.text
+    assert message in web.text and "hunter2pw" not in web.text
     assert "Listening at" not in web.text and not bound
 
 

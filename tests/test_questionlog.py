@@ -16,6 +16,7 @@ from bot.questionlog import (
     SCHEMA_VERSION,
     Feedback,
     LogConfig,
+    LogUnavailable,
     Question,
     QuestionLog,
     derive_key,
@@ -158,6 +159,17 @@ def test_forget_deletes_one_chat(qlog: QuestionLog) -> None:
     assert [r.text for r in qlog.questions()] == ["theirs"]
     assert qlog.feedbacks() == []
     assert qlog.forget(qlog.hash(USER)) == 0
+
+
+def test_a_database_url_libpq_cannot_read_is_refused_without_its_password() -> None:
+    # It started with a warning quoting the URL (password included) and no question log at all.
+    bad = "postgres://bot:hunter2pw@[::1/questions"
+    with pytest.raises(ValueError, match="DATABASE_URL cannot be read") as refused:
+        LogConfig.from_env({"DATABASE_URL": bad})
+    assert "hunter2pw" not in str(refused.value)
+    with pytest.raises(LogUnavailable) as unavailable:  # given past the settings: the message is masked too
+        open_log(LogConfig(database_url=bad), SECRET)
+    assert "hunter2pw" not in str(unavailable.value) and "IPv6" in str(unavailable.value)
 
 
 def test_database_down_costs_one_warning(caplog: pytest.LogCaptureFixture) -> None:
