@@ -1,12 +1,22 @@
 """gunicorn settings, read automatically by `gunicorn wsgi:app` (the Procfile)."""
 
 import os
+import sys
+
+
+def _cannot_start(message: str) -> None:
+    """As the app says it (bot/app.py): one message, exit 3, before anything is bound."""
+    print(f"line-error-bot cannot start:\n{message}", file=sys.stderr, flush=True)
+    raise SystemExit(3)  # not an Exception: gunicorn lets it end the process with this status
+
 
 # gevent: a connection that trickles half a header waits in a greenlet, not in one of a few threads
 # (with gthread, 16 such connections held all 2 x 8 threads and a real webhook waited 45 s). Patched
 # here, before the app is preloaded, so urllib3's ssl, threading and queue are gevent's in every process
 # (patching in the worker after the preload, gunicorn's default, leaves ssl imported unpatched).
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gevent"
+if worker_class not in ("gevent", "gthread"):
+    _cannot_start(f"GUNICORN_WORKER_CLASS must be gevent or gthread, got {worker_class!r}")
 if worker_class == "gevent":
     from importlib import metadata
 
@@ -23,15 +33,23 @@ if worker_class == "gevent":
     finally:
         metadata.entry_points = entry_points
     del entry_points, read_once
-    worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
-else:
-    threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# After the patch (bot.config imports threading). A value that is no number stopped gunicorn with a
+# traceback, and WEB_CONCURRENCY=0 bound the port with no worker behind it.
+from bot.config import ConfigError, whole_number  # noqa: E402
+
+try:
+    if worker_class == "gevent":
+        worker_connections = whole_number(os.environ, "GUNICORN_WORKER_CONNECTIONS", 1000, 1, 100_000)
+    else:
+        threads = whole_number(os.environ, "GUNICORN_THREADS", 8, 1, 512)
+    bind = f"0.0.0.0:{whole_number(os.environ, 'PORT', 8000, 1, 65535)}"
+    workers = whole_number(os.environ, "WEB_CONCURRENCY", 2, 1, 64)
+    graceful_timeout = whole_number(os.environ, "GRACEFUL_TIMEOUT", 20, 1, 3600)
+except ConfigError as exc:
+    _cannot_start(str(exc))
 # LINE gives up after 2 s, but a worker must never be killed mid-reply: keep the defaults.
 timeout = 30
-graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 accesslog = "-"  # stdout, where Heroku's router logs go too
 errorlog = "-"

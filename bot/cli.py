@@ -39,6 +39,7 @@ from bot.types import Match
 Command = Callable[[argparse.Namespace, TextIO], int]
 PASTE_GAP = 0.05  # seconds: lines reaching a terminal closer together than this were pasted together
 LINE_ID = re.compile(r"[UCR][0-9a-f]{32}")  # a LINE user, group or room id, as `forget --user` takes it
+CHAT_HASH = re.compile(r"[0-9a-fA-F]{32}")  # questionlog.chat_hash's form
 
 
 def _kb(args: argparse.Namespace) -> knowledge.KnowledgeBase:
@@ -265,8 +266,12 @@ def cmd_forget(args: argparse.Namespace, out: TextIO) -> int:
         # would tell the operator a privacy request was done.
         print(f"forget: {args.chat[:5]}… is a LINE user/group/room id, not a chat hash: add --user", file=sys.stderr)
         return 2
+    if not args.user and not CHAT_HASH.fullmatch(args.chat):
+        # A hash cut short or with a character too matches no row either: "forgot 0 row(s)", exit 0.
+        print("forget: a chat hash is 32 hex digits, as the report shows it (an id: --user)", file=sys.stderr)
+        return 2
     qlog = _question_log(config)
-    target = qlog.hash(args.chat) if args.user else args.chat
+    target = qlog.hash(args.chat) if args.user else args.chat.lower()
     count = qlog.forget(target)
     qlog.close()
     print(f"forgot {count} row(s) of chat {target}", file=out)

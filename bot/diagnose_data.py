@@ -6,6 +6,7 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -97,16 +98,25 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
     if not isinstance(raw, dict):
         raise KnowledgeError([Problem(FILE, None, None, "must be a mapping")])
 
+    def section(name: str) -> dict[Any, Any] | None:
+        """A section that holds fields ({} when absent); None, named as one problem, when it is not a mapping."""
+        value = raw.get(name)
+        if value is None or isinstance(value, dict):
+            return value or {}
+        bad(name, None, f"must be a mapping, got {type(value).__name__}")
+        return None
+
     triggers: dict[str, tuple[str, ...]] = {}
-    for lang in LANGS:
-        words = (raw.get("triggers") or {}).get(lang)
+    trigger_words = section("triggers")
+    for lang in LANGS if trigger_words is not None else ():
+        words = trigger_words.get(lang)
         if not isinstance(words, list) or not words or not all(isinstance(w, str) and w.strip() for w in words):
             bad("triggers", lang, "must be a non-empty list of words")
         else:
             triggers[lang] = tuple(w.strip().casefold() for w in words)
 
     fillers: list[str] = []
-    for lang, words in (raw.get("fillers") or {}).items():
+    for lang, words in (section("fillers") or {}).items():
         if lang not in LANGS or not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
             bad("fillers", str(lang), "must be a list of words under ja or en")
         else:
@@ -118,8 +128,9 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
         request_chars = DiagnoseData.request_chars
 
     limits: dict[str, Limit] = {}
-    for name in ("per_chat", "per_process"):
-        spec = (raw.get("limits") or {}).get(name)
+    limit_specs = section("limits")
+    for name in ("per_chat", "per_process") if limit_specs is not None else ():
+        spec = limit_specs.get(name)
         count = spec.get("count") if isinstance(spec, dict) else None
         seconds = spec.get("seconds") if isinstance(spec, dict) else None
         if not isinstance(count, int) or count < 1 or not isinstance(seconds, int | float) or seconds <= 0:
@@ -128,8 +139,9 @@ def load(directory: str | Path | None = None) -> DiagnoseData:
             limits[name] = Limit(count, float(seconds))
 
     ciphers: dict[str, frozenset[str]] = {}
-    for name in ("supported", "deprecated"):
-        names = (raw.get("line_tls") or {}).get(name)
+    suites = section("line_tls")
+    for name in ("supported", "deprecated") if suites is not None else ():
+        names = suites.get(name)
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             bad("line_tls", name, "must be a non-empty list of OpenSSL cipher names")
         else:

@@ -8,11 +8,16 @@ import re
 # "Bearer <token>" before the token rules, specific token shapes before the generic long string.
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # URL: password in the authority, then everything after "?" up to the next space or closing mark.
-    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s/:@]+:)[^\s/@]+@"), r"\1[password]@"),
+    # (No user name at all, as Heroku's REDIS_URL has it: "rediss://:password@host".)
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@"), r"\1[password]@"),
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s?#]*)\?[^\s#\"'<>)\]」』）]*"), r"\1?[query]"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [token]"),
     (
-        re.compile(r"(?i)\b(authorization|x-line-signature|api[_-]?key|token|secret|password)(\s*[:=]\s*)\S+"),
+        # Also a name ending in the word, as settings and configs write it: LINE_CHANNEL_SECRET=, "accessToken":.
+        re.compile(
+            r"(?i)(?<![\w-])([\w-]*?(?:authorization|x-line-signature|api[_-]?key|token|secret|password))"
+            r"(\"?\s*[:=]\s*)\S+"
+        ),
         r"\1\2[secret]",
     ),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[email]"),

@@ -68,6 +68,15 @@ class LogConfig:
         url = env.get("DATABASE_URL", "").strip()
         if url and not url.startswith(("postgres://", "postgresql://")):
             raise ValueError("DATABASE_URL must be a postgres:// or postgresql:// URL")
+        if url:
+            # Read as libpq reads it, now: a URL it cannot parse warned at every start (its password in the
+            # warning, which quotes the URL) and lost every row.
+            from psycopg import conninfo
+
+            try:
+                conninfo.conninfo_to_dict(url)
+            except Exception as exc:  # noqa: BLE001 - psycopg.ProgrammingError, whatever libpq says
+                raise ValueError(f"DATABASE_URL cannot be read: {_one_line(exc)}") from None
         return cls(
             enabled=switch not in {"off", "0", "false"},
             database_url=url,
@@ -289,11 +298,15 @@ class QuestionLog(ABC):
         touched = 0
         with self._transaction() as cur:
             for table in ("questions", "feedback"):
-                cur.execute(self._sql(f"DELETE FROM {table} WHERE at < ?"), (now - KEEP_ROWS_DAYS * DAY,))  # noqa: S608
-                touched += cur.rowcount
                 cur.execute(
                     self._sql(f"UPDATE {table} SET text = NULL WHERE text IS NOT NULL AND at < ?"),  # noqa: S608
                     (text_before,),
+                )
+                touched += cur.rowcount
+                # Rows without text only: with QUESTION_LOG_DAYS over 365, a row keeps its text as long as that says.
+                cur.execute(
+                    self._sql(f"DELETE FROM {table} WHERE at < ? AND text IS NULL"),  # noqa: S608
+                    (now - KEEP_ROWS_DAYS * DAY,),
                 )
                 touched += cur.rowcount
         return touched
@@ -459,4 +472,5 @@ def open_log(config: LogConfig, channel_secret: str, migrate: bool = True) -> Qu
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
+    """A driver's error for a log line: libpq quotes the URL it could not use, password and all."""
+    return mask(" ".join(str(exc).split()))[:200]

@@ -80,7 +80,19 @@ class ReplyHandler:
             offer = self._store.offered(chat) if chat else None
             reply = events.plan_unparsed(raw, self._kb, offer[1] if offer else "ja")
             if reply is None:
-                log.info(kv("event skipped", reason=type(exc).__name__, webhookEventId=found))
+                # One line as for any event without a reply (a type LINE added after this SDK, most often),
+                # saying the SDK could not read it: "event skipped reason=ValueError" named neither the type nor why.
+                source = raw.get("source")
+                log.info(
+                    kv(
+                        "no reply",
+                        type=_text(raw.get("type")),
+                        mode=_text(raw.get("mode", "active")),
+                        source=_text(source.get("type")) if isinstance(source, dict) else "-",
+                        webhookEventId=found,
+                        parse=type(exc).__name__,
+                    )
+                )
             else:
                 self._sender.reply(raw["replyToken"], reply.messages, found or "-", reply.note, received)
             return
@@ -139,3 +151,8 @@ class ReplyHandler:
         if reply.menu in self._menu_names:
             self._sender.link_rich_menu(user, self._menu_names[reply.menu])
         return reply
+
+
+def _text(value: Any) -> str:
+    """A raw event's field for a log line: what it says when it is text, else its kind."""
+    return value if isinstance(value, str) else type(value).__name__

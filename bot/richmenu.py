@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import render
+from bot.config import ConfigError, base_url
 from bot.knowledge import DEFAULT_DIR, LANGS, KnowledgeBase, KnowledgeError, Problem, read_mapping
 
 FILE = "richmenu.yaml"
@@ -171,7 +172,7 @@ def _menu(lang: str, raw: Any, kb: KnowledgeBase, report: Any) -> Menu | None:
         topic, language = item.get("topic"), item.get("language")
         if (topic is None) == (language is None):
             bad(where, "needs exactly one of topic (an entry id) or language (ja or en)", item["__line__"])
-        elif topic is not None and topic not in kb:
+        elif topic is not None and (not isinstance(topic, str) or topic not in kb):  # a list: unhashable
             bad(f"{where}.topic", f"unknown entry id {topic!r}", here("topic"))
         elif language is not None and (language not in LANGS or language == lang):
             other = [code for code in LANGS if code != lang]
@@ -319,10 +320,10 @@ class Endpoints:
         env = os.environ if env is None else env
         found = {}
         for name, key, default in (("LINE_API_BASE_URL", "api", cls.api), ("LINE_DATA_API_BASE_URL", "data", cls.data)):
-            url = env.get(name, "").strip() or default
-            if not url.startswith(("https://", "http://")):
-                raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
-            found[key] = url.rstrip("/")
+            try:
+                found[key] = base_url(env, name, default)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return cls(**found)
 
 

@@ -14,6 +14,7 @@ import urllib3
 from linebot.v3.messaging import ApiClient, ApiException, Configuration, Message, MessagingApi, ReplyMessageRequest
 
 from bot.logfmt import kv
+from bot.mask import mask
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +176,11 @@ def _failure(exc: Exception) -> str:
 
 
 def _short(body: Any) -> str:
+    """The start of an error answer, for a log line: a gateway's page may repeat the request's path, which
+    for profiles and menu links holds the user id (masked, as the question log masks it)."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
-    return str(body or "")[:200].replace("\n", " ")
+    return mask(str(body or "")[:1000])[:200].replace("\n", " ")  # masked whole: a cut id is no id to the mask
 
 
 def _sent_ids(data: Any) -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -73,3 +75,17 @@ def test_diagnose_yaml_problems_name_file_section_and_field(tmp_path) -> None:
     assert "diagnose.yaml: entry ja: field title_ok: is missing or empty" in lines
     assert "diagnose.yaml: entry fillers: field fr: must be a list of words under ja or en" in lines
     assert "diagnose.yaml: entry request_chars: must be a whole number >= 1" in lines
+
+
+@pytest.mark.parametrize("section", ["triggers", "fillers", "limits", "line_tls"])
+def test_a_diagnose_yaml_section_that_is_not_a_mapping_is_named(tmp_path, section: str) -> None:
+    # A list where diagnose.yaml wants a mapping made start-up and `validate` end in AttributeError tracebacks.
+    from bot import cli
+    from bot.knowledge import DEFAULT_DIR
+
+    shutil.copytree(DEFAULT_DIR, tmp_path / "kb")
+    text = (tmp_path / "kb" / "diagnose.yaml").read_text(encoding="utf-8")
+    (tmp_path / "kb" / "diagnose.yaml").write_text(f"{section}: [oops]\n" + text.replace(f"\n{section}:", "\nold:"))
+    out = io.StringIO()
+    assert cli.main(["validate", str(tmp_path / "kb")], out) == 1
+    assert out.getvalue().splitlines() == [f"diagnose.yaml: entry {section}: must be a mapping, got list"]

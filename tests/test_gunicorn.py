@@ -260,6 +260,13 @@ def _port_open(port: int) -> bool:
     [
         ({"LINE_CHANNEL_ACCESS_TOKEN": ""}, "missing environment variable(s): LINE_CHANNEL_ACCESS_TOKEN"),
         ({"KNOWLEDGE_DIR": str(DATA / "broken" / "missing_field")}, "entry area.no_summary: field ja.summary"),
+        # Bound the port, then every worker died on it ("Worker failed to boot"), password-bearing URL in the trace.
+        ({"REDIS_URL": "redis://:pw@127.0.0.1:63790x/0"}, "REDIS_URL cannot be read as a Redis URL: Port could not"),
+        # gunicorn.conf.py's own numbers: a traceback from int(), or (0 workers) a bound port with nobody behind it.
+        ({"GRACEFUL_TIMEOUT": "20s"}, "GRACEFUL_TIMEOUT must be a whole number from 1 to 3600, got '20s'"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY must be a whole number from 1 to 64, got 0"),
+        # Started with no question log and a warning quoting the URL, password included.
+        ({"DATABASE_URL": "postgres://bot:hunter2pw@[::1/q"}, "DATABASE_URL cannot be read: end of string reached"),
     ],
 )
 def test_bad_start_exits_nonzero_without_binding(tmp_path: Path, change: dict[str, str], message: str) -> None:
@@ -272,7 +279,7 @@ def test_bad_start_exits_nonzero_without_binding(tmp_path: Path, change: dict[st
         time.sleep(0.05)
     code = web.stop()
     assert code not in (0, None), web.text
-    assert message in web.text
+    assert message in web.text and "hunter2pw" not in web.text
     assert "Listening at" not in web.text and not bound
 
 

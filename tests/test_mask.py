@@ -47,6 +47,15 @@ SECRETS = [
     ("https://bot.example.com/callback?key=abc returns 404", "key=abc"),
     ("https://admin:p4ssw0rd@bot.example.com/callback", "p4ssw0rd"),
     ("api_key=AKIA1234567890EXAMPLE", "AKIA1234567890EXAMPLE"),
+    # Stored as written: a password with no user name before it, as Heroku's REDIS_URL spells it, and values
+    # after a variable or field whose name ends in the word (an .env file, a JSON config).
+    ("Error connecting to redis://:p4ssw0rd@10.0.0.5:6379", "p4ssw0rd"),
+    ("REDIS_URL=rediss://:hunter2pw@localhost:6380 refused", "hunter2pw"),
+    ("LINE_CHANNEL_SECRET=shortdemo", "shortdemo"),
+    ("LINE_CHANNEL_ACCESS_TOKEN: demo-token-here", "demo-token-here"),
+    ('{"channelSecret": "s3cr3tval"}', "s3cr3tval"),
+    ("accessToken=abc123", "abc123"),
+    ("DB_PASSWORD=hunter2", "hunter2"),
 ]
 
 # What a question needs to stay answerable must survive masking.
@@ -59,6 +68,7 @@ KEPT = [
     "https://bot.example.com/callback が 502 Bad Gateway",
     "X-Line-Retry-Key を付けて再送",
     "スタンプショップで500エラー",
+    "tokens: 3 left, secretary: none",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from bot.questionlog import (
     SCHEMA_VERSION,
     Feedback,
     LogConfig,
+    LogUnavailable,
     Question,
     QuestionLog,
     derive_key,
@@ -133,6 +135,22 @@ def test_prune_drops_old_texts_then_old_rows(qlog: QuestionLog) -> None:
     assert [r.text for r in qlog.feedbacks()] == [None]
 
 
+def test_texts_kept_longer_than_a_year_keep_their_rows(config: LogConfig) -> None:
+    # QUESTION_LOG_DAYS=730: the year's clean-up of rows without text deleted the rows holding texts too, at 365 days.
+    log = open_log(dataclasses.replace(config, text_days=730), SECRET)
+    try:
+        now, day = time.time(), 86400
+        log.record(USER, Question("fallback", "ja", text="kept"), at=now - 400 * day)
+        log.record(USER, Question("answer", "ja", entry_id="x.y"), at=now - 400 * day)
+        log.feedback(USER, Feedback(False, "x.y", "ja", "kept too"), at=now - 400 * day)
+        log.record(USER, Question("fallback", "ja", text="expired"), at=now - 800 * day)
+        log.prune(now)
+        assert [(r.outcome, r.text) for r in log.questions()] == [("fallback", "kept")]
+        assert [r.text for r in log.feedbacks()] == ["kept too"]
+    finally:
+        log.close()
+
+
 def test_forget_deletes_one_chat(qlog: QuestionLog) -> None:
     qlog.record(USER, Question("fallback", "ja", text="mine"))
     qlog.feedback(USER, Feedback(True, "x.y", "ja"))
@@ -141,6 +159,17 @@ def test_forget_deletes_one_chat(qlog: QuestionLog) -> None:
     assert [r.text for r in qlog.questions()] == ["theirs"]
     assert qlog.feedbacks() == []
     assert qlog.forget(qlog.hash(USER)) == 0
+
+
+def test_a_database_url_libpq_cannot_read_is_refused_without_its_password() -> None:
+    # It started with a warning quoting the URL (password included) and no question log at all.
+    bad = "postgres://bot:hunter2pw@[::1/questions"
+    with pytest.raises(ValueError, match="DATABASE_URL cannot be read") as refused:
+        LogConfig.from_env({"DATABASE_URL": bad})
+    assert "hunter2pw" not in str(refused.value)
+    with pytest.raises(LogUnavailable) as unavailable:  # given past the settings: the message is masked too
+        open_log(LogConfig(database_url=bad), SECRET)
+    assert "hunter2pw" not in str(unavailable.value) and "IPv6" in str(unavailable.value)
 
 
 def test_database_down_costs_one_warning(caplog: pytest.LogCaptureFixture) -> None:

@@ -155,6 +155,14 @@ def test_forget_given_a_raw_user_id_without_user_deletes_nothing_and_says_so(see
     log.close()
 
 
+@pytest.mark.parametrize("chat", ["abc", "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdef0"])
+def test_forget_given_something_that_is_not_a_chat_hash_says_so(seeded: dict[str, str], chat: str) -> None:
+    """A hash cut short or with a character too (a bad copy from the report) printed "forgot 0 row(s)", exit 0."""
+    result = run(seeded, "forget", chat)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("forget: a chat hash is 32 hex digits")
+
+
 def test_report_on_an_unreachable_database_says_so() -> None:
     env = {**os.environ, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
     result = run(env, "report")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import logging
 import re
 import shutil
 from collections.abc import Iterator
@@ -136,6 +137,8 @@ class FakeRichMenus:
         self._record(request)
         if self.profile is None:
             return self._json({"message": "Internal error"}, 500)
+        if self.profile == "proxy error":  # a gateway's page in front of the API, echoing what was asked
+            return Response(f"502 Bad Gateway: upstream failed for GET {request.path}", status=502)
         return self._json({"displayName": "Taro", "userId": USER, "language": self.profile})
 
 
@@ -348,6 +351,18 @@ def test_validate_names_file_and_field(tmp_path: Path) -> None:
     assert f"richmenu.yaml:{at['MMM']}: field menus.en.chat_bar: must be a text of 1 to 14 characters" in out
 
 
+def test_validate_names_a_topic_written_as_a_list(tmp_path: Path) -> None:
+    # "topic: [menu.webhook]" ended validate (and start-up) in "TypeError: unhashable type: 'list'".
+    root = _copy_knowledge(tmp_path)
+    text = (root / "richmenu.yaml").read_text(encoding="utf-8")
+    text = text.replace("topic: menu.webhook", "topic: [menu.webhook]", 1)
+    (root / "richmenu.yaml").write_text(text, encoding="utf-8")
+    code, out = _validate(root)
+    line = next(n for n, ln in enumerate(text.splitlines(), 1) if "[menu.webhook]" in ln)
+    wanted = f"richmenu.yaml:{line}: field menus.ja.areas[0].topic: unknown entry id ['menu.webhook']\n"
+    assert (code, out) == (1, wanted)
+
+
 def test_validate_finds_an_image_not_redrawn(tmp_path: Path) -> None:
     root = _copy_knowledge(tmp_path)
     text = (root / "richmenu.yaml").read_text(encoding="utf-8").replace("label: Help", "label: Help me", 1)
@@ -426,6 +441,24 @@ def test_follow_keeps_default_menu_otherwise(
     fake, message = _follow(client, line_api, data_api, menus, profile)
     assert message["altText"].startswith(kb[kb.ui.help].text["ja"].title)
     assert ("GET", f"api:/v2/bot/profile/{USER}") in fake.calls and _links(fake) == []
+
+
+def test_a_failed_lookup_logs_no_user_id_even_when_the_answer_echoes_it(
+    client: Any, line_api: HTTPServer, data_api: HTTPServer, menus: Any, caplog: Any
+) -> None:
+    # An error page that repeats the request's path (/v2/bot/profile/U…) went into "profile lookup failed: …
+    # body=…" as it was: the raw user id in the log.
+    caplog.set_level(logging.INFO, logger="bot")
+    fake = FakeRichMenus(line_api, data_api, [_ours(menus, "ja", "rm-ja"), _ours(menus, "en", "rm-en")], "proxy error")
+    event = _postback("x")
+    event.pop("postback")
+    event.update(type="follow", follow={"isUnblocked": False})
+    post(client, [event])
+    assert wait_for(lambda: len(replies(line_api)) == 1)
+    assert ("GET", f"api:/v2/bot/profile/{USER}") in fake.calls
+    failed = [r.getMessage() for r in caplog.records if "profile lookup failed" in r.getMessage()]
+    assert len(failed) == 1 and "status=502" in failed[0] and "upstream failed" in failed[0], failed
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("bot") and USER in r.getMessage()]
 
 
 @pytest.mark.parametrize("profile", ["ja", "en"])

@@ -324,3 +324,28 @@ def test_an_offer_that_is_not_urgent_is_shared_at_the_next_round_trip(make_store
     assert a.offered("quote:461230966842064897") == (("webhook.status.502",), "ja")
     a.beat()  # the journal worker's heartbeat: a round trip of its own
     assert b.offered("quote:461230966842064897") == (("webhook.status.502",), "ja")
+
+
+def test_counts_must_be_whole_numbers() -> None:
+    # REPLY_THREADS=1.5 ran one reply thread without a word; "64 " and an unset value keep working.
+    from bot.config import ConfigError, Settings
+
+    required = {"LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"}
+    assert Settings.from_env(dict(required, REPLY_THREADS="64 ", REPLY_QUEUE="")).reply_threads == 64
+    for name in ("REPLY_THREADS", "REPLY_QUEUE", "REDIS_MAX_CONNECTIONS"):
+        for bad in ("1.5", "1e3", "-1", "0"):
+            with pytest.raises(ConfigError, match=f"{name} must be a whole number"):
+                Settings.from_env(dict(required, **{name: bad}))
+
+
+def test_a_line_api_base_url_without_a_usable_host_stops_the_start() -> None:
+    # "https://" or a port that is no number started the server; each reply then failed after 30 s of retries.
+    from bot.config import ConfigError, Settings
+
+    required = {"LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"}
+    assert Settings.from_env(dict(required, LINE_API_BASE_URL="http://127.0.0.1:8080/")).api_base_url == (
+        "http://127.0.0.1:8080"
+    )
+    for bad in ("https://", "https://api.line.me:44x", "https://api line.me", "api.line.me"):
+        with pytest.raises(ConfigError, match="LINE_API_BASE_URL must be an http"):
+            Settings.from_env(dict(required, LINE_API_BASE_URL=bad))

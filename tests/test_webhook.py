@@ -173,17 +173,20 @@ def test_an_event_that_gets_no_reply_still_ends_in_one_log_line(
     unfollow = _event("unfollow")
     unfollow.pop("replyToken")
     unmentioned = _group_text("unknown host", mention_self=False)
+    newer = _event("somethingLineAddsLater")  # a type this SDK cannot parse: was "event skipped reason=ValueError"
     marker = text_event("hi")
-    post(serial_client, [standby, unfollow, unmentioned, marker])
+    post(serial_client, [standby, unfollow, unmentioned, newer, marker])
     _one_reply(line_api)  # one reply thread: the quiet events were handled before the marker
     assert wait_for(lambda: any("msg=replied" in r.getMessage() for r in caplog.records))
     for event, fields in [
         (standby, "type=message mode=standby source=user"),
         (unfollow, "type=unfollow mode=active source=user"),
         (unmentioned, "type=message mode=active source=group"),
+        (newer, "type=somethingLineAddsLater mode=active source=user"),
     ]:
         lines = [r.getMessage() for r in caplog.records if event["webhookEventId"] in r.getMessage()]
-        assert lines == [f'msg="no reply" {fields} webhookEventId={event["webhookEventId"]}'], lines
+        parse = " parse=ValueError" if event is newer else ""
+        assert lines == [f'msg="no reply" {fields} webhookEventId={event["webhookEventId"]}{parse}'], lines
     assert not any(standby["source"]["userId"] in r.getMessage() for r in caplog.records)
 
 
