@@ -268,7 +268,7 @@ def cmd_forget(args: argparse.Namespace, out: TextIO) -> int:
         return 2
     if not args.user and not CHAT_HASH.fullmatch(args.chat):
         # A hash cut short or with a character too matches no row either: "forgot 0 row(s)", exit 0.
-        print("forget: a chat hash is 32 hex digits, as the report shows it (an id: --user)", file=sys.stderr)
+        print("forget: a chat hash is 32 hex digits, as the chat_hash column holds it (an id: --user)", file=sys.stderr)
         return 2
     qlog = _question_log(config)
     target = qlog.hash(args.chat) if args.user else args.chat.lower()
