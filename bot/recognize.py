@@ -103,7 +103,7 @@ class Recognizer:
         ids = dict(vocabulary.exact)
         texts = [(e.detail, e.id) for e in kb.entries.values() if e.detail]
         texts += [(e.code, e.id) for e in kb.entries.values() if e.code]
-        texts += [(t, ids[compact(t)]) for t in vocabulary.exact_texts]
+        texts += [(t, ids[key]) for t in vocabulary.exact_texts if (key := compact(t)) in ids]
         spelled = {tuple(vocabulary.rewrite(words(t))): exact[compact(t)] for t, _ in texts}
         self._spelled = sorted(((w, v) for w, v in spelled.items() if len(w) > 1), key=lambda kv: -len(kv[0]))
         self._vocabulary = vocabulary

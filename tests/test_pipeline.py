@@ -559,3 +559,9 @@ def test_a_code_said_of_the_webhook_is_the_webhooks_when_the_question_names_seve
     assert mini.match(both).entry_id == "webhook.status.500"
     # Here the clause before the code names the push: the webhook's words elsewhere do not claim the 500.
     assert mini.match("The webhook is set, but the push returns 500").entry_id != "webhook.status.500"
+
+
+def test_a_vocabulary_without_its_exact_strings_still_builds_a_matcher(mini: Matcher) -> None:
+    # The 5,000-entry benchmark drops the exact strings (their ids are not in its generated entries).
+    bare = Matcher(mini.kb, dataclasses.replace(mini.vocabulary, exact=()))
+    assert bare.question("conection timeout").signals.details == ("webhook.detail.connection_timeout",)
