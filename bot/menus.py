@@ -7,16 +7,17 @@ import unicodedata
 
 from bot.knowledge import KnowledgeBase
 from bot.linelimits import MAX_QUICK_REPLIES
+from bot.settings import SETTINGS
 from bot.types import Match
 
-MAX_SUGGESTIONS = 3
 _NUMBERED = re.compile(r"^\d{1,2}[.)]\s*")  # "2. " before a choice copied from a numbered list
 _NAMES: dict[str, dict[str, frozenset[str]]] = {}  # knowledge version -> name -> entry ids
 
 
 def suggestion_ids(kb: KnowledgeBase, suggestions: tuple[str, ...]) -> list[str]:
-    """The topics a fallback offers: the nearest ones, else ui.yaml's default suggestions."""
-    return [s for s in (suggestions or kb.ui.suggestions) if s in kb][:MAX_SUGGESTIONS]
+    """The topics a fallback offers: the nearest ones, else ui.yaml's default suggestions (as many as the
+    matcher's setting lets a fallback suggest)."""
+    return [s for s in (suggestions or kb.ui.suggestions) if s in kb][: SETTINGS.max_suggestions]
 
 
 def options(kb: KnowledgeBase, match: Match) -> list[str]:
