@@ -1,9 +1,11 @@
 """The analyser: Japanese dictionary forms (SudachiPy), English stems (Snowball), spellings folded."""
 
+import re
 import threading
 from pathlib import Path
 
 import pytest
+from snowballstemmer.english_stemmer import EnglishStemmer
 
 from bot.analyze import (
     MAX_CHARS,
@@ -13,6 +15,7 @@ from bot.analyze import (
     fold,
     language,
     release_dictionary_pages,
+    stem,
     without_output,
     words,
 )
@@ -238,3 +241,13 @@ def test_printed_output_is_not_a_persons_words(printed: str) -> None:
 )
 def test_a_persons_sentences_are_kept(text: str, kept: str) -> None:
     assert without_output(text) == kept
+
+
+def test_the_stemmer_in_use_stems_as_snowballs_pure_python_english_stemmer() -> None:
+    """snowballstemmer hands stemming to PyStemmer (C) when it is installed: a newer or older C build must not
+    change a stem, or the matcher's words would no longer meet the knowledge base's."""
+    reference = EnglishStemmer()
+    texts = [p.read_text() for p in (Path(__file__).parent.parent / "knowledge").glob("*.yaml")]
+    vocabulary = {w.lower() for text in texts for w in re.findall(r"[A-Za-z]+", text)}
+    assert len(vocabulary) > 1000  # the knowledge base's English, not an empty glob
+    assert [w for w in sorted(vocabulary) if stem(w) != reference.stemWord(w)] == []
