@@ -1,11 +1,17 @@
-"""Facts of a probe that reached a good HTTP/2 webhook server, for the diagnosis tests to change."""
+"""Facts of a probe that reached a good HTTP/2 webhook server, for the diagnosis tests to change; and
+diagnose.yaml broken on purpose."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot import diagnose_data
 from bot.diagnosis import Cert, Facts
+from bot.knowledge import DEFAULT_DIR, KnowledgeError
 
 HOST = "bot.example.com"
 
@@ -30,3 +36,15 @@ def reached(now: datetime, **fields: Any) -> Facts:
     }
     base.update(fields)
     return Facts(**base)
+
+
+def diagnose_problems(tmp_path: Path, *replacements: tuple[str, str]) -> list[str]:
+    """The validation lines of the production diagnose.yaml with each (old, new) replaced (each must be there)."""
+    text = (DEFAULT_DIR / "diagnose.yaml").read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    (tmp_path / "diagnose.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(KnowledgeError) as caught:
+        diagnose_data.load(tmp_path)
+    return str(caught.value).splitlines()

@@ -59,18 +59,15 @@ def test_found_unknown_and_silent_names(name_server: int) -> None:
 
 
 def test_diagnose_yaml_problems_name_file_section_and_field(tmp_path) -> None:
-    from bot import diagnose_data
-    from bot.knowledge import DEFAULT_DIR, KnowledgeError
+    from facts import diagnose_problems
 
-    text = (DEFAULT_DIR / "diagnose.yaml").read_text(encoding="utf-8")
-    broken = text.replace("per_chat: {count: 3, seconds: 60}", "per_chat: {count: 0, seconds: 60}")
-    broken = broken.replace("  title_ok: Webhook URLの診断結果：問題なし\n", "")
-    broken = broken.replace("  en: [webhook, url, my,", "  fr: [webhook, url, my,")
-    broken = broken.replace("request_chars: 60", "request_chars: many")
-    (tmp_path / "diagnose.yaml").write_text(broken, encoding="utf-8")
-    with pytest.raises(KnowledgeError) as caught:
-        diagnose_data.load(tmp_path)
-    lines = str(caught.value).splitlines()
+    lines = diagnose_problems(
+        tmp_path,
+        ("per_chat: {count: 3, seconds: 60}", "per_chat: {count: 0, seconds: 60}"),
+        ("  title_ok: Webhook URLの診断結果：問題なし\n", ""),
+        ("  en: [webhook, url, my,", "  fr: [webhook, url, my,"),
+        ("request_chars: 60", "request_chars: many"),
+    )
     assert "diagnose.yaml: entry limits: field per_chat: needs count (a whole number >= 1) and seconds (> 0)" in lines
     assert "diagnose.yaml: entry ja: field title_ok: is missing or empty" in lines
     assert "diagnose.yaml: entry fillers: field fr: must be a list of words under ja or en" in lines
